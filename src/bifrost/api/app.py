@@ -1,0 +1,53 @@
+"""The FastAPI application and its lifespan."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse
+
+from bifrost.api.auth import require_token
+from bifrost.api.routes import executions, files, health, workflows, ws
+from bifrost.errors import UserError
+from bifrost.services import open_services
+from bifrost.settings import Settings
+from bifrost.store.tokens import TokenChecker
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
+
+
+def create_app(settings: Settings, *, with_worker: bool) -> FastAPI:
+    """``with_worker`` also runs executions in this process (always so in embedded mode)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        svc = await open_services(settings, with_worker=with_worker or settings.embedded)
+        configured = settings.admin_token.get_secret_value() if settings.admin_token else None
+        app.state.services = svc
+        app.state.tokens = TokenChecker(svc.db, configured)
+        try:
+            yield
+        finally:
+            await svc.close()
+
+    app = FastAPI(title="Bifrost", version="0.1.0", lifespan=lifespan)
+    protected = [Depends(require_token)]
+    app.include_router(health.router)
+    app.include_router(files.router, dependencies=protected)
+    app.include_router(workflows.router, dependencies=protected)
+    app.include_router(executions.router, dependencies=protected)
+    app.include_router(ws.router)
+
+    @app.exception_handler(UserError)
+    async def user_error(_request: Request, exc: UserError) -> JSONResponse:
+        return JSONResponse({"detail": exc.message}, status_code=exc.status)
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    return app

@@ -1,0 +1,25 @@
+"""`/api/executions`: what ran, with its result, logs and error."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from bifrost.api.deps import services
+from bifrost.api.schemas import ExecutionInfo
+from bifrost.services import Services
+from bifrost.store import executions
+
+router = APIRouter(prefix="/api/executions", tags=["executions"])
+
+
+@router.get("", response_model=list[ExecutionInfo])
+async def list_executions(
+    limit: int = 50, svc: Services = Depends(services)
+) -> list[ExecutionInfo]:
+    rows = await executions.recent(svc.db, min(max(limit, 1), 500))
+    return [ExecutionInfo.model_validate(row) for row in rows]
+
+
+@router.get("/{execution_id}", response_model=ExecutionInfo)
+async def get_execution(execution_id: str, svc: Services = Depends(services)) -> ExecutionInfo:
+    return ExecutionInfo.model_validate(await executions.get(svc.db, execution_id))

@@ -1,0 +1,52 @@
+"""`/api/files`: the workspace as raw bytes in and out."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request, Response
+
+from bifrost.api.deps import services
+from bifrost.api.schemas import DeleteResponse, FileInfo, RenameRequest, WorkflowInfo, WriteResponse
+from bifrost.services import Services
+from bifrost.store.files import WriteResult
+
+router = APIRouter(prefix="/api/files", tags=["files"])
+
+
+def _written(result: WriteResult) -> WriteResponse:
+    return WriteResponse(
+        file=FileInfo.model_validate(result.file),
+        generation=result.generation,
+        changed=result.changed,
+        workflows=[WorkflowInfo.model_validate(w) for w in result.workflows],
+    )
+
+
+@router.get("", response_model=list[FileInfo])
+async def list_files(prefix: str = "", svc: Services = Depends(services)) -> list[FileInfo]:
+    return [FileInfo.model_validate(row) for row in await svc.files.list(prefix)]
+
+
+@router.post("/rename", response_model=WriteResponse)
+async def rename_file(body: RenameRequest, svc: Services = Depends(services)) -> WriteResponse:
+    return _written(await svc.files.rename(body.old_path, body.new_path))
+
+
+@router.put("/{path:path}", response_model=WriteResponse)
+async def put_file(path: str, request: Request, svc: Services = Depends(services)) -> WriteResponse:
+    return _written(await svc.files.write(path, await request.body()))
+
+
+@router.get("/{path:path}")
+async def get_file(path: str, svc: Services = Depends(services)) -> Response:
+    row, content = await svc.files.read(path)
+    return Response(
+        content,
+        media_type=row.content_type,
+        headers={"ETag": f'"{row.content_hash}"', "X-Bifrost-Generation": str(row.generation)},
+    )
+
+
+@router.delete("/{path:path}", response_model=DeleteResponse)
+async def delete_file(path: str, svc: Services = Depends(services)) -> DeleteResponse:
+    generation = await svc.files.delete(path)
+    return DeleteResponse(path=path, generation=generation)

@@ -1,0 +1,92 @@
+"""`/api/workflows`: list workflows and run them."""
+
+from __future__ import annotations
+
+import asyncio
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from bifrost.api.deps import services
+from bifrost.api.schemas import ExecuteRequest, ExecutionInfo, WorkflowInfo
+from bifrost.errors import UserError
+from bifrost.services import Services
+from bifrost.store import executions
+from bifrost.store.models import Workflow
+from bifrost.worker.runner import execution_channel
+
+router = APIRouter(prefix="/api/workflows", tags=["workflows"])
+
+# How long a waiting request outlives the run's own timeout before it answers "still running".
+WAIT_GRACE_S = 10.0
+
+
+@router.get("", response_model=list[WorkflowInfo])
+async def list_workflows(
+    include_inactive: bool = False, svc: Services = Depends(services)
+) -> list[WorkflowInfo]:
+    async with svc.db.read() as session:
+        query = select(Workflow).order_by(Workflow.path, Workflow.function_name)
+        if not include_inactive:
+            query = query.where(Workflow.is_active.is_(True))
+        return [WorkflowInfo.model_validate(w) for w in await session.scalars(query)]
+
+
+@router.get("/{workflow_id}", response_model=WorkflowInfo)
+async def get_workflow(workflow_id: str, svc: Services = Depends(services)) -> WorkflowInfo:
+    async with svc.db.read() as session:
+        workflow = await session.get(Workflow, workflow_id)
+    if workflow is None:
+        raise UserError(f"no workflow has id {workflow_id}", 404)
+    return WorkflowInfo.model_validate(workflow)
+
+
+@router.post("/{workflow_id}/execute", response_model=ExecutionInfo)
+async def execute(
+    workflow_id: str, body: ExecuteRequest, svc: Services = Depends(services)
+) -> ExecutionInfo | JSONResponse:
+    settings = svc.settings
+    execution, request = await executions.create(
+        svc.db,
+        workflow_id,
+        body.parameters,
+        timeout_s=settings.execution_timeout_s,
+        memory_mb=settings.execution_memory_mb,
+    )
+    info = ExecutionInfo.model_validate(execution)
+    if svc.dispatcher is None:
+        raise UserError("this process runs no worker and has no queue", 503)
+    if not body.wait:
+        await _submit(svc, request, execution.id)
+        return JSONResponse(info.model_dump(mode="json"), status_code=202)
+    async with svc.events.subscribe(execution_channel(execution.id)) as inbox:
+        await _submit(svc, request, execution.id)
+        try:
+            outcome = await asyncio.wait_for(inbox.get(), request.timeout_s + WAIT_GRACE_S)
+        except TimeoutError:
+            return JSONResponse(
+                (await _current(svc, execution.id)).model_dump(mode="json"), status_code=202
+            )
+    return info.model_copy(
+        update={
+            "status": outcome["status"],
+            "result": outcome["result"],
+            "logs": outcome["logs"],
+            "error": outcome["error"],
+            "ran_generation": outcome["generation"],
+            "duration_ms": outcome["duration_ms"],
+        }
+    )
+
+
+async def _submit(svc: Services, request, execution_id: str) -> None:  # type: ignore[no-untyped-def]
+    try:
+        await svc.dispatcher.submit(request)  # type: ignore[union-attr]
+    except UserError as exc:
+        await executions.fail(svc.db, execution_id, exc.message)
+        raise
+
+
+async def _current(svc: Services, execution_id: str) -> ExecutionInfo:
+    return ExecutionInfo.model_validate(await executions.get(svc.db, execution_id))

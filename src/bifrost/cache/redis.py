@@ -1,0 +1,173 @@
+"""The module cache in Redis, shared by every API and worker process.
+
+The manifest is one hash, ``<prefix>manifest``, holding path -> sha256 plus the generation under a
+sentinel field, so the two can never be lost or updated apart. Changes are applied by a Lua script
+only in generation order; a gap (a write made while Redis was down, or two writers racing) makes the
+writer rebuild the whole manifest from the database instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from bifrost.cache.base import Change, StoreReader
+from bifrost.runtime.protocol import Snapshot
+
+log = logging.getLogger(__name__)
+
+GENERATION_FIELD = "\x00generation"
+BLOB_TTL_S = 24 * 3600
+REQUIREMENTS_TTL_S = 24 * 3600
+
+_APPLY = """
+local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
+local gen = tonumber(ARGV[2])
+if cur >= gen then return 0 end
+if cur ~= gen - 1 then return -1 end
+for i = 3, #ARGV, 2 do
+  if ARGV[i + 1] == '' then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+  else
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], gen)
+return 1
+"""
+
+_REPLACE = """
+local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
+local gen = tonumber(ARGV[2])
+if cur >= gen then return 0 end
+redis.call('DEL', KEYS[1])
+for i = 3, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+redis.call('HSET', KEYS[1], ARGV[1], gen)
+return 1
+"""
+
+
+def connect(url: str) -> aioredis.Redis:
+    """Short timeouts: a down Redis must fail a cache call fast, never hang a write."""
+    return aioredis.Redis.from_url(
+        url, socket_connect_timeout=1.0, socket_timeout=2.0, health_check_interval=30
+    )
+
+
+class RedisModuleCache:
+    def __init__(
+        self, client: aioredis.Redis, store: StoreReader, prefix: str = "bifrost:"
+    ) -> None:
+        self.redis = client
+        self.store = store
+        self.prefix = prefix
+        self.manifest_key = f"{prefix}manifest"
+        self.requirements_key = f"{prefix}requirements:content"
+        self._apply = client.register_script(_APPLY)
+        self._replace = client.register_script(_REPLACE)
+        self._needs_repair = False
+
+    def _blob_key(self, sha256: str) -> str:
+        return f"{self.prefix}blob:{sha256}"
+
+    async def apply(self, change: Change) -> None:
+        try:
+            if change.blobs:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    for sha, content in change.blobs.items():
+                        pipe.set(self._blob_key(sha), content, ex=BLOB_TTL_S)
+                    await pipe.execute()
+            if "requirements.txt" in change.paths:
+                await self.redis.delete(self.requirements_key)
+            if self._needs_repair:
+                await self.rebuild()
+                return
+            args: list[str | int] = [GENERATION_FIELD, change.generation]
+            for path, sha in change.paths.items():
+                args += [path, sha or ""]
+            if await self._apply(keys=[self.manifest_key], args=args) == -1:
+                await self.rebuild()
+        except RedisError as exc:
+            self._needs_repair = True
+            log.warning("cache update failed (%s); it will be rebuilt from the database", exc)
+
+    async def generation(self) -> int:
+        value = await self.redis.hget(self.manifest_key, GENERATION_FIELD)
+        return -1 if value is None else int(value)
+
+    async def snapshot(self, min_generation: int = 0) -> Snapshot:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hgetall(self.manifest_key)
+            (raw,) = await pipe.execute()
+        generation = raw.pop(GENERATION_FIELD.encode(), None)
+        if generation is None or int(generation) < min_generation:
+            await self.rebuild()
+            return await self.snapshot(min_generation=0)
+        manifest = {k.decode(): v.decode() for k, v in raw.items()}
+        return Snapshot(generation=int(generation), manifest=manifest)
+
+    async def rebuild(self) -> int:
+        snap = await self.store.snapshot()
+        args: list[str | int] = [GENERATION_FIELD, snap.generation]
+        for path, sha in snap.manifest.items():
+            args += [path, sha]
+        await self._replace(keys=[self.manifest_key], args=args)
+        await self.redis.delete(self.requirements_key)
+        self._needs_repair = False
+        return snap.generation
+
+    async def warm(self) -> int:
+        generation = await self.rebuild()
+        blobs = await self.store.python_blobs()
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for sha, content in blobs.items():
+                pipe.set(self._blob_key(sha), content, ex=BLOB_TTL_S)
+            await pipe.execute()
+        await self.requirements()
+        return generation
+
+    async def blob(self, sha256: str) -> bytes | None:
+        try:
+            content = await self.redis.get(self._blob_key(sha256))
+        except RedisError as exc:
+            log.warning("cache read failed (%s); reading the database", exc)
+            return await self.store.blob(sha256)
+        if content is not None:
+            return content
+        content = await self.store.blob(sha256)
+        if content is not None:
+            with contextlib.suppress(RedisError):
+                await self.redis.set(self._blob_key(sha256), content, ex=BLOB_TTL_S)
+        return content
+
+    async def requirements(self) -> dict[str, str] | None:
+        try:
+            cached = await self.redis.get(self.requirements_key)
+            if cached is not None:
+                value = json.loads(cached)
+                return value or None
+        except RedisError as exc:
+            log.warning("cache read failed (%s); reading requirements from the database", exc)
+            return await self.store.requirements()
+        value = await self.store.requirements()
+        with contextlib.suppress(RedisError):
+            await self.redis.set(
+                self.requirements_key, json.dumps(value or {}), ex=REQUIREMENTS_TTL_S
+            )
+        return value
+
+    async def health(self) -> dict[str, object]:
+        try:
+            await self.redis.ping()
+            return {"kind": "redis", "ok": True, "generation": await self.generation()}
+        except RedisError as exc:
+            return {"kind": "redis", "ok": False, "error": str(exc)}
+
+    async def close(self) -> None:
+        await self.redis.aclose()

@@ -1,0 +1,51 @@
+"""`bifrost init`: migrate the database, make sure an admin token exists, warm the cache.
+
+Run before API and worker processes start (the init container of a deployment); safe to repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from bifrost.services import open_services
+from bifrost.settings import Settings
+from bifrost.store import migrate
+from bifrost.store.tokens import ensure_admin_token
+
+
+@dataclass
+class InitReport:
+    generation: int
+    new_admin_token: str | None
+    token_file: Path | None
+
+
+def token_file(settings: Settings) -> Path:
+    return settings.data_dir.resolve() / "admin-token"
+
+
+def save_token(path: Path, token: str) -> None:
+    """Readable by this user only: the CLI on this machine picks it up from here."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+
+
+async def initialize(settings: Settings) -> InitReport:
+    await asyncio.to_thread(migrate.upgrade, settings)
+    services = await open_services(settings, with_worker=False)
+    try:
+        configured = settings.admin_token.get_secret_value() if settings.admin_token else None
+        token = await ensure_admin_token(services.db, configured)
+        path = None
+        if token is not None:
+            path = token_file(settings)
+            save_token(path, token)
+        generation = await services.cache.warm()
+    finally:
+        await services.close()
+    return InitReport(generation, token, path)

@@ -1,0 +1,1 @@
+"""User-installed Python packages, persisted as the workspace's requirements.txt."""

@@ -1,0 +1,1 @@
+"""Running user code: the import hook, the template process and the executor."""

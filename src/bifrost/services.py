@@ -1,0 +1,139 @@
+"""Wiring: which database, cache, event bus, queue and executor this process uses.
+
+Embedded mode (no BIFROST_REDIS_URL): SQLite, the in-process cache and event bus, and a local
+worker inside the API process. Distributed mode: PostgreSQL (or SQLite) with Redis for the cache,
+the events and the SAQ job queue; `bifrost worker` processes run the jobs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from dataclasses import dataclass, field
+from functools import cache
+
+import redis.asyncio as aioredis
+from saq import Queue, Worker
+from saq.queue.redis import RedisQueue
+
+from bifrost.cache.base import ModuleCache, StoreReader
+from bifrost.cache.local import LocalModuleCache
+from bifrost.cache.redis import RedisModuleCache
+from bifrost.cache.redis import connect as connect_redis
+from bifrost.events import EventBus, LocalEventBus, RedisEventBus
+from bifrost.runtime.executor import Executor
+from bifrost.runtime.protocol import ExecutionRequest
+from bifrost.settings import Settings
+from bifrost.store.db import Database
+from bifrost.store.files import Files
+from bifrost.store.objects import LocalObjectStore
+from bifrost.store.paths import reserved_top_level_names
+from bifrost.worker.dispatch import Dispatcher, LocalDispatcher, QueueDispatcher, queue_name
+from bifrost.worker.heartbeat import Heartbeat
+from bifrost.worker.runner import Runner
+from bifrost.worker.source import CacheCodeSource
+
+log = logging.getLogger(__name__)
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    cache: ModuleCache
+    files: Files
+    events: EventBus
+    dispatcher: Dispatcher | None = None
+    redis: aioredis.Redis | None = None
+    queue: Queue | None = None
+    executor: Executor | None = None
+    heartbeat: Heartbeat | None = None
+    _tasks: list[asyncio.Task] = field(default_factory=list)
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if isinstance(self.dispatcher, LocalDispatcher):
+            await self.dispatcher.drain()
+        if self.heartbeat is not None:
+            await self.heartbeat.stop()
+        if self.executor is not None:
+            await self.executor.stop()
+        await self.events.close()
+        if self.queue is not None:
+            await self.queue.disconnect()
+        await self.cache.close()
+        await self.db.close()
+
+
+def reserved_names(settings: Settings):  # type: ignore[no-untyped-def]
+    """Names a user file may not take, including packages installed for workers."""
+
+    @cache
+    def compute() -> dict[str, str]:
+        return reserved_top_level_names([str(settings.packages_path)])
+
+    return compute
+
+
+async def open_services(settings: Settings, *, with_worker: bool) -> Services:
+    db = Database(settings)
+    objects = LocalObjectStore(settings.data_dir.resolve() / "objects")
+    reader = StoreReader(db, objects)
+    redis_client = None
+    if settings.redis_url is None:
+        cache_: ModuleCache = LocalModuleCache(reader)
+        events: EventBus = LocalEventBus()
+    else:
+        redis_client = connect_redis(settings.redis_url.get_secret_value())
+        cache_ = RedisModuleCache(redis_client, reader, settings.cache_prefix)
+        events = RedisEventBus(redis_client, settings.cache_prefix)
+    files = Files(
+        db, cache_, objects, max_bytes=settings.max_file_bytes, reserved=reserved_names(settings)
+    )
+    services = Services(settings, db, cache_, files, events, redis=redis_client)
+    if redis_client is not None:
+        services.queue = RedisQueue(redis_client, name=queue_name(settings.cache_prefix))
+        services.dispatcher = QueueDispatcher(services.queue)
+    if with_worker:
+        await start_worker(services)
+    return services
+
+
+async def start_worker(services: Services) -> None:
+    """Start the executor; embedded runs jobs directly, distributed consumes the SAQ queue."""
+    settings = services.settings
+    executor = Executor(
+        CacheCodeSource(services.cache),
+        root=settings.workspace_root,
+        concurrency=settings.worker_concurrency,
+        extra_sys_path=[str(settings.packages_path)],
+    )
+    await executor.start()
+    services.executor = executor
+    runner = Runner(services.db, executor, services.events, worker_id())
+    services.heartbeat = Heartbeat(services, runner.worker_id)
+    await services.heartbeat.start()
+    if services.queue is None:
+        services.dispatcher = LocalDispatcher(runner, settings.worker_concurrency)
+        return
+
+    async def execute(ctx: dict, *, request: dict) -> dict:
+        outcome = await runner.handle(ExecutionRequest(**request))
+        return {"status": outcome.status}
+
+    worker = Worker(
+        services.queue, functions=[("execute", execute)], concurrency=settings.worker_concurrency
+    )
+    worker.SIGNALS = []  # the hosting process (uvicorn or the CLI) owns signal handling
+    services._tasks.append(asyncio.create_task(worker.start()))

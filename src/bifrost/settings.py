@@ -1,0 +1,59 @@
+"""Settings: every one is an environment variable with the ``BIFROST_`` prefix."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BIFROST_", extra="ignore")
+
+    data_dir: Path = Field(Path(".bifrost"), description="Holds the SQLite file and object store.")
+    database_url: SecretStr | None = Field(
+        None, description="postgresql://user@host/db; empty means the embedded SQLite file."
+    )
+    redis_url: SecretStr | None = Field(
+        None, description="redis://host:port/n; empty means embedded mode (no Redis)."
+    )
+    cache_prefix: str = Field("bifrost:", description="Prefix of every Redis key.")
+    admin_token: SecretStr | None = Field(
+        None, description="Admin API token; when unset, the first init prints a new one."
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_url: str | None = Field(None, description="Where the CLI finds the API.")
+
+    workspace_root: str = Field(
+        "/tmp/bifrost/workspace", description="Virtual root that workspace modules import under."
+    )
+    virtual_imports: bool = Field(
+        True, description="False: import from export_dir instead (the rollback path)."
+    )
+    export_dir: Path | None = Field(
+        None, description="Directory written by `bifrost export`, used when virtual_imports=false."
+    )
+    max_file_bytes: int = Field(5 * 1024 * 1024, description="Largest file a write accepts.")
+
+    worker_concurrency: int = Field(4, description="Executions one worker runs at once.")
+    execution_timeout_s: float = Field(300.0, description="Default wall-clock limit per run.")
+    execution_memory_mb: int = Field(1024, description="Address-space limit per run.")
+    packages_dir: Path | None = Field(
+        None, description="Where workers install user packages; default <data_dir>/packages."
+    )
+
+    @property
+    def embedded(self) -> bool:
+        return self.redis_url is None
+
+    @property
+    def packages_path(self) -> Path:
+        return (self.packages_dir or self.data_dir / "packages").resolve()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

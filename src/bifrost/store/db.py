@@ -1,0 +1,100 @@
+"""Engines and sessions for the two back ends: an embedded SQLite file or PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from bifrost.settings import Settings
+
+_DRIVERS = {"postgresql": "psycopg", "postgres": "psycopg", "sqlite": None}
+
+
+def database_url(settings: Settings, *, asynchronous: bool) -> URL:
+    """The SQLAlchemy URL for the configured database, choosing the driver for the user.
+
+    Users write plain ``postgresql://user@host/db`` URLs; which driver runs them is our business.
+    """
+    if settings.database_url is None:
+        path = (settings.data_dir / "bifrost.db").resolve()
+        return make_url(f"sqlite+{'aiosqlite' if asynchronous else 'pysqlite'}:///{path}")
+    url = make_url(settings.database_url.get_secret_value())
+    backend = url.get_backend_name()
+    if backend not in _DRIVERS:
+        raise ValueError(
+            f"BIFROST_DATABASE_URL must be a postgresql:// or sqlite:// URL, not {backend}://"
+        )
+    if backend == "sqlite":
+        return url.set(drivername="sqlite+aiosqlite" if asynchronous else "sqlite+pysqlite")
+    return url.set(drivername="postgresql+psycopg")
+
+
+def describe(url: URL) -> str:
+    """A printable name for a database URL, without its password."""
+    return url.render_as_string(hide_password=True)
+
+
+def _tune_sqlite(engine: Engine, *, immediate: bool) -> None:
+    """WAL lets readers run beside the single writer; NORMAL sync is durable across app crashes.
+
+    Write transactions start with BEGIN IMMEDIATE so two writers queue on the lock instead of
+    failing with "database is locked" when both upgrade from a read.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Database:
+    """One async engine and its sessions; ``write()`` gives one serialised write transaction."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.url = database_url(settings, asynchronous=True)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            Path(self.url.database or "").parent.mkdir(parents=True, exist_ok=True)
+            self.engine: AsyncEngine = create_async_engine(self.url)
+            self.write_engine = create_async_engine(self.url)
+            _tune_sqlite(self.engine.sync_engine, immediate=False)
+            _tune_sqlite(self.write_engine.sync_engine, immediate=True)
+        else:
+            self.engine = create_async_engine(self.url, pool_size=10, max_overflow=20)
+            self.write_engine = self.engine
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.write_sessions = async_sessionmaker(self.write_engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """One transaction: committed on success, rolled back whole on any error."""
+        async with self.write_sessions() as session, session.begin():
+            yield session
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+        await self.write_engine.dispose()

@@ -1,0 +1,116 @@
+"""Execution records: created at dispatch (pinning the generation), finished by the worker."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from bifrost.errors import UserError
+from bifrost.runtime.protocol import ExecutionOutcome, ExecutionRequest
+from bifrost.store.db import Database
+from bifrost.store.files import current_generation
+from bifrost.store.models import Execution, Workflow, utcnow
+from bifrost.store.paths import module_name
+
+
+async def create(
+    db: Database,
+    workflow_id: str,
+    parameters: dict,
+    *,
+    timeout_s: float,
+    memory_mb: int,
+) -> tuple[Execution, ExecutionRequest]:
+    """Record a pending run pinned to the current generation, so it sees every earlier save."""
+    async with db.write() as session:
+        workflow = await session.get(Workflow, workflow_id)
+        if workflow is None:
+            raise UserError(f"no workflow has id {workflow_id}", 404)
+        if not workflow.is_active:
+            raise UserError(
+                f"workflow {workflow.name} ({workflow.path}) is no longer in its file; "
+                "restore the function or run another workflow",
+                409,
+            )
+        generation = await current_generation(session)
+        timeout = float(workflow.options.get("timeout") or timeout_s)
+        execution = Execution(
+            workflow_id=workflow.id,
+            path=workflow.path,
+            function_name=workflow.function_name,
+            parameters=parameters,
+            generation=generation,
+            status="pending",
+            created_at=utcnow(),
+        )
+        session.add(execution)
+    request = ExecutionRequest(
+        execution_id=execution.id,
+        module=module_name(workflow.path) or "",
+        function=workflow.function_name,
+        parameters=parameters,
+        generation=generation,
+        timeout_s=timeout,
+        memory_mb=memory_mb,
+    )
+    return execution, request
+
+
+async def mark_running(db: Database, execution_id: str, worker: str) -> None:
+    async with db.write() as session:
+        await session.execute(
+            update(Execution)
+            .where(Execution.id == execution_id, Execution.status == "pending")
+            .values(status="running", started_at=utcnow(), worker=worker)
+        )
+
+
+async def finish(db: Database, outcome: ExecutionOutcome, worker: str) -> None:
+    finished = utcnow()
+    async with db.write() as session:
+        await session.execute(
+            update(Execution)
+            .where(Execution.id == outcome.execution_id)
+            .values(
+                status=outcome.status,
+                result=outcome.result,
+                logs=outcome.logs,
+                error=outcome.error,
+                ran_generation=outcome.generation,
+                duration_ms=outcome.duration_ms,
+                finished_at=finished,
+                started_at=finished - timedelta(milliseconds=outcome.duration_ms),
+                worker=worker,
+            )
+        )
+
+
+async def get(db: Database, execution_id: str) -> Execution:
+    async with db.read() as session:
+        execution = await session.get(Execution, execution_id)
+    if execution is None:
+        raise UserError(f"no execution has id {execution_id}", 404)
+    return execution
+
+
+async def recent(db: Database, limit: int = 50) -> list[Execution]:
+    async with db.read() as session:
+        rows = await session.scalars(
+            select(Execution).order_by(Execution.created_at.desc()).limit(limit)
+        )
+        return list(rows)
+
+
+async def fail(db: Database, execution_id: str, message: str) -> None:
+    """Close a run that never reached a worker, so it does not stay pending forever."""
+    async with db.write() as session:
+        await session.execute(
+            update(Execution)
+            .where(Execution.id == execution_id)
+            .values(
+                status="failed",
+                error={"type": "DispatchError", "message": message, "traceback": ""},
+                finished_at=utcnow(),
+            )
+        )

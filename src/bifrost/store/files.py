@@ -1,0 +1,258 @@
+"""File operations on the workspace: each is one transaction, then one cache update.
+
+Validation happens before the transaction opens, so bad input is refused with nothing written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bifrost.cache.base import Change, ModuleCache
+from bifrost.errors import UserError
+from bifrost.store.db import Database
+from bifrost.store.entities import (
+    Classification,
+    UndecodableSource,
+    classify,
+    content_type,
+    git_blob_sha,
+)
+from bifrost.store.models import Workflow, Workspace, WorkspaceFile, utcnow
+from bifrost.store.objects import ObjectStore
+from bifrost.store.paths import InvalidPath, check_python_path, normalize_path
+
+INLINE_LIMIT = 256 * 1024  # non-Python files above this go to the object store
+
+
+@dataclass
+class WriteResult:
+    file: WorkspaceFile
+    generation: int
+    changed: bool
+    workflows: list[Workflow] = field(default_factory=list)
+
+
+Listener = Callable[[Change], Awaitable[None]]
+
+
+async def bump_generation(session: AsyncSession) -> int:
+    """Take the next generation; on PostgreSQL the row lock also orders concurrent writers."""
+    result = await session.execute(
+        update(Workspace)
+        .where(Workspace.id == 1)
+        .values(generation=Workspace.generation + 1)
+        .returning(Workspace.generation)
+    )
+    return result.scalar_one()
+
+
+async def current_generation(session: AsyncSession) -> int:
+    return (await session.scalar(select(Workspace.generation).where(Workspace.id == 1))) or 0
+
+
+class Files:
+    def __init__(
+        self,
+        db: Database,
+        cache: ModuleCache,
+        objects: ObjectStore,
+        *,
+        max_bytes: int,
+        reserved: Callable[[], dict[str, str]],
+    ) -> None:
+        self.db = db
+        self.cache = cache
+        self.objects = objects
+        self.max_bytes = max_bytes
+        self.reserved = reserved
+        self.listeners: list[Listener] = []
+
+    def _validate(self, raw_path: str, content: bytes) -> tuple[str, Classification]:
+        try:
+            path = normalize_path(raw_path)
+            check_python_path(path, self.reserved())
+        except InvalidPath as exc:
+            raise UserError(str(exc), getattr(exc, "status", 422)) from exc
+        if len(content) > self.max_bytes:
+            raise UserError(
+                f"{path} is {len(content):,} bytes; the limit is {self.max_bytes:,} bytes "
+                "(BIFROST_MAX_FILE_BYTES)",
+                413,
+            )
+        try:
+            return path, classify(path, content)
+        except UndecodableSource as exc:
+            raise UserError(str(exc)) from exc
+
+    async def _committed(self, change: Change) -> None:
+        await self.cache.apply(change)
+        for listener in self.listeners:
+            await listener(change)
+
+    async def write(self, raw_path: str, content: bytes, *, user: str | None = None) -> WriteResult:
+        path, found = self._validate(raw_path, content)
+        sha = hashlib.sha256(content).hexdigest()
+        inline = path.endswith(".py") or (
+            found.entity_type != "binary" and len(content) <= INLINE_LIMIT
+        )
+        if not inline:
+            self.objects.put(sha, content)  # content-addressed: harmless if the commit fails
+        async with self.db.write() as session:
+            row = await session.scalar(select(WorkspaceFile).where(WorkspaceFile.path == path))
+            if row is not None and not row.is_deleted and row.content_hash == sha:
+                return WriteResult(row, await current_generation(session), changed=False)
+            generation = await bump_generation(session)
+            if row is None:
+                row = WorkspaceFile(path=path, created_at=utcnow())
+                session.add(row)
+            entity_type = found.entity_type
+            if found.syntax_error and row.entity_type in ("workflow", "data_provider"):
+                entity_type = row.entity_type  # keep its workflows runnable, so the error shows
+            row.entity_type = entity_type
+            row.content = content if inline else None
+            row.in_object_store = not inline
+            row.content_hash = sha
+            row.git_sha = git_blob_sha(content)
+            row.size = len(content)
+            row.content_type = content_type(path, content)
+            row.diagnostics = found.syntax_error
+            row.is_deleted = False
+            row.generation = generation
+            row.updated_at = utcnow()
+            row.updated_by = user
+            workflows = await self._sync_workflows(session, path, found)
+        blobs = {sha: content} if path.endswith(".py") else {}
+        await self._committed(Change(generation, {path: sha}, blobs))
+        return WriteResult(row, generation, changed=True, workflows=workflows)
+
+    async def _sync_workflows(
+        self, session: AsyncSession, path: str, found: Classification
+    ) -> list[Workflow]:
+        """Upsert by (path, function name) so ids survive edits; a broken file keeps its rows."""
+        existing = {
+            w.function_name: w
+            for w in await session.scalars(select(Workflow).where(Workflow.path == path))
+        }
+        if found.syntax_error:
+            return list(existing.values())
+        now = utcnow()
+        kept: list[Workflow] = []
+        for definition in found.workflows:
+            workflow = existing.pop(definition.function_name, None)
+            if workflow is None:
+                workflow = Workflow(
+                    path=path, function_name=definition.function_name, created_at=now
+                )
+                session.add(workflow)
+            workflow.name = str(definition.options.get("name") or definition.function_name)
+            workflow.kind = definition.kind
+            workflow.description = definition.description
+            workflow.is_async = definition.is_async
+            workflow.parameters = definition.parameters
+            workflow.options = definition.options
+            workflow.is_active = True
+            workflow.is_orphaned = False
+            workflow.updated_at = now
+            kept.append(workflow)
+        for gone in existing.values():
+            gone.is_active = False
+            gone.updated_at = now
+        return kept
+
+    async def read(self, raw_path: str) -> tuple[WorkspaceFile, bytes]:
+        path = self._path(raw_path)
+        async with self.db.read() as session:
+            row = await session.scalar(
+                select(WorkspaceFile).where(
+                    WorkspaceFile.path == path, WorkspaceFile.is_deleted.is_(False)
+                )
+            )
+        if row is None:
+            raise UserError(f"{path} does not exist", 404)
+        content = self.objects.get(row.content_hash) if row.in_object_store else row.content
+        if content is None:
+            raise UserError(f"the content of {path} is missing from the object store", 500)
+        return row, content
+
+    async def list(self, prefix: str = "") -> list[WorkspaceFile]:
+        async with self.db.read() as session:
+            query = select(WorkspaceFile).where(WorkspaceFile.is_deleted.is_(False))
+            if prefix:
+                query = query.where(WorkspaceFile.path.startswith(prefix, autoescape=True))
+            return list(await session.scalars(query.order_by(WorkspaceFile.path)))
+
+    async def delete(self, raw_path: str, *, user: str | None = None) -> int:
+        """Soft delete: the row and its content stay, so a sync can still see what was there."""
+        path = self._path(raw_path)
+        async with self.db.write() as session:
+            row = await session.scalar(
+                select(WorkspaceFile).where(
+                    WorkspaceFile.path == path, WorkspaceFile.is_deleted.is_(False)
+                )
+            )
+            if row is None:
+                raise UserError(f"{path} does not exist", 404)
+            generation = await bump_generation(session)
+            row.is_deleted = True
+            row.generation = generation
+            row.updated_at = utcnow()
+            row.updated_by = user
+            await session.execute(
+                update(Workflow).where(Workflow.path == path).values(is_active=False)
+            )
+        await self._committed(Change(generation, {path: None}, {}))
+        return generation
+
+    async def rename(self, old: str, new: str, *, user: str | None = None) -> WriteResult:
+        """Move one file; its workflows keep their ids when the new path can hold them."""
+        old_path = self._path(old)
+        row, content = await self.read(old_path)
+        new_path, found = self._validate(new, content)
+        if new_path == old_path:
+            raise UserError("the new path is the same as the old one")
+        async with self.db.write() as session:
+            target = await session.scalar(
+                select(WorkspaceFile).where(WorkspaceFile.path == new_path)
+            )
+            if target is not None and not target.is_deleted:
+                raise UserError(f"{new_path} already exists; delete it first", 409)
+            if target is not None:
+                await session.delete(target)
+                await session.flush()
+            row = await session.scalar(select(WorkspaceFile).where(WorkspaceFile.path == old_path))
+            if (
+                row is None
+                or row.is_deleted
+                or row.content_hash != hashlib.sha256(content).hexdigest()
+            ):
+                raise UserError(f"{old_path} changed during the rename; try again", 409)
+            generation = await bump_generation(session)
+            row.path = new_path
+            row.entity_type = found.entity_type if not found.syntax_error else row.entity_type
+            row.content_type = content_type(new_path, content)
+            row.generation = generation
+            row.updated_at = utcnow()
+            row.updated_by = user
+            # Rows left at the target belonged to a deleted file and are inactive.
+            await session.execute(delete(Workflow).where(Workflow.path == new_path))
+            await session.execute(
+                update(Workflow).where(Workflow.path == old_path).values(path=new_path)
+            )
+            workflows = await self._sync_workflows(session, new_path, found)
+        blobs = {row.content_hash: content} if new_path.endswith(".py") else {}
+        await self._committed(
+            Change(generation, {old_path: None, new_path: row.content_hash}, blobs)
+        )
+        return WriteResult(row, generation, changed=True, workflows=workflows)
+
+    @staticmethod
+    def _path(raw_path: str) -> str:
+        try:
+            return normalize_path(raw_path)
+        except InvalidPath as exc:
+            raise UserError(str(exc)) from exc

@@ -1,0 +1,139 @@
+"""Tables. The database is the source of truth: caches are rebuilt from these rows."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Workspace(Base):
+    """One row. ``generation`` grows by one in every transaction that changes the workspace."""
+
+    __tablename__ = "workspace"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class WorkspaceFile(Base):
+    __tablename__ = "workspace_files"
+    __table_args__ = (
+        UniqueConstraint("path", name="uq_workspace_files_path"),
+        Index("ix_workspace_files_content_hash", "content_hash"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    path: Mapped[str] = mapped_column(String(1000))
+    entity_type: Mapped[str] = mapped_column(String(32))
+    # Python and text files live here; binary and large files in the object store, by hash.
+    content: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    in_object_store: Mapped[bool] = mapped_column(Boolean, default=False)
+    content_hash: Mapped[str] = mapped_column(String(64))  # sha256 hex
+    git_sha: Mapped[str] = mapped_column(String(40))  # git blob id of the content
+    github_sha: Mapped[str | None] = mapped_column(String(40), nullable=True)  # base at last sync
+    size: Mapped[int] = mapped_column(BigInteger)
+    content_type: Mapped[str] = mapped_column(String(255))
+    mode: Mapped[str] = mapped_column(String(6), default="100644")
+    diagnostics: Mapped[str | None] = mapped_column(Text, nullable=True)
+    is_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    generation: Mapped[int] = mapped_column(BigInteger)  # the generation that last changed it
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+    @property
+    def git_status(self) -> str:
+        """Derived from the SHAs, never stored: untracked, synced, modified or deleted."""
+        if self.is_deleted:
+            return "deleted"
+        if self.github_sha is None:
+            return "untracked"
+        return "synced" if self.github_sha == self.git_sha else "modified"
+
+
+class Workflow(Base):
+    """A decorated function in a workspace file, keyed by (path, function name) so ids survive."""
+
+    __tablename__ = "workflows"
+    __table_args__ = (UniqueConstraint("path", "function_name", name="uq_workflows_path_function"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    path: Mapped[str] = mapped_column(String(1000))
+    function_name: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(32))  # workflow | data_provider
+    description: Mapped[str | None] = mapped_column(Text, nullable=True)
+    is_async: Mapped[bool] = mapped_column(Boolean, default=False)
+    parameters: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_orphaned: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Execution(Base):
+    __tablename__ = "executions"
+    __table_args__ = (Index("ix_executions_created_at", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    workflow_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("workflows.id", ondelete="SET NULL"), nullable=True
+    )
+    path: Mapped[str] = mapped_column(String(1000))
+    function_name: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    result: Mapped[Any] = mapped_column(JSON, nullable=True)
+    logs: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # Pinned at dispatch; the run sees this generation or a newer one, never older, never two.
+    generation: Mapped[int] = mapped_column(BigInteger)
+    ran_generation: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    worker: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    duration_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class ApiToken(Base):
+    """Only the sha256 of a token is kept, so a database dump reveals no usable token."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(255))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

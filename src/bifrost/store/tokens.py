@@ -1,0 +1,61 @@
+"""API tokens. Only hashes are stored; the plain admin token is shown once, at the first init."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from sqlalchemy import select
+
+from bifrost.store.db import Database
+from bifrost.store.models import ApiToken
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return "bf_" + secrets.token_urlsafe(32)
+
+
+async def ensure_admin_token(db: Database, configured: str | None) -> str | None:
+    """Register the configured admin token, or mint one if none exists; returns a new plain token.
+
+    Returns None when nothing new was minted (the configured token, or an existing admin).
+    """
+    async with db.write() as session:
+        if configured:
+            digest = token_hash(configured)
+            if await session.scalar(select(ApiToken).where(ApiToken.token_hash == digest)) is None:
+                session.add(
+                    ApiToken(name="admin (BIFROST_ADMIN_TOKEN)", token_hash=digest, is_admin=True)
+                )
+            return None
+        if await session.scalar(select(ApiToken).where(ApiToken.is_admin.is_(True)).limit(1)):
+            return None
+        token = new_token()
+        session.add(ApiToken(name="admin", token_hash=token_hash(token), is_admin=True))
+        return token
+
+
+class TokenChecker:
+    """Verifies bearer tokens; remembers valid hashes so a request costs no query once warm."""
+
+    def __init__(self, db: Database, configured: str | None) -> None:
+        self.db = db
+        self._configured = token_hash(configured) if configured else None
+        self._known: set[str] = set()
+
+    async def is_valid(self, token: str) -> bool:
+        digest = token_hash(token)
+        if self._configured and hmac.compare_digest(digest, self._configured):
+            return True
+        if digest in self._known:
+            return True
+        async with self.db.read() as session:
+            found = await session.scalar(select(ApiToken.id).where(ApiToken.token_hash == digest))
+        if found:
+            self._known.add(digest)
+        return found is not None

@@ -1,0 +1,1 @@
+"""Getting executions to the executor: the queue, the job handler and the worker process."""

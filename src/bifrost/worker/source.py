@@ -1,0 +1,28 @@
+"""The executor's view of the code: manifests and blobs from the module cache."""
+
+from __future__ import annotations
+
+from bifrost.cache.base import ModuleCache
+from bifrost.runtime.protocol import Snapshot
+
+
+class CacheCodeSource:
+    """Hands the executor the newest manifest it already holds when that is new enough.
+
+    An execution is pinned to the generation current at dispatch; any manifest at least that new
+    contains every save made before it, so a warm worker answers without a round trip.
+    """
+
+    def __init__(self, cache: ModuleCache) -> None:
+        self.cache = cache
+        self._last: Snapshot | None = None
+
+    async def snapshot(self, min_generation: int) -> Snapshot:
+        last = self._last
+        if last is not None and last.generation >= min_generation:
+            return last
+        self._last = await self.cache.snapshot(min_generation)
+        return self._last
+
+    async def blob(self, sha256: str) -> bytes | None:
+        return await self.cache.blob(sha256)
