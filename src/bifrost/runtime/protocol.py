@@ -1,0 +1,57 @@
+"""Data shared by the executor (supervisor side) and the template process.
+
+Stdlib only: the template imports it too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+STATUSES = ("success", "failed", "timeout")
+
+
+@dataclass
+class ExecutionRequest:
+    """One run of ``module.function(**parameters)`` pinned to at least ``generation``."""
+
+    execution_id: str
+    module: str  # dotted, e.g. "workflows.hello"
+    function: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    generation: int = 0
+    timeout_s: float = 300.0
+    memory_mb: int = 1024
+
+
+@dataclass
+class ExecutionOutcome:
+    """What a run produced; ``result`` is JSON-compatible, ``error`` has type/message/traceback."""
+
+    execution_id: str
+    status: str  # "success" | "failed" | "timeout"
+    result: Any = None
+    logs: str = ""
+    error: dict[str, Any] | None = None
+    generation: int = 0
+    duration_ms: float = 0.0
+
+
+@dataclass
+class Snapshot:
+    """One generation of the workspace: workspace-relative path -> sha256 hex of the content."""
+
+    generation: int
+    manifest: dict[str, str]
+
+
+class CodeSource(Protocol):
+    """Where the executor gets manifests and blobs (implemented by the supervisor)."""
+
+    async def snapshot(self, min_generation: int) -> Snapshot:
+        """The latest manifest whose generation is >= ``min_generation``."""
+        ...
+
+    async def blob(self, sha256: str) -> bytes | None:
+        """Content by sha256 hex, or None when it is unknown."""
+        ...
