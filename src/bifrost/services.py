@@ -14,6 +14,7 @@ import os
 import socket
 from dataclasses import dataclass, field
 from functools import cache
+from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
 from saq import Queue, Worker
@@ -24,7 +25,6 @@ from bifrost.cache.local import LocalModuleCache
 from bifrost.cache.redis import RedisModuleCache
 from bifrost.cache.redis import connect as connect_redis
 from bifrost.events import EventBus, LocalEventBus, RedisEventBus
-from bifrost.runtime.executor import Executor
 from bifrost.runtime.protocol import ExecutionRequest
 from bifrost.settings import Settings
 from bifrost.store.db import Database
@@ -35,6 +35,9 @@ from bifrost.worker.dispatch import Dispatcher, LocalDispatcher, QueueDispatcher
 from bifrost.worker.heartbeat import Heartbeat
 from bifrost.worker.runner import Runner
 from bifrost.worker.source import CacheCodeSource
+
+if TYPE_CHECKING:
+    from bifrost.runtime.executor import Executor
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +115,8 @@ async def open_services(settings: Settings, *, with_worker: bool) -> Services:
 
 async def start_worker(services: Services) -> None:
     """Start the executor; embedded runs jobs directly, distributed consumes the SAQ queue."""
+    from bifrost.runtime.executor import Executor
+
     settings = services.settings
     executor = Executor(
         CacheCodeSource(services.cache),

@@ -69,7 +69,7 @@ class StoreReader:
                     WorkspaceFile.is_deleted.is_(False)
                 )
             )
-            return Snapshot(generation=generation or 0, manifest=dict(rows.tuples().all()))
+            return Snapshot(generation=generation or 0, manifest={path: sha for path, sha in rows})
 
     async def blob(self, sha256: str) -> bytes | None:
         async with self.db.read() as session:
@@ -94,7 +94,7 @@ class StoreReader:
                     WorkspaceFile.content.is_not(None),
                 )
             )
-            return {sha: content for sha, content in rows.tuples()}
+            return {sha: content for sha, content in rows}
 
     async def requirements(self) -> dict[str, str] | None:
         async with self.db.read() as session:

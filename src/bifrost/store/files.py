@@ -105,7 +105,11 @@ class Files:
         async with self.db.write() as session:
             row = await session.scalar(select(WorkspaceFile).where(WorkspaceFile.path == path))
             if row is not None and not row.is_deleted and row.content_hash == sha:
-                return WriteResult(row, await current_generation(session), changed=False)
+                workflows = await session.scalars(
+                    select(Workflow).where(Workflow.path == path, Workflow.is_active.is_(True))
+                )
+                generation = await current_generation(session)
+                return WriteResult(row, generation, changed=False, workflows=list(workflows))
             generation = await bump_generation(session)
             if row is None:
                 row = WorkspaceFile(path=path, created_at=utcnow())

@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from typing import TYPE_CHECKING
 
 from bifrost.events import EventBus
-from bifrost.runtime.executor import Executor
 from bifrost.runtime.protocol import ExecutionOutcome, ExecutionRequest
 from bifrost.store import executions
 from bifrost.store.db import Database
+
+if TYPE_CHECKING:
+    from bifrost.runtime.executor import Executor
 
 log = logging.getLogger(__name__)
 

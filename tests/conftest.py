@@ -1,0 +1,146 @@
+"""Shared fixtures: every test that takes ``backend`` runs on SQLite and on PostgreSQL + Redis.
+
+PostgreSQL (127.0.0.1:5432, database ``test``) and Redis (127.0.0.1:6379) are the real servers.
+Without them a test skips with a reason, except under CI=true, where a missing server fails.
+Each test gets its own PostgreSQL database (cloned from a migrated template) and its own Redis key
+prefix, so tests never see each other's data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+import redis
+
+from bifrost.settings import Settings
+from bifrost.store import migrate
+
+PG_ADMIN = os.environ.get("BIFROST_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("BIFROST_TEST_REDIS", "redis://127.0.0.1:6379/0")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+ADMIN_TOKEN = "test-admin-token"
+
+
+def _reachable(kind: str) -> str | None:
+    try:
+        if kind == "postgres":
+            psycopg.connect(PG_ADMIN, connect_timeout=2).close()
+        else:
+            redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except Exception as exc:
+        return f"{kind} is not reachable ({exc})"
+    return None
+
+
+def need_servers() -> None:
+    """Skip without PostgreSQL and Redis on a laptop; fail under CI."""
+    for kind in ("postgres", "redis"):
+        problem = _reachable(kind)
+        if problem:
+            if IN_CI:
+                pytest.fail(f"{problem}; CI must run against the real servers")
+            pytest.skip(problem)
+
+
+def _pg_url(database: str) -> str:
+    return PG_ADMIN.rsplit("/", 1)[0] + f"/{database}"
+
+
+def _pg_exec(sql: str) -> None:
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """A migrated database that every test's database is cloned from (fast: no migrations)."""
+    need_servers()
+    name = f"bifrost_tpl_{uuid.uuid4().hex[:8]}"
+    _pg_exec(f"CREATE DATABASE {name}")
+    migrate.upgrade(Settings(database_url=_pg_url(name)))
+    yield name
+    _pg_exec(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data_dir = tmp_path_factory.mktemp("sqlite-template")
+    migrate.upgrade(Settings(data_dir=data_dir))
+    return data_dir / "bifrost.db"
+
+
+@dataclass
+class Backend:
+    name: str
+    settings: Settings
+    env: dict[str, str]  # the same configuration as environment variables, for subprocesses
+
+
+@pytest.fixture(params=["embedded", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    env = {
+        "BIFROST_DATA_DIR": str(data_dir),
+        "BIFROST_ADMIN_TOKEN": ADMIN_TOKEN,
+        "BIFROST_WORKSPACE_ROOT": f"/tmp/bifrost-test-{uuid.uuid4().hex[:8]}/workspace",
+        "BIFROST_EXECUTION_TIMEOUT_S": "30",
+    }
+    database = None
+    prefix = None
+    if request.param == "embedded":
+        shutil.copy(request.getfixturevalue("sqlite_template"), data_dir / "bifrost.db")
+    else:
+        template = request.getfixturevalue("pg_template")
+        database = f"bifrost_t_{uuid.uuid4().hex[:10]}"
+        _pg_exec(f"CREATE DATABASE {database} TEMPLATE {template}")
+        prefix = f"bifrost-test-{uuid.uuid4().hex[:8]}:"
+        env.update(
+            BIFROST_DATABASE_URL=_pg_url(database),
+            BIFROST_REDIS_URL=REDIS_URL,
+            BIFROST_CACHE_PREFIX=prefix,
+        )
+    settings = Settings(**{k.removeprefix("BIFROST_").lower(): v for k, v in env.items()})
+    yield Backend(request.param, settings, env)
+    if database:
+        _pg_exec(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+    if prefix:
+        client = redis.Redis.from_url(REDIS_URL)
+        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
+        if keys:
+            client.delete(*keys)
+
+
+@pytest.fixture
+async def services(backend: Backend) -> AsyncIterator:
+    """The process's services with a worker, as `bifrost up` wires them."""
+    from bifrost.services import open_services
+
+    svc = await open_services(backend.settings, with_worker=True)
+    try:
+        yield svc
+    finally:
+        await svc.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("condition not met in time")
+        await asyncio.sleep(interval)

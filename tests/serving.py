@@ -1,0 +1,96 @@
+"""Real servers for HTTP-level tests: `bifrost up`, or separate `bifrost api` and `bifrost worker`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import ADMIN_TOKEN, Backend, free_port
+
+BIFROST = str(Path(sys.executable).with_name("bifrost"))
+
+
+@dataclass
+class Cluster:
+    """The processes of one Bifrost deployment and clients for its API processes."""
+
+    backend: Backend
+    log_dir: Path
+    processes: list[subprocess.Popen] = field(default_factory=list)
+    urls: list[str] = field(default_factory=list)
+
+    def _spawn(self, name: str, *args: str, extra_env: dict[str, str] | None = None) -> None:
+        env = {**os.environ, **self.backend.env, **(extra_env or {})}
+        log = open(self.log_dir / f"{name}-{len(self.processes)}.log", "wb")  # noqa: SIM115
+        self.processes.append(
+            subprocess.Popen([BIFROST, *args], env=env, stdout=log, stderr=subprocess.STDOUT)
+        )
+
+    def start(self, *, apis: int = 1, workers: int = 0, extra_env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+        """Embedded: one `bifrost up`. Distributed: `bifrost init`, then APIs and workers."""
+        if self.backend.name == "embedded" or workers == 0:
+            port = free_port()
+            self._spawn("up", "up", "--port", str(port), extra_env=extra_env)
+            self.urls.append(f"http://127.0.0.1:{port}")
+        else:
+            env = {**os.environ, **self.backend.env, **(extra_env or {})}
+            subprocess.run([BIFROST, "init"], env=env, check=True, capture_output=True)
+            for _ in range(apis):
+                port = free_port()
+                self._spawn("api", "api", "--port", str(port), extra_env=extra_env)
+                self.urls.append(f"http://127.0.0.1:{port}")
+            for _ in range(workers):
+                self._spawn("worker", "worker", extra_env=extra_env)
+        self.wait_ready(min_workers=max(workers, 1))
+        return self
+
+    def wait_ready(self, min_workers: int = 1, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        for url in self.urls:
+            while True:
+                self._check_alive()
+                try:
+                    body = httpx.get(f"{url}/api/health", timeout=2).json()
+                    if len(body["workers"]) >= min_workers:
+                        break
+                except (httpx.HTTPError, ValueError, KeyError):
+                    pass
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{url} not ready; logs in {self.log_dir}:\n{self.logs()}")
+                time.sleep(0.1)
+
+    def _check_alive(self) -> None:
+        for proc in self.processes:
+            if proc.poll() is not None:
+                raise RuntimeError(f"a server process exited ({proc.returncode}):\n{self.logs()}")
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}"
+            for p in sorted(self.log_dir.glob("*.log"))
+        )
+
+    def client(self, index: int = 0) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.urls[index % len(self.urls)],
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            timeout=60,
+        )
+
+    def stop(self) -> None:
+        for proc in self.processes:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.processes:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
