@@ -29,6 +29,10 @@ from bifrost.store.paths import InvalidPath, check_python_path, normalize_path
 INLINE_LIMIT = 256 * 1024  # non-Python files above this go to the object store
 
 
+class ANY:
+    """Marker: a write that does not compare the current content first."""
+
+
 @dataclass
 class WriteResult:
     file: WorkspaceFile
@@ -94,7 +98,16 @@ class Files:
         for listener in self.listeners:
             await listener(change)
 
-    async def write(self, raw_path: str, content: bytes, *, user: str | None = None) -> WriteResult:
+    async def write(
+        self,
+        raw_path: str,
+        content: bytes,
+        *,
+        user: str | None = None,
+        expected_hash: str | type[ANY] | None = ANY,
+    ) -> WriteResult:
+        """Create or replace a file. ``expected_hash`` makes it a compare-and-swap: the write
+        happens only if the current content has that sha256 (None: only if the file is absent)."""
         path, found = self._validate(raw_path, content)
         sha = hashlib.sha256(content).hexdigest()
         inline = path.endswith(".py") or (
@@ -104,6 +117,14 @@ class Files:
             self.objects.put(sha, content)  # content-addressed: harmless if the commit fails
         async with self.db.write() as session:
             row = await session.scalar(select(WorkspaceFile).where(WorkspaceFile.path == path))
+            if expected_hash is not ANY:
+                current = None if row is None or row.is_deleted else row.content_hash
+                if current != expected_hash:
+                    raise UserError(
+                        f"{path} changed since you read it (its hash is now {current}); "
+                        "read it again and reapply your change",
+                        409,
+                    )
             if row is not None and not row.is_deleted and row.content_hash == sha:
                 workflows = await session.scalars(
                     select(Workflow).where(Workflow.path == path, Workflow.is_active.is_(True))

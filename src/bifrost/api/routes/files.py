@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 
 from bifrost.api.deps import services
 from bifrost.api.schemas import DeleteResponse, FileInfo, RenameRequest, WorkflowInfo, WriteResponse
 from bifrost.services import Services
-from bifrost.store.files import WriteResult
+from bifrost.store.files import ANY, WriteResult
 
 router = APIRouter(prefix="/api/files", tags=["files"])
 
@@ -32,8 +32,14 @@ async def rename_file(body: RenameRequest, svc: Services = Depends(services)) ->
 
 
 @router.put("/{path:path}", response_model=WriteResponse)
-async def put_file(path: str, request: Request, svc: Services = Depends(services)) -> WriteResponse:
-    return _written(await svc.files.write(path, await request.body()))
+async def put_file(
+    path: str,
+    request: Request,
+    if_match: str | None = Header(None, description='"<sha256>" from the ETag: compare-and-swap'),
+    svc: Services = Depends(services),
+) -> WriteResponse:
+    expected = ANY if if_match is None else (if_match.strip().strip('"') or None)
+    return _written(await svc.files.write(path, await request.body(), expected_hash=expected))
 
 
 @router.get("/{path:path}")
