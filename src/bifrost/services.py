@@ -13,7 +13,6 @@ import logging
 import os
 import socket
 from dataclasses import dataclass, field
-from functools import cache
 from typing import TYPE_CHECKING
 
 import redis.asyncio as aioredis
@@ -79,16 +78,6 @@ class Services:
         await self.db.close()
 
 
-def reserved_names(settings: Settings):  # type: ignore[no-untyped-def]
-    """Names a user file may not take, including packages installed for workers."""
-
-    @cache
-    def compute() -> dict[str, str]:
-        return reserved_top_level_names([str(settings.packages_path)])
-
-    return compute
-
-
 async def open_services(settings: Settings, *, with_worker: bool) -> Services:
     db = Database(settings)
     objects = LocalObjectStore(settings.data_dir.resolve() / "objects")
@@ -102,7 +91,11 @@ async def open_services(settings: Settings, *, with_worker: bool) -> Services:
         cache_ = RedisModuleCache(redis_client, reader, settings.cache_prefix)
         events = RedisEventBus(redis_client, settings.cache_prefix)
     files = Files(
-        db, cache_, objects, max_bytes=settings.max_file_bytes, reserved=reserved_names(settings)
+        db,
+        cache_,
+        objects,
+        max_bytes=settings.max_file_bytes,
+        reserved=lambda: reserved_top_level_names([str(settings.packages_path)]),
     )
     services = Services(settings, db, cache_, files, events, redis=redis_client)
     if redis_client is not None:

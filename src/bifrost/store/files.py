@@ -5,6 +5,7 @@ Validation happens before the transaction opens, so bad input is refused with no
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from bifrost.store.objects import ObjectStore
 from bifrost.store.paths import InvalidPath, check_python_path, normalize_path
 
 INLINE_LIMIT = 256 * 1024  # non-Python files above this go to the object store
+PARSE_IN_THREAD = 256 * 1024
 
 
 class ANY:
@@ -108,7 +110,10 @@ class Files:
     ) -> WriteResult:
         """Create or replace a file. ``expected_hash`` makes it a compare-and-swap: the write
         happens only if the current content has that sha256 (None: only if the file is absent)."""
-        path, found = self._validate(raw_path, content)
+        if len(content) > PARSE_IN_THREAD:  # a big AST parse must not stall the event loop
+            path, found = await asyncio.to_thread(self._validate, raw_path, content)
+        else:
+            path, found = self._validate(raw_path, content)
         sha = hashlib.sha256(content).hexdigest()
         inline = path.endswith(".py") or (
             found.entity_type != "binary" and len(content) <= INLINE_LIMIT
