@@ -6,10 +6,8 @@ import asyncio
 import dataclasses
 from typing import Protocol
 
-from redis.exceptions import RedisError
 from saq import Job, Queue
 
-from bifrost.errors import UserError
 from bifrost.runtime.protocol import ExecutionRequest
 from bifrost.worker.runner import Runner
 
@@ -59,11 +57,4 @@ class QueueDispatcher:
             timeout=int(request.timeout_s) + JOB_GRACE_S,
             retries=1,
         )
-        try:
-            await self.queue.enqueue(job)
-        except (RedisError, OSError) as exc:
-            raise UserError(
-                f"the execution queue is unavailable ({type(exc).__name__}: Redis is unreachable); "
-                "the run was not started, try again when Redis is back",
-                503,
-            ) from exc
+        await self.queue.enqueue(job)

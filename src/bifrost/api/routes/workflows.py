@@ -6,11 +6,13 @@ import asyncio
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from bifrost.api.deps import services
 from bifrost.api.schemas import ExecuteRequest, ExecutionInfo, WorkflowInfo
 from bifrost.errors import UserError
+from bifrost.runtime.protocol import ExecutionRequest
 from bifrost.services import Services
 from bifrost.store import executions
 from bifrost.store.models import Workflow
@@ -20,6 +22,10 @@ router = APIRouter(prefix="/api/workflows", tags=["workflows"])
 
 # How long a waiting request outlives the run's own timeout before it answers "still running".
 WAIT_GRACE_S = 10.0
+UNAVAILABLE = (
+    "the execution queue is unavailable (Redis cannot be reached); the run was not started: "
+    "try again when Redis is back"
+)
 
 
 @router.get("", response_model=list[WorkflowInfo])
@@ -55,19 +61,22 @@ async def execute(
         memory_mb=settings.execution_memory_mb,
     )
     info = ExecutionInfo.model_validate(execution)
-    if svc.dispatcher is None:
-        raise UserError("this process runs no worker and has no queue", 503)
     if not body.wait:
-        await _submit(svc, request, execution.id)
+        await _submit(svc, request)
         return JSONResponse(info.model_dump(mode="json"), status_code=202)
-    async with svc.events.subscribe(execution_channel(execution.id)) as inbox:
-        await _submit(svc, request, execution.id)
-        try:
-            outcome = await asyncio.wait_for(inbox.get(), request.timeout_s + WAIT_GRACE_S)
-        except TimeoutError:
-            return JSONResponse(
-                (await _current(svc, execution.id)).model_dump(mode="json"), status_code=202
-            )
+    try:
+        async with svc.events.subscribe(execution_channel(execution.id)) as inbox:
+            await _submit(svc, request)
+            try:
+                outcome = await asyncio.wait_for(inbox.get(), request.timeout_s + WAIT_GRACE_S)
+            except TimeoutError:
+                current = await executions.get(svc.db, execution.id)
+                return JSONResponse(
+                    ExecutionInfo.model_validate(current).model_dump(mode="json"), status_code=202
+                )
+    except RedisError as exc:
+        await executions.fail(svc.db, execution.id, UNAVAILABLE)
+        raise UserError(UNAVAILABLE, 503) from exc
     return info.model_copy(
         update={
             "status": outcome["status"],
@@ -80,13 +89,11 @@ async def execute(
     )
 
 
-async def _submit(svc: Services, request, execution_id: str) -> None:  # type: ignore[no-untyped-def]
+async def _submit(svc: Services, request: ExecutionRequest) -> None:
+    if svc.dispatcher is None:
+        raise UserError("this process runs no worker and has no queue", 503)
     try:
-        await svc.dispatcher.submit(request)  # type: ignore[union-attr]
-    except UserError as exc:
-        await executions.fail(svc.db, execution_id, exc.message)
-        raise
-
-
-async def _current(svc: Services, execution_id: str) -> ExecutionInfo:
-    return ExecutionInfo.model_validate(await executions.get(svc.db, execution_id))
+        await svc.dispatcher.submit(request)
+    except RedisError as exc:
+        await executions.fail(svc.db, request.execution_id, UNAVAILABLE)
+        raise UserError(UNAVAILABLE, 503) from exc
