@@ -1,4 +1,4 @@
-"""Real servers for HTTP-level tests: `bifrost up`, or separate `bifrost api` and `bifrost worker`."""
+"""Real servers for HTTP tests: `bifrost up`, or separate `bifrost api` and `bifrost worker`."""
 
 from __future__ import annotations
 

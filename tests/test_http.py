@@ -1,4 +1,4 @@
-"""HTTP-level tests against real running servers (`bifrost up`, or `bifrost api` + `bifrost worker`).
+"""HTTP-level tests against real servers (`bifrost up`, or `bifrost api` + `bifrost worker`).
 
 These walk what a user does: save files, run workflows, change and delete code, and check that every
 run sees exactly the code saved before it, on both back ends.
