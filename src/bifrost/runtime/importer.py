@@ -198,6 +198,9 @@ class VirtualImporter:
         """Compile (or fetch from cache) ``relpath`` at ``sha``; a template uses it to warm."""
         return self._entry(relpath, sha)[0]
 
+    def is_compiled(self, relpath: str, sha: str) -> bool:
+        return (self.root_slash + relpath, sha, MAGIC, sys.flags.optimize) in self._code
+
     def code_for(self, relpath: str, sha: str) -> types.CodeType:
         """The code object to execute, with linecache seeded with exactly its source."""
         code, lines, size = self._entry(relpath, sha)
@@ -403,8 +406,35 @@ def installed(root: str) -> VirtualImporter | None:
     return _installed.get(normalize_root(root))
 
 
+def _print_exception(exc_type: type[BaseException], exc: BaseException, tb: Any) -> None:
+    import traceback
+
+    traceback.print_exception(exc_type, exc, tb)
+
+
+def _print_thread_exception(args: Any) -> None:
+    import traceback
+
+    if args.exc_type is SystemExit:
+        return
+    name = args.thread.name if args.thread is not None else threading.get_ident()
+    print(f"Exception in thread {name}:", file=sys.stderr, flush=True)
+    traceback.print_exception(args.exc_type, args.exc_value, args.exc_traceback)
+
+
+def _install_excepthooks() -> None:
+    """On 3.11/3.12 the C traceback printer reads real files only; print through linecache."""
+    if sys.version_info >= (3, 13):
+        return
+    if sys.excepthook is sys.__excepthook__:
+        sys.excepthook = _print_exception
+    if threading.excepthook is threading.__excepthook__:
+        threading.excepthook = _print_thread_exception
+
+
 def install(root: str, fetch_blob: FetchBlob) -> VirtualImporter:
     """Install the hook for ``root`` (replacing any previous one): hook first, root last."""
+    _install_excepthooks()
     root = normalize_root(root)
     previous = _installed.get(root)
     if previous is not None:

@@ -1,0 +1,451 @@
+"""Supervisor side of execution: owns the template process and turns requests into outcomes.
+
+The executor holds the credentials (through its ``CodeSource``); the template and its children never
+do. It pins each run to a generation, sends a manifest only when the template lacks that
+generation, serves blob requests from the source (with a small content-addressed cache that also
+warms a replacement template), and never unpickles anything that came from user processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import json
+import os
+import shutil
+import site
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from bifrost.runtime import wire
+from bifrost.runtime.client import ENV_PRELOAD, ENV_ROOT, ENV_SOCKET
+from bifrost.runtime.protocol import (
+    STATUSES,
+    CodeSource,
+    ExecutionOutcome,
+    ExecutionRequest,
+    Snapshot,
+)
+from bifrost.runtime.template import KEEP_MANIFESTS
+
+SAFE_ENV = ("PATH", "HOME", "LANG", "LANGUAGE", "TZ")
+GRACE_S = 10.0  # the template kills at the deadline; this is only a backstop if it cannot
+BLOB_CACHE_BYTES = 64 << 20
+
+
+def _error(kind: str, message: str, tb: str = "") -> dict[str, str]:
+    return {"type": kind, "message": message, "traceback": tb}
+
+
+def runtime_pythonpath() -> list[str]:
+    """The directory holding ``bifrost`` when it is not installed in site-packages (a checkout)."""
+    import bifrost
+
+    parent = os.path.dirname(os.path.dirname(os.path.abspath(bifrost.__file__)))
+    sites = {os.path.abspath(p) for p in [*site.getsitepackages(), site.getusersitepackages()]}
+    return [] if parent in sites else [parent]
+
+
+def template_env(
+    root: str,
+    socket_path: str,
+    extra_sys_path: Iterable[str] = (),
+    env: Mapping[str, str] | None = None,
+    preload: Sequence[str] = (),
+    base: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The template's whole environment: an allow-list of the parent's, never its credentials."""
+    source = os.environ if base is None else base
+    out = {k: v for k, v in source.items() if k in SAFE_ENV or k.startswith("LC_")}
+    out.setdefault("PATH", os.defpath)
+    for key, value in (env or {}).items():
+        if key.startswith("BIFROST_") or key.startswith("PYTHON"):
+            raise ValueError(f"{key} is reserved and cannot be passed to executions")
+        out[key] = str(value)
+    paths = [*runtime_pythonpath(), *extra_sys_path]
+    if paths:
+        out["PYTHONPATH"] = os.pathsep.join(str(p) for p in paths)
+    out[ENV_ROOT] = root
+    out[ENV_SOCKET] = socket_path
+    if preload:
+        out[ENV_PRELOAD] = ",".join(preload)
+    return out
+
+
+class _Worker:
+    """One template process and the framed connection to it."""
+
+    def __init__(
+        self,
+        owner: Executor,
+        proc: asyncio.subprocess.Process,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        self.owner = owner
+        self.proc = proc
+        self.reader = reader
+        self.writer = writer
+        self.pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self.known: collections.OrderedDict[int, None] = collections.OrderedDict()
+        self.ready: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.infos: collections.deque[asyncio.Future[dict[str, Any]]] = collections.deque()
+        self.closed = False
+        self.retired = False
+        self.task = asyncio.create_task(self._read_loop())
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        if self.closed:
+            raise ConnectionError("the template process is gone")
+        self.writer.write(wire.encode_trusted(message))
+
+    def submit(self, request: ExecutionRequest, snapshot: Snapshot) -> asyncio.Future[Any]:
+        if request.execution_id in self.pending:
+            raise ValueError(f"execution {request.execution_id} is already running")
+        self.teach(snapshot)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.pending[request.execution_id] = future
+        self.send(
+            (
+                "run",
+                {
+                    "execution_id": request.execution_id,
+                    "module": request.module,
+                    "function": request.function,
+                    "parameters": request.parameters,
+                    "generation": snapshot.generation,
+                    "timeout_s": request.timeout_s,
+                    "memory_mb": request.memory_mb,
+                },
+            )
+        )
+        return future
+
+    def teach(self, snapshot: Snapshot) -> None:
+        """Send the manifest unless the template holds it (this mirrors its bounded memory)."""
+        if snapshot.generation in self.known:
+            return
+        self.send(("manifest", snapshot.generation, dict(snapshot.manifest)))
+        self.known[snapshot.generation] = None
+        while len(self.known) > KEEP_MANIFESTS:
+            self.known.popitem(last=False)
+
+    async def info(self) -> dict[str, Any]:
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self.infos.append(future)
+        self.send(("info",))
+        return await future
+
+    async def _read_loop(self) -> None:
+        try:
+            while True:
+                head = await self.reader.readexactly(wire.HEADER.size)
+                (size,) = wire.HEADER.unpack(head)
+                if size > wire.MAX_UNTRUSTED_FRAME:
+                    raise ConnectionError(f"frame of {size} bytes from the template")
+                self._dispatch(wire.decode_json(await self.reader.readexactly(size)))
+        except (asyncio.IncompleteReadError, ConnectionError, OSError, ValueError):
+            pass
+        finally:
+            self._gone()
+
+    def _dispatch(self, msg: dict[str, Any]) -> None:
+        op = msg.get("op")
+        if op == "outcome":
+            future = self.pending.pop(str(msg.get("execution_id")), None)
+            if future is not None and not future.done():
+                future.set_result(msg)
+        elif op == "blob" and isinstance(msg.get("sha"), str):
+            self.owner._serve_blob(self, msg["sha"])
+        elif op == "ready":
+            if not self.ready.done():
+                self.ready.set_result(msg)
+        elif op == "info" and self.infos:
+            future = self.infos.popleft()
+            if not future.done():
+                future.set_result(msg)
+
+    def _gone(self) -> None:
+        self.closed = True
+        with contextlib.suppress(Exception):
+            self.writer.close()
+        reason = (
+            _error("ExecutorStopped", "the executor stopped before the execution finished")
+            if self.owner._stopping
+            else _error(
+                "WorkerCrashed",
+                "the execution worker (template process) died during this execution;"
+                " it has been restarted",
+            )
+        )
+        for future in self.pending.values():
+            if not future.done():
+                future.set_result({"status": "failed", "error": reason})
+        self.pending.clear()
+        for future in [self.ready, *self.infos]:
+            if not future.done():
+                future.set_exception(ConnectionError("the template process is gone"))
+        self.owner._worker_gone(self)
+
+
+class Executor:
+    """Runs :class:`ExecutionRequest` s in children forked from one preloaded template process."""
+
+    def __init__(
+        self,
+        source: CodeSource,
+        *,
+        root: str = "/tmp/bifrost/workspace",
+        concurrency: int = 4,
+        extra_sys_path: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+        preload: Sequence[str] = (),
+        python: str = sys.executable,
+        startup_timeout_s: float = 60.0,
+    ) -> None:
+        self._source = source
+        self.root = os.path.normpath(os.path.abspath(root))
+        self._extra_sys_path = [str(p) for p in extra_sys_path]
+        self._env = dict(env or {})
+        self._preload = list(preload)
+        self._python = python
+        self._startup_timeout = startup_timeout_s
+        template_env(self.root, "", self._extra_sys_path, self._env)  # validate early
+        self._sem = asyncio.Semaphore(concurrency)
+        self._worker: _Worker | None = None
+        self._retired: set[_Worker] = set()
+        self._spawn_lock = asyncio.Lock()
+        self._stopping = False
+        self._state_dir: str | None = None
+        self._spawned = 0
+        self._blobs: collections.OrderedDict[str, bytes] = collections.OrderedDict()
+        self._blob_bytes = 0
+        self._fetching: dict[str, asyncio.Task[tuple[bytes | None, str | None]]] = {}
+        self._last: Snapshot | None = None
+        self._restart: asyncio.Task[Any] | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Spawn the template and wait until it reports ready."""
+        self._stopping = False
+        if self._state_dir is None:
+            self._state_dir = tempfile.mkdtemp(prefix="bifrost-rt-")  # mode 0700
+        await self._current()
+
+    async def recycle(self) -> None:
+        """Replace the template (after package installs); in-flight runs finish on the old one."""
+        async with self._spawn_lock:
+            fresh = await self._spawn()
+            old, self._worker = self._worker, fresh
+        if old is not None and not old.closed:
+            old.retired = True
+            self._retired.add(old)
+            with contextlib.suppress(ConnectionError):
+                old.send(("drain",))
+
+    async def stop(self) -> None:
+        """Stop every template (killing running children) and remove the private state dir."""
+        self._stopping = True
+        if self._restart is not None:
+            self._restart.cancel()
+        workers = [w for w in [self._worker, *self._retired] if w is not None]
+        self._worker = None
+        for worker in workers:
+            with contextlib.suppress(ConnectionError):
+                worker.send(("stop",))
+        for worker in workers:
+            try:
+                await asyncio.wait_for(worker.proc.wait(), 5)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    worker.proc.kill()
+                await worker.proc.wait()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker.task
+        self._retired.clear()
+        if self._state_dir is not None:
+            shutil.rmtree(self._state_dir, ignore_errors=True)
+            self._state_dir = None
+
+    async def __aenter__(self) -> Executor:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def template_info(self) -> dict[str, Any]:
+        """Diagnostics from the current template (pid, thread count, frozen GC objects...)."""
+        return await (await self._current()).info()
+
+    @property
+    def template_pid(self) -> int | None:
+        return self._worker.pid if self._worker is not None and not self._worker.closed else None
+
+    async def _current(self) -> _Worker:
+        worker = self._worker
+        if worker is not None and not worker.closed:
+            return worker
+        async with self._spawn_lock:
+            if self._stopping:
+                raise RuntimeError("the executor is stopped")
+            if self._worker is None or self._worker.closed:
+                self._worker = await self._spawn()
+            return self._worker
+
+    async def _spawn(self) -> _Worker:
+        if self._state_dir is None:
+            self._state_dir = tempfile.mkdtemp(prefix="bifrost-rt-")
+        self._spawned += 1
+        listen = os.path.join(self._state_dir, f"t{self._spawned}.sock")
+        env = template_env(self.root, listen, self._extra_sys_path, self._env, self._preload)
+        ours, theirs = socket.socketpair()
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                self._python,
+                "-P",
+                "-s",
+                "-m",
+                "bifrost.runtime.template",
+                "--fd",
+                str(theirs.fileno()),
+                pass_fds=(theirs.fileno(),),
+                env=env,
+                cwd=self._state_dir,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        finally:
+            theirs.close()
+        reader, writer = await asyncio.open_unix_connection(sock=ours)
+        worker = _Worker(self, proc, reader, writer)
+        try:
+            await asyncio.wait_for(worker.ready, self._startup_timeout)
+        except (TimeoutError, ConnectionError) as exc:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            raise RuntimeError(f"the template process did not start: {exc!r}") from exc
+        self._warm(worker)
+        return worker
+
+    def _warm(self, worker: _Worker) -> None:
+        """Give a new template the latest manifest and the blobs we hold, so it compiles early."""
+        if self._last is None:
+            return
+        worker.teach(self._last)
+        wanted = set(self._last.manifest.values())
+        blobs = {sha: data for sha, data in self._blobs.items() if sha in wanted}
+        worker.send(("preload", blobs, self._last.generation))
+
+    def _worker_gone(self, worker: _Worker) -> None:
+        self._retired.discard(worker)
+        if worker is self._worker and not self._stopping:
+            self._restart = asyncio.create_task(self._restart_soon())
+
+    async def _restart_soon(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._current()
+
+    # -- blobs ------------------------------------------------------------------------------------
+    def _serve_blob(self, worker: _Worker, sha: str) -> None:
+        task = self._fetching.get(sha)
+        if task is None:
+            task = self._fetching[sha] = asyncio.create_task(self._fetch_blob(sha))
+            task.add_done_callback(lambda _t: self._fetching.pop(sha, None))
+        task.add_done_callback(lambda t: self._reply_blob(worker, sha, t))
+
+    def _reply_blob(self, worker: _Worker, sha: str, task: asyncio.Task[Any]) -> None:
+        data, error = task.result()
+        with contextlib.suppress(ConnectionError):
+            worker.send(("blob", sha, data, error))
+
+    async def _fetch_blob(self, sha: str) -> tuple[bytes | None, str | None]:
+        data = self._blobs.get(sha)
+        if data is not None:
+            self._blobs.move_to_end(sha)
+            return data, None
+        try:
+            data = await self._source.blob(sha)
+        except Exception as exc:
+            return None, f"{type(exc).__name__}: {exc}"
+        if data is None:
+            return None, "not found in the store"
+        data = bytes(data)
+        self._blobs[sha] = data
+        self._blob_bytes += len(data)
+        while self._blob_bytes > BLOB_CACHE_BYTES and len(self._blobs) > 1:
+            _, dropped = self._blobs.popitem(last=False)
+            self._blob_bytes -= len(dropped)
+        return data, None
+
+    # -- running ----------------------------------------------------------------------------------
+    async def run(self, request: ExecutionRequest) -> ExecutionOutcome:
+        """Run one request to completion; never raises for failures of the user's code."""
+        started = time.perf_counter()
+        async with self._sem:
+            try:
+                snapshot = await self._source.snapshot(request.generation)
+            except Exception as exc:
+                msg = {"status": "failed", "error": _error("SourceUnavailable", repr(exc))}
+                return self._outcome(request, msg, request.generation, started)
+            if self._last is None or snapshot.generation >= self._last.generation:
+                self._last = snapshot
+            worker = await self._current()
+            future = worker.submit(request, snapshot)
+            limit = (
+                request.timeout_s + GRACE_S if request.timeout_s and request.timeout_s > 0 else None
+            )
+            try:
+                async with asyncio.timeout(limit):
+                    msg = await future
+            except TimeoutError:
+                with contextlib.suppress(ConnectionError):
+                    worker.send(("kill", request.execution_id))
+                worker.pending.pop(request.execution_id, None)
+                message = f"the execution exceeded its {request.timeout_s:g} s timeout"
+                msg = {"status": "timeout", "error": _error("TimeoutError", message)}
+            except asyncio.CancelledError:
+                with contextlib.suppress(ConnectionError):
+                    worker.send(("kill", request.execution_id))
+                worker.pending.pop(request.execution_id, None)
+                raise
+        return self._outcome(request, msg, snapshot.generation, started)
+
+    @staticmethod
+    def _outcome(
+        request: ExecutionRequest, msg: dict[str, Any], generation: int, started: float
+    ) -> ExecutionOutcome:
+        status = msg.get("status") if msg.get("status") in STATUSES else "failed"
+        result: Any = None
+        error = msg.get("error")
+        if status == "success":
+            try:
+                result = json.loads(msg.get("result_json") or "null")
+                error = None
+            except ValueError:
+                status, error = "failed", _error("ResultNotSerializable", "invalid result JSON")
+        if status != "success":
+            if not isinstance(error, dict):
+                error = _error("ExecutionError", "the execution failed")
+            error = {k: str(error.get(k) or "") for k in ("type", "message", "traceback")}
+        logs = msg.get("logs") if isinstance(msg.get("logs"), str) else ""
+        gen = msg.get("generation")
+        return ExecutionOutcome(
+            execution_id=request.execution_id,
+            status=status,
+            result=result,
+            logs=logs,
+            error=error,
+            generation=gen if isinstance(gen, int) else generation,
+            duration_ms=(time.perf_counter() - started) * 1000,
+        )

@@ -1,0 +1,614 @@
+"""The template process: preloaded, single-threaded, forks one child per execution.
+
+Started by the executor as ``python -m bifrost.runtime.template --fd N`` with a scrubbed
+environment (no credentials). It installs the import hook, preloads the runtime, freezes the GC and
+then multiplexes with one selector: run requests from the executor, blob requests from children
+(forwarded to the executor, answered back, kept so later children import from memory and compiled
+when idle), child exits (pidfds) and deadlines (SIGKILL of the child's process group).
+Stdlib only.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import gc
+import hashlib
+import importlib.machinery
+import os
+import pickle
+import re
+import selectors
+import signal
+import socket
+import sys
+import threading
+import time
+from typing import Any
+
+from bifrost.runtime import child, wire
+from bifrost.runtime.client import CLIENT, ENV_PRELOAD, ENV_ROOT, ENV_SOCKET, ENV_SPARE
+from bifrost.runtime.importer import VirtualImporter, install
+
+MAX_LOG_BYTES = 1 << 20
+KEEP_MANIFESTS = 8
+SPARE_DELAY_S = 0.005  # the executor mirrors this to know which generations the template holds
+_SHA = re.compile(r"[0-9a-f]{64}")
+
+
+class Peer:
+    """A non-blocking framed connection."""
+
+    def __init__(self, sock: socket.socket, limit: int) -> None:
+        sock.setblocking(False)
+        self.sock = sock
+        self.reader = wire.FrameReader(limit)
+        self.out = bytearray()
+        self.closed = False
+
+    def send(self, data: bytes) -> None:
+        if not self.closed:
+            self.out += data
+            self.flush()
+
+    def flush(self) -> None:
+        while self.out and not self.closed:
+            try:
+                sent = self.sock.send(self.out)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                self.closed = True
+                self.out.clear()
+                return
+            del self.out[:sent]
+
+    def receive(self) -> list[bytes] | None:
+        """Frames available now; None once the other side has closed."""
+        frames: list[bytes] = []
+        while True:
+            try:
+                data = self.sock.recv(1 << 18)
+            except (BlockingIOError, InterruptedError):
+                return frames
+            except OSError:
+                data = b""
+            if not data:  # end of stream; reported on the next call if frames came first
+                return frames if frames else None
+            frames.extend(self.reader.feed(data))
+
+
+class Run:
+    """One forked child: a spare waiting for work, or an execution."""
+
+    def __init__(self, pid: int, peer: Peer, log_fd: int, epoch: int) -> None:
+        self.pid = pid
+        self.peer = peer
+        self.log_fd = log_fd
+        self.epoch = epoch
+        self.pidfd = -1
+        self.request: dict[str, Any] | None = None
+        self.id = ""
+        self.deadline = float("inf")
+        self.ending = ""  # "timeout" | "cancelled" | "stale" once the template killed it
+        self.reported = False
+
+    def assign(self, request: dict[str, Any]) -> None:
+        self.request = request
+        self.id = str(request["execution_id"])
+        timeout = float(request.get("timeout_s") or 0)
+        self.deadline = time.monotonic() + timeout if timeout > 0 else float("inf")
+
+
+class Template:
+    """The single-threaded event loop of the template process.
+
+    Between requests it keeps one *spare* child forked in advance: the spare has already paid for
+    the fork, its own isolation and the first-touch copy-on-write faults of the import machinery,
+    so a request only costs the import and the call. A spare is used only if nothing children
+    inherit (generation, blobs, code objects) changed since it was forked (``epoch``).
+    """
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        importer: VirtualImporter,
+        listen: str | None,
+        spare: bool = True,
+    ) -> None:
+        self.importer = importer
+        self.sel = selectors.DefaultSelector()
+        self.executor = Peer(sock, wire.MAX_FRAME)
+        self.sel.register(sock, selectors.EVENT_READ, ("executor", self.executor))
+        self.listener: socket.socket | None = None
+        if listen:
+            self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.listener.bind(listen)
+            self.listener.listen(64)
+            self.listener.setblocking(False)
+            self.sel.register(self.listener, selectors.EVENT_READ, ("listener", None))
+        self.manifests: collections.OrderedDict[int, dict[str, str]] = collections.OrderedDict()
+        self.newest = -1
+        self.paths_by_sha: dict[str, list[str]] | None = None
+        self.runs: dict[int, Run] = {}
+        self.clients: dict[Peer, Run | None] = {}
+        self.waiting: dict[str, list[Peer]] = {}
+        self.jobs: collections.deque[tuple[str, str]] = collections.deque()
+        self.use_spare = spare
+        self.spare: Run | None = None
+        self.epoch = 0
+        self.draining = False
+        self.running = True
+        self.forks = 0
+        self.spares_used = 0
+        self.last_activity = 0.0
+
+    # -- loop -------------------------------------------------------------------------------
+    def serve(self) -> None:
+        self.executor.send(wire.encode_untrusted({"op": "ready", "pid": os.getpid()}))
+        while self.running:
+            timeout = self._next_timeout()
+            spare_due = self._spare_due()
+            if self.jobs:
+                timeout = 0.0
+            elif spare_due is not None:
+                timeout = spare_due if timeout is None else min(timeout, spare_due)
+            events = self.sel.select(timeout)
+            if not events:
+                self._idle()
+            for key, _ in events:
+                kind, obj = key.data
+                if kind == "executor":
+                    self._read_executor()
+                elif kind == "client":
+                    self._read_client(obj)
+                elif kind == "exit":
+                    self._reap(obj)
+                elif kind == "listener":
+                    self._accept()
+            if self.polling:
+                self._poll_exits()
+            self._check_deadlines()
+            self._flush_all()
+            if self.draining:
+                self._drop_spare()
+                if not self.runs:
+                    self.running = False
+        self._shutdown()
+
+    @property
+    def polling(self) -> bool:
+        return any(run.pidfd < 0 for run in self.runs.values())
+
+    def _next_timeout(self) -> float | None:
+        if not self.runs:
+            return None
+        soonest = min(run.deadline for run in self.runs.values())
+        wait = None if soonest == float("inf") else max(0.0, soonest - time.monotonic())
+        if self.polling:
+            return 0.02 if wait is None else min(wait, 0.02)
+        return wait
+
+    def _flush_all(self) -> None:
+        self.executor.flush()
+        for peer in self.clients:
+            peer.flush()
+
+    def _shutdown(self) -> None:
+        for run in list(self.runs.values()):
+            self._kill(run)
+        for run in list(self.runs.values()):
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(run.pid, 0)
+        self.executor.sock.setblocking(True)
+        if self.executor.out:
+            with contextlib.suppress(OSError):
+                self.executor.sock.sendall(self.executor.out)
+
+    # -- executor messages ----------------------------------------------------------------------
+    def _read_executor(self) -> None:
+        frames = self.executor.receive()
+        if frames is None:  # the executor is gone: nothing may outlive it
+            self.running = False
+            return
+        for payload in frames:
+            self._on_executor(pickle.loads(payload))
+
+    def _on_executor(self, msg: tuple[Any, ...]) -> None:
+        op = msg[0]
+        if op == "run":
+            self._start(msg[1])
+        elif op == "blob":
+            self._blob_arrived(msg[1], msg[2], msg[3])
+        elif op == "manifest":
+            self.manifests[msg[1]] = msg[2]
+            while len(self.manifests) > KEEP_MANIFESTS:
+                self.manifests.popitem(last=False)
+        elif op == "preload":  # (preload, {sha: bytes}, generation | None) from a warm executor
+            self.importer.preload_blobs(
+                {
+                    sha: data
+                    for sha, data in msg[1].items()
+                    if hashlib.sha256(data).hexdigest() == sha
+                }
+            )
+            self.epoch += 1
+            if msg[2] is not None:
+                self._pin(msg[2])
+        elif op == "kill":
+            for run in self.runs.values():
+                if run.id == msg[1] and not run.ending:
+                    self._kill(run, "cancelled")
+        elif op == "info":
+            self._send_info()
+        elif op == "drain":
+            self.draining = True
+        elif op == "stop":
+            self.running = False
+
+    def _send_info(self) -> None:
+        try:
+            tasks = len(os.listdir("/proc/self/task"))
+        except OSError:
+            tasks = -1
+        info = {
+            "op": "info",
+            "pid": os.getpid(),
+            "threads": threading.active_count(),
+            "os_threads": tasks,
+            "gc_frozen": gc.get_freeze_count(),
+            "gc_enabled": gc.isenabled(),
+            "runs": sum(1 for run in self.runs.values() if run.request is not None),
+            "spare": self.spare.pid if self.spare is not None else None,
+            "forks": self.forks,
+            "spares_used": self.spares_used,
+            "generation": self.importer.generation,
+            "blobs": len(self.importer._blobs),
+            "code_objects": len(self.importer._code),
+            "sys_path": sys.path,
+            "environ": dict(os.environ),
+        }
+        self.executor.send(wire.encode_untrusted(info))
+
+    # -- starting a run ---------------------------------------------------------------------------
+    def _pin(self, generation: int) -> bool:
+        manifest = self.manifests.get(generation)
+        if manifest is None:
+            return False
+        if self.importer.pin(generation, manifest):
+            self.epoch += 1
+            self.importer.snapshot.dirs()  # build once here; every child inherits it
+            # pin() invalidated the FileFinder caches: refill them here, not in every child.
+            importlib.machinery.PathFinder.find_spec("__bifrost_warm__")
+            self.paths_by_sha = None
+            if generation > self.newest:
+                self.newest = generation
+                self.importer.prune(manifest)
+            for path, sha in manifest.items():  # blobs already held: compile them when idle
+                held = path.endswith(".py") and self.importer.has_blob(sha)
+                if held and not self.importer.is_compiled(path, sha):
+                    self.jobs.append((path, sha))
+        return True
+
+    def _start(self, request: dict[str, Any]) -> None:
+        self.last_activity = time.monotonic()
+        if self.draining or not self._pin(int(request["generation"])):
+            self._report(
+                request, "failed", error=_error("WorkerError", "the worker cannot take it")
+            )
+            return
+        spare, self.spare = self.spare, None
+        if spare is not None and spare.epoch == self.epoch and not spare.ending:
+            self.spares_used += 1
+            spare.assign(request)
+            self.clients[spare.peer] = spare
+            spare.peer.send(wire.encode_trusted(("run", request)))
+            return
+        if spare is not None:
+            self._kill(spare, "stale")
+        self._fork(request)
+
+    def _fork(self, request: dict[str, Any] | None) -> Run:
+        """Fork a child: for ``request`` now, or (None) a spare that waits for one."""
+        parent_sock, child_sock = socket.socketpair()
+        log_fd = os.memfd_create("bifrost-execution", os.MFD_CLOEXEC)
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        gc.freeze()  # objects made since the last fork stay shared, not copied on first GC pass
+        pid = os.fork()
+        if pid == 0:
+            try:
+                parent_sock.close()
+                if request is None:
+                    child.spare_main(child_sock, log_fd, self.importer)
+                else:
+                    child.main(child_sock, log_fd, request, self.importer)
+            finally:
+                os._exit(70)
+        self.forks += 1
+        child_sock.close()
+        with contextlib.suppress(OSError):
+            os.setpgid(pid, pid)
+        peer = Peer(parent_sock, wire.MAX_UNTRUSTED_FRAME)
+        run = Run(pid, peer, log_fd, self.epoch)
+        if request is not None:
+            run.assign(request)
+        self.runs[pid] = run
+        self.clients[peer] = run if request is not None else None
+        self.sel.register(parent_sock, selectors.EVENT_READ, ("client", peer))
+        try:
+            run.pidfd = os.pidfd_open(pid)
+        except (AttributeError, OSError):  # kernels before 5.3: poll with waitpid instead
+            return run
+        self.sel.register(run.pidfd, selectors.EVENT_READ, ("exit", run))
+        return run
+
+    # -- idle work: compile, keep a fresh spare ----------------------------------------------
+    def _spare_due(self) -> float | None:
+        """Seconds until a (new) spare should be forked; None when none is wanted."""
+        if not self.use_spare or self.draining or self.importer.generation is None:
+            return None
+        if self.spare is not None and self.spare.epoch == self.epoch:
+            return None
+        # Forking, and the spare warming up, compete for the CPU with running executions and
+        # with the executor handling a result: wait until the template has been quiet a while.
+        if any(run.request is not None and not run.reported for run in self.runs.values()):
+            return None
+        return max(0.0, self.last_activity + SPARE_DELAY_S - time.monotonic())
+
+    def _idle(self) -> None:
+        if self.jobs:
+            relpath, sha = self.jobs.popleft()
+            if not self.importer.is_compiled(relpath, sha):
+                try:
+                    self.importer.compile_cached(relpath, sha)
+                    self.epoch += 1
+                except Exception:  # a SyntaxError is reported by the child that imports it
+                    pass
+            return
+        if self._spare_due() == 0.0:
+            self._drop_spare()
+            self.spare = self._fork(None)
+
+    def _drop_spare(self) -> None:
+        if self.spare is not None:
+            self._kill(self.spare, "stale")
+            self.spare = None
+
+    # -- clients: execution children and their descendants --------------------------------------
+    def _accept(self) -> None:
+        assert self.listener is not None
+        try:
+            conn, _ = self.listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        peer = Peer(conn, wire.MAX_UNTRUSTED_FRAME)
+        self.clients[peer] = None
+        self.sel.register(conn, selectors.EVENT_READ, ("client", peer))
+
+    def _read_client(self, peer: Peer) -> None:
+        try:
+            frames = peer.receive()
+            for payload in frames or ():
+                self._on_client(peer, wire.decode_json(payload))
+        except (ValueError, ConnectionError):
+            frames = None  # a misbehaving process loses its channel, nothing else
+        if frames is None:
+            self._close_client(peer)
+
+    def _close_client(self, peer: Peer) -> None:
+        if peer in self.clients:
+            del self.clients[peer]
+            self.sel.unregister(peer.sock)
+            peer.sock.close()
+            peer.closed = True
+
+    def _on_client(self, peer: Peer, msg: dict[str, Any]) -> None:
+        op = msg.get("op")
+        if op == "blob" and isinstance(msg.get("sha"), str) and _SHA.fullmatch(msg["sha"]):
+            self._want_blob(peer, msg["sha"])
+        elif op == "manifest" and isinstance(msg.get("generation"), int):
+            generation = msg["generation"]
+            peer.send(wire.encode_trusted(("manifest", generation, self.manifests.get(generation))))
+        elif op == "done" and self.clients.get(peer) is not None:
+            run = self.clients[peer]
+            assert run is not None
+            if not run.reported and not run.ending:
+                self._report_done(run, msg)
+        else:
+            raise ValueError(f"unexpected message {op!r}")
+
+    def _want_blob(self, peer: Peer, sha: str) -> None:
+        if self.importer.has_blob(sha):
+            peer.send(wire.encode_trusted(("blob", sha, self.importer.blob(sha), None)))
+            return
+        waiters = self.waiting.setdefault(sha, [])
+        waiters.append(peer)
+        if len(waiters) == 1:
+            self.executor.send(wire.encode_untrusted({"op": "blob", "sha": sha}))
+
+    def _blob_arrived(self, sha: str, data: bytes | None, error: str | None) -> None:
+        if data is not None and hashlib.sha256(data).hexdigest() != sha:
+            data, error = None, "content does not match its sha256"
+        reply = wire.encode_trusted(("blob", sha, data, error))
+        for peer in self.waiting.pop(sha, []):
+            peer.send(reply)
+        if data is not None:
+            self.importer.preload_blobs({sha: data})
+            self.epoch += 1
+            self._queue_compile(sha)
+
+    def _queue_compile(self, sha: str) -> None:
+        if self.paths_by_sha is None:
+            index: dict[str, list[str]] = {}
+            for path, digest in self.importer.snapshot.manifest.items():
+                if path.endswith(".py"):
+                    index.setdefault(digest, []).append(path)
+            self.paths_by_sha = index
+        for path in self.paths_by_sha.get(sha, ()):
+            self.jobs.append((path, sha))
+
+    # -- ending a run -----------------------------------------------------------------------------
+    def _check_deadlines(self) -> None:
+        if not self.runs:
+            return
+        now = time.monotonic()
+        for run in list(self.runs.values()):
+            if not run.ending and not run.reported and now >= run.deadline:
+                self._kill(run, "timeout")
+
+    def _kill(self, run: Run, why: str = "cancelled") -> None:
+        run.ending = run.ending or why
+        for kill in (os.killpg, os.kill):
+            try:
+                kill(run.pid, signal.SIGKILL)
+                return
+            except (ProcessLookupError, PermissionError):
+                continue
+
+    def _poll_exits(self) -> None:
+        for run in [r for r in self.runs.values() if r.pidfd < 0]:
+            pid, status = os.waitpid(run.pid, os.WNOHANG)
+            if pid:
+                self._reap(run, status)
+
+    def _reap(self, run: Run, status: int | None = None) -> None:
+        if run.peer in self.clients:
+            self._read_client(run.peer)  # the child wrote "done" before exiting
+        if run.pidfd >= 0:
+            self.sel.unregister(run.pidfd)
+            os.close(run.pidfd)
+        if status is None:
+            _, status = os.waitpid(run.pid, 0)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(run.pid, signal.SIGKILL)  # strays the execution left behind
+        del self.runs[run.pid]
+        if run is self.spare:
+            self.spare = None
+        if run.peer in self.clients:
+            self._close_client(run.peer)
+        elif not run.peer.closed:
+            run.peer.sock.close()
+            run.peer.closed = True
+        if run.request is not None and not run.reported:
+            if run.ending == "timeout":
+                limit = float(run.request["timeout_s"])
+                err = _error("TimeoutError", f"the execution exceeded its {limit:g} s timeout")
+                self._report(run.request, "timeout", error=err, logs=self._logs(run))
+            elif run.ending == "cancelled":
+                err = _error("Cancelled", "the execution was cancelled")
+                self._report(run.request, "failed", error=err, logs=self._logs(run))
+            else:
+                err = _error("ExecutionCrashed", _describe_status(status, run.request))
+                self._report(run.request, "failed", error=err, logs=self._logs(run))
+        os.close(run.log_fd)
+
+    def _logs(self, run: Run) -> str:
+        size = os.fstat(run.log_fd).st_size
+        if size <= MAX_LOG_BYTES:
+            data = os.pread(run.log_fd, size, 0)
+        else:
+            head = os.pread(run.log_fd, MAX_LOG_BYTES // 4, 0)
+            tail = os.pread(run.log_fd, MAX_LOG_BYTES // 4 * 3, size - MAX_LOG_BYTES // 4 * 3)
+            skipped = size - len(head) - len(tail)
+            data = head + f"\n... [{skipped} bytes of output skipped] ...\n".encode() + tail
+        return data.decode("utf-8", "replace")
+
+    def _report_done(self, run: Run, msg: dict[str, Any]) -> None:
+        assert run.request is not None
+        status = msg.get("status") if msg.get("status") in ("success", "failed") else "failed"
+        result_json = msg.get("result_json") if isinstance(msg.get("result_json"), str) else "null"
+        error = _clean_error(msg.get("error"))
+        if status == "failed" and error is None:
+            error = _error("ExecutionError", "the execution failed without an error description")
+        child_ms = msg.get("child_ms") if isinstance(msg.get("child_ms"), (int, float)) else None
+        run.reported = True
+        self._report(
+            run.request,
+            status,
+            result_json=result_json if status == "success" else "null",
+            error=error if status == "failed" else None,
+            logs=self._logs(run),
+            child_ms=child_ms,
+        )
+
+    def _report(
+        self,
+        request: dict[str, Any],
+        status: str,
+        *,
+        result_json: str = "null",
+        error: dict[str, str] | None = None,
+        logs: str = "",
+        child_ms: float | None = None,
+    ) -> None:
+        self.last_activity = time.monotonic()
+        self.executor.send(
+            wire.encode_untrusted(
+                {
+                    "op": "outcome",
+                    "execution_id": request["execution_id"],
+                    "status": status,
+                    "result_json": result_json,
+                    "error": error,
+                    "logs": logs,
+                    "generation": request["generation"],
+                    "child_ms": child_ms,
+                }
+            )
+        )
+
+
+def _error(kind: str, message: str, tb: str = "") -> dict[str, str]:
+    return {"type": kind, "message": message, "traceback": tb}
+
+
+def _clean_error(error: Any) -> dict[str, str] | None:
+    if not isinstance(error, dict):
+        return None
+    return {key: str(error.get(key) or "") for key in ("type", "message", "traceback")}
+
+
+def _describe_status(status: int, request: dict[str, Any]) -> str:
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(sig).name
+        except ValueError:
+            name = f"signal {sig}"
+        hint = {
+            signal.SIGKILL: " (killed: out of memory, or by another process)",
+            signal.SIGSEGV: " (segmentation fault)",
+            signal.SIGXCPU: f" (CPU time limit of about {request['timeout_s']} s exceeded)",
+            signal.SIGABRT: " (aborted)",
+        }.get(sig, "")
+        return f"the execution process died from {name}{hint} before reporting a result"
+    code = os.waitstatus_to_exitcode(status)
+    return f"the execution process exited with status {code} before reporting a result"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of ``python -m bifrost.runtime.template --fd N``."""
+    args = sys.argv[1:] if argv is None else argv
+    fd = int(args[args.index("--fd") + 1])
+    # The executor starts us in a session of our own, so terminal signals never arrive here; the
+    # default SIGINT/SIGTERM handling is what children should inherit. Huge outputs must fail a
+    # write (EFBIG) rather than kill the child.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    sock = socket.socket(fileno=fd)
+    importer = install(os.environ[ENV_ROOT], CLIENT.fetch)
+    for name in filter(None, os.environ.get(ENV_PRELOAD, "").split(",")):
+        try:
+            __import__(name.strip())
+        except Exception as exc:
+            print(f"bifrost template: could not preload {name}: {exc!r}", file=sys.stderr)
+    child.prepare()
+    spare = os.environ.get(ENV_SPARE, "1") != "0"
+    template = Template(sock, importer, os.environ.get(ENV_SOCKET), spare=spare)
+    gc.collect()
+    gc.freeze()
+    template.serve()
+
+
+if __name__ == "__main__":
+    main()
