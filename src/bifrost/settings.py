@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,6 +44,21 @@ class Settings(BaseSettings):
     execution_memory_mb: int = Field(1024, description="Address-space limit per run.")
     packages_dir: Path | None = Field(
         None, description="Where workers install user packages; default <data_dir>/packages."
+    )
+    package_installer: Literal["auto", "uv", "pip"] = Field(
+        "auto", description="auto (uv when found, else pip), uv or pip: installs user packages."
+    )
+    package_index_args: str = Field(
+        "",
+        description="Index options for uv/pip, shell-quoted, e.g. "
+        "'--no-index --find-links /wheels' or '--index-url https://mirror/simple'.",
+    )
+    package_install_timeout_s: float = Field(600.0, description="Limit per uv/pip run.")
+    package_recycle_wait_s: float = Field(
+        120.0, description="How long an install waits for every worker to load the new packages."
+    )
+    package_check_interval_s: float = Field(
+        60.0, description="Workers also re-check requirements.txt this often (a lost message)."
     )
 
     @property

@@ -81,16 +81,30 @@ class FakeExecutor:
 
 
 async def open_worker(settings: Settings, *, real_executor: bool = False, worker_id: str = "w1"):  # type: ignore[no-untyped-def]
-    """Services wired the way `start_worker` wires them once packages are integrated:
-    listener on Files, prepare_worker before the executor starts, then the watcher task."""
+    """Services wired as `open_services` + `start_worker` wire packages: the Files listener,
+    prepare_worker before the executor starts, then the watcher task. Returns the services and
+    the start report. Works before and after that wiring lands in bifrost.services."""
     import asyncio
+    import inspect
 
     from bifrost.packages.service import prepare_worker, requirements_listener, watch_requirements
     from bifrost.services import open_services, start_worker
     from bifrost.worker.heartbeat import Heartbeat
+    from tests.conftest import wait_until
 
     services = await open_services(settings, with_worker=False)
-    services.files.listeners.append(requirements_listener(services))
+    listeners = [getattr(f, "__qualname__", "") for f in services.files.listeners]
+    if not any(name.startswith("requirements_listener") for name in listeners):
+        services.files.listeners.append(requirements_listener(services))
+    if real_executor and "watch_requirements" in inspect.getsource(start_worker):
+        await start_worker(services)
+        info = services.heartbeat.info  # type: ignore[union-attr]
+
+        async def reported() -> bool:
+            return "packages" in info
+
+        await wait_until(reported)
+        return services, info["packages"]
     prepared = await prepare_worker(settings, services.cache)
     if real_executor:
         await start_worker(services)
@@ -99,4 +113,4 @@ async def open_worker(settings: Settings, *, real_executor: bool = False, worker
         services.heartbeat = Heartbeat(services, worker_id)
         await services.heartbeat.start()
     services._tasks.append(asyncio.create_task(watch_requirements(services, prepared)))
-    return services, prepared
+    return services, prepared.summary()

@@ -44,7 +44,7 @@ async def test_install_import_restart_import_uninstall(
     settings = pkg_backend.settings
     svc, prepared = await open_worker(settings, real_executor=True)
     try:
-        assert prepared.error is None and prepared.requirements == []
+        assert prepared["error"] is None and prepared["requirements"] == []
         written = await svc.files.write("workflows/use_package.py", WORKFLOW)
         before = await run(svc, written.generation)
         assert before["status"] == "failed" and "bft_alpha" in before["error"]["message"]
@@ -64,7 +64,7 @@ async def test_install_import_restart_import_uninstall(
     fresh = settings.model_copy(update={"packages_dir": tmp_path / "fresh-container"})
     svc, prepared = await open_worker(fresh, real_executor=True)
     try:
-        assert prepared.error is None and prepared.installed == ["bft-alpha>=1.0"]
+        assert prepared["error"] is None and prepared["installed"] == ["bft-alpha>=1.0"]
         generation = (await svc.cache.snapshot()).generation
         assert (await run(svc, generation))["status"] == "success"
 

@@ -1,0 +1,119 @@
+"""`bifrost packages add|ls|rm`: the package endpoints from a terminal.
+
+``add`` subscribes to its job's event channel before it asks for the install, so the installer's
+output scrolls by live instead of arriving all at once when a long build finishes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import uuid
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="Install, list and remove the workspace's Python packages.")
+console = Console()
+err = Console(stderr=True)
+
+
+def _request(method: str, url: str, **kwargs: Any) -> Any:
+    from bifrost import cli  # imported late: bifrost.cli mounts this app
+
+    return cli._request(method, url, **kwargs).json()
+
+
+def _follow(job_id: str, ready: threading.Event, stop: threading.Event) -> None:
+    """Print the job's installer output from the WebSocket until told to stop; best effort."""
+    from websockets.sync.client import connect
+
+    from bifrost import cli
+
+    try:
+        with cli._client() as client:
+            base = str(client.base_url).rstrip("/").replace("http", "ws", 1)
+            token = client.headers["Authorization"].removeprefix("Bearer ")
+        with connect(
+            f"{base}/api/ws", additional_headers={"Authorization": f"Bearer {token}"}
+        ) as ws:
+            ws.send(json.dumps({"subscribe": f"packages:{job_id}"}))
+            json.loads(ws.recv(timeout=5))
+            ready.set()
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    event = json.loads(ws.recv(timeout=0.2)).get("event", {})
+                    if event.get("type") == "output":
+                        err.print(f"  {event['line']}", style="dim", markup=False, highlight=False)
+                    elif event.get("type") == "done":
+                        return
+    except Exception:  # no live output; the final answer still comes from the POST
+        pass
+    finally:
+        ready.set()
+
+
+@app.command("add")
+def add(
+    requirement: Annotated[str, typer.Argument(help="e.g. 'requests>=2.31' or 'name[extra]'.")],
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Hide the installer output.")
+    ] = False,
+) -> None:
+    """Install a package for every workflow; it is added to requirements.txt."""
+    job_id = uuid.uuid4().hex
+    ready, stop = threading.Event(), threading.Event()
+    follower = None
+    if not quiet:
+        follower = threading.Thread(target=_follow, args=(job_id, ready, stop), daemon=True)
+        follower.start()
+        ready.wait(5)
+    try:
+        body = _request(
+            "POST", "/api/packages/install", json={"requirement": requirement, "job_id": job_id}
+        )
+    finally:
+        stop.set()
+        if follower is not None:
+            follower.join(2)
+    what = "added to requirements.txt" if body["changed"] else "already in requirements.txt"
+    console.print(f"[green]{body['requirement']}[/] {what}")
+    _workers(body)
+
+
+def _workers(body: dict[str, Any]) -> None:
+    for worker, state in sorted(body.get("workers", {}).items()):
+        for item, message in (state.get("failed") or {}).items():
+            err.print(f"[red]worker {worker} could not install {item}[/]:\n{message}")
+        if state.get("error"):
+            err.print(f"[yellow]worker {worker}[/]: {state['error']}")
+    if body.get("waiting_for"):
+        err.print(f"[yellow]still waiting for workers[/]: {', '.join(body['waiting_for'])}")
+
+
+@app.command("ls")
+def ls() -> None:
+    """List the packages in requirements.txt and what each worker could not install."""
+    body = _request("GET", "/api/packages")
+    table = Table("name", "requirement", "installed here")
+    for item in body["packages"]:
+        table.add_row(item["name"], item["requirement"], item["installed_version"] or "-")
+    console.print(table)
+    for line in body["ignored"]:
+        err.print(f"[yellow]ignored line[/] {line['line']!r}: {line['error']}")
+    for worker in body["workers"]:
+        for item, message in (worker.get("failed") or {}).items():
+            err.print(f"[red]worker {worker['id']} could not install {item}[/]:\n{message}")
+        if worker.get("error"):
+            err.print(f"[yellow]worker {worker['id']}[/]: {worker['error']}")
+
+
+@app.command("rm")
+def rm(name: str) -> None:
+    """Remove a package from requirements.txt; every worker uninstalls it."""
+    body = _request("DELETE", f"/api/packages/{name}")
+    console.print(f"removed {', '.join(body['lines'])} from requirements.txt")
+    _workers(body)
