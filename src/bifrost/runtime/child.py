@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import importlib
 import importlib.util
 import inspect
@@ -20,6 +21,7 @@ import math
 import os
 import pickle
 import resource
+import signal
 import socket
 import sys
 import time
@@ -32,6 +34,10 @@ from bifrost.runtime.client import CLIENT, ENV_GENERATION
 from bifrost.runtime.importer import VirtualImporter
 
 MAX_RESULT_BYTES = 16 << 20
+try:
+    _LIBC: Any = ctypes.CDLL(None, use_errno=True)
+except OSError:  # pragma: no cover - not glibc/musl
+    _LIBC = None
 _RUNTIME_FILES = frozenset(
     os.path.join(os.path.dirname(__file__), name)
     for name in ("child.py", "importer.py", "client.py", "template.py", "resources.py")
@@ -114,6 +120,7 @@ class _Prepared:
     stdout: io.TextIOWrapper | None = None
     stderr: io.TextIOWrapper | None = None
     handler: logging.Handler | None = None
+    template_pid = 0
 
 
 def prepare() -> None:
@@ -124,11 +131,21 @@ def prepare() -> None:
     handler = logging.StreamHandler(_Prepared.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     _Prepared.handler = handler
+    _Prepared.template_pid = os.getpid()
+
+
+def _die_with_parent() -> None:
+    """If the template dies, its children must not run on unsupervised (Linux only)."""
+    with contextlib.suppress(Exception):
+        _LIBC.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if _Prepared.template_pid and os.getppid() != _Prepared.template_pid:
+        os._exit(70)  # it died before prctl took effect
 
 
 def _isolate(keep_fd: int, log_fd: int) -> None:
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)
+    _die_with_parent()
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     os.dup2(log_fd, 1)

@@ -32,11 +32,17 @@ class TemplateClient:
         self._address = address
         self._pid = os.getpid()
         self._lock = threading.Lock()
+        self._enabled = True
+
+    def disable(self) -> None:
+        """In the template: every request fails at once (until a child attaches its socket)."""
+        self._enabled = False
 
     def attach(self, sock: socket.socket) -> None:
         """Use ``sock`` (inherited from the template) for this process's requests."""
         self._sock = sock
         self._pid = os.getpid()
+        self._enabled = True
 
     def after_fork(self) -> None:
         """In a forked child: drop the parent's socket and lock; reconnect on next use."""
@@ -48,6 +54,8 @@ class TemplateClient:
         self._pid = os.getpid()
 
     def _connection(self) -> socket.socket:
+        if not self._enabled:
+            raise ImportError("the template process never fetches workspace sources")
         if self._pid != os.getpid():
             self.after_fork()
         if self._sock is None:

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from bifrost.runtime import wire
-from bifrost.runtime.client import ENV_PRELOAD, ENV_ROOT, ENV_SOCKET
+from bifrost.runtime.client import ENV_PRELOAD, ENV_ROOT, ENV_SOCKET, ENV_SPARE
 from bifrost.runtime.protocol import (
     STATUSES,
     CodeSource,
@@ -59,6 +59,7 @@ def template_env(
     env: Mapping[str, str] | None = None,
     preload: Sequence[str] = (),
     base: Mapping[str, str] | None = None,
+    spare: bool = True,
 ) -> dict[str, str]:
     """The template's whole environment: an allow-list of the parent's, never its credentials."""
     source = os.environ if base is None else base
@@ -75,6 +76,8 @@ def template_env(
     out[ENV_SOCKET] = socket_path
     if preload:
         out[ENV_PRELOAD] = ",".join(preload)
+    if not spare:
+        out[ENV_SPARE] = "0"
     return out
 
 
@@ -212,6 +215,7 @@ class Executor:
         preload: Sequence[str] = (),
         python: str = sys.executable,
         startup_timeout_s: float = 60.0,
+        spare: bool = True,
     ) -> None:
         self._source = source
         self.root = os.path.normpath(os.path.abspath(root))
@@ -220,6 +224,7 @@ class Executor:
         self._preload = list(preload)
         self._python = python
         self._startup_timeout = startup_timeout_s
+        self._spare = spare
         template_env(self.root, "", self._extra_sys_path, self._env)  # validate early
         self._sem = asyncio.Semaphore(concurrency)
         self._worker: _Worker | None = None
@@ -308,7 +313,9 @@ class Executor:
             self._state_dir = tempfile.mkdtemp(prefix="bifrost-rt-")
         self._spawned += 1
         listen = os.path.join(self._state_dir, f"t{self._spawned}.sock")
-        env = template_env(self.root, listen, self._extra_sys_path, self._env, self._preload)
+        env = template_env(
+            self.root, listen, self._extra_sys_path, self._env, self._preload, spare=self._spare
+        )
         ours, theirs = socket.socketpair()
         try:
             proc = await asyncio.create_subprocess_exec(

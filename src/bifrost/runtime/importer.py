@@ -172,7 +172,11 @@ class VirtualImporter:
         """Bytes of ``sha``: memory first, else ``fetch_blob``; the content hash is verified."""
         data = self._blobs.get(sha)
         if data is None:
-            data = self._fetch(sha)
+            try:
+                data = self._fetch(sha)
+            except Exception as exc:
+                exc.add_note(f"while fetching workspace file {relpath} (sha256 {sha})")
+                raise
             if data is None:
                 raise ImportError(f"source of {relpath} (sha256 {sha}) is not available")
             data = bytes(data)

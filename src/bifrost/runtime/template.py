@@ -359,7 +359,12 @@ class Template:
     def _idle(self) -> None:
         if self.jobs:
             relpath, sha = self.jobs.popleft()
-            if not self.importer.is_compiled(relpath, sha):
+            current = self.importer.snapshot.manifest.get(relpath) == sha
+            if (
+                current
+                and self.importer.has_blob(sha)
+                and not self.importer.is_compiled(relpath, sha)
+            ):
                 try:
                     self.importer.compile_cached(relpath, sha)
                     self.epoch += 1
@@ -596,6 +601,7 @@ def main(argv: list[str] | None = None) -> None:
     # write (EFBIG) rather than kill the child.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     sock = socket.socket(fileno=fd)
+    CLIENT.disable()  # the template only serves blobs; a fetch here would wait on itself
     importer = install(os.environ[ENV_ROOT], CLIENT.fetch)
     for name in filter(None, os.environ.get(ENV_PRELOAD, "").split(",")):
         try:
