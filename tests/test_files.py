@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 import pytest
@@ -122,3 +123,19 @@ async def test_binary_files_go_to_the_object_store(svc, backend) -> None:  # typ
     assert (await svc.files.read("assets/logo.png"))[1] == blob
     sha = hashlib.sha256(blob).hexdigest()
     assert (backend.settings.data_dir / "objects" / sha[:2] / sha[2:]).read_bytes() == blob
+
+
+async def test_compare_and_swap_lets_one_of_two_racing_writers_win(svc) -> None:  # type: ignore[no-untyped-def]
+    for round_ in range(20):
+        base = f"base {round_}\n".encode()
+        expected = (await svc.files.write("notes.txt", base)).file.content_hash
+
+        async def attempt(tag: bytes, base: bytes = base, expected: str = expected) -> bool:
+            try:
+                await svc.files.write("notes.txt", base + tag, expected_hash=expected)
+            except UserError as exc:
+                assert exc.status == 409 and "changed since you read it" in exc.message
+                return False
+            return True
+
+        assert sorted(await asyncio.gather(attempt(b"a\n"), attempt(b"b\n"))) == [False, True]

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bifrost.packages.cli import app as packages_app
 from bifrost.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -21,6 +22,7 @@ app = typer.Typer(
 )
 files_app = typer.Typer(help="Read and write workspace files.", no_args_is_help=True)
 app.add_typer(files_app, name="files")
+app.add_typer(packages_app, name="packages")
 console = Console()
 err = Console(stderr=True)
 
@@ -140,7 +142,7 @@ def _check(response: httpx.Response) -> httpx.Response:
         detail = response.json().get("detail", response.text)
     except ValueError:
         detail = response.text
-    err.print(f"[red]{response.status_code}[/]: {detail}")
+    err.print(f"{response.status_code}: {detail}", style="red", markup=False)
     raise typer.Exit(1)
 
 

@@ -24,6 +24,7 @@ from bifrost.cache.local import LocalModuleCache
 from bifrost.cache.redis import RedisModuleCache
 from bifrost.cache.redis import connect as connect_redis
 from bifrost.events import EventBus, LocalEventBus, RedisEventBus
+from bifrost.packages.service import prepare_worker, requirements_listener, watch_requirements
 from bifrost.runtime.protocol import ExecutionRequest
 from bifrost.settings import Settings
 from bifrost.store.db import Database
@@ -98,6 +99,7 @@ async def open_services(settings: Settings, *, with_worker: bool) -> Services:
         reserved=lambda: reserved_top_level_names([str(settings.packages_path)]),
     )
     services = Services(settings, db, cache_, files, events, redis=redis_client)
+    files.listeners.append(requirements_listener(services))
     if redis_client is not None:
         services.queue = RedisQueue(redis_client, name=queue_name(settings.cache_prefix))
         services.dispatcher = QueueDispatcher(services.queue)
@@ -111,6 +113,7 @@ async def start_worker(services: Services) -> None:
     from bifrost.runtime.executor import Executor
 
     settings = services.settings
+    prepared = await prepare_worker(settings, services.cache)  # packages before the hook
     executor = Executor(
         CacheCodeSource(services.cache),
         root=settings.workspace_root,
@@ -122,6 +125,7 @@ async def start_worker(services: Services) -> None:
     runner = Runner(services.db, executor, services.events, worker_id())
     services.heartbeat = Heartbeat(services, runner.worker_id)
     await services.heartbeat.start()
+    services._tasks.append(asyncio.create_task(watch_requirements(services, prepared)))
     if services.queue is None:
         services.dispatcher = LocalDispatcher(runner, settings.worker_concurrency)
         return

@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from bifrost.api.auth import require_token
-from bifrost.api.routes import executions, files, health, workflows, ws
+from bifrost.api.routes import executions, files, health, packages, workflows, ws
 from bifrost.errors import UserError
 from bifrost.services import open_services
 from bifrost.settings import Settings
@@ -40,6 +40,7 @@ def create_app(settings: Settings, *, with_worker: bool) -> FastAPI:
     app.include_router(files.router, dependencies=protected)
     app.include_router(workflows.router, dependencies=protected)
     app.include_router(executions.router, dependencies=protected)
+    app.include_router(packages.router, dependencies=protected)
     app.include_router(ws.router)
 
     @app.exception_handler(UserError)

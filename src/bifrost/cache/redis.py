@@ -158,7 +158,7 @@ class RedisModuleCache:
         value = await self.store.requirements()
         with contextlib.suppress(RedisError):
             await self.redis.set(
-                self.requirements_key, json.dumps(value or {}), ex=REQUIREMENTS_TTL_S
+                self.requirements_key, json.dumps(value or {}), ex=REQUIREMENTS_TTL_S, nx=True
             )
         return value
 

@@ -57,6 +57,13 @@ async def bump_generation(session: AsyncSession) -> int:
     return result.scalar_one()
 
 
+async def lock_workspace(session: AsyncSession) -> None:
+    """Queue behind other writers before reading anything, so reads made for a decision (a
+    compare-and-swap, "does the target exist") see every earlier commit. SQLite's BEGIN IMMEDIATE
+    already does this; PostgreSQL needs the row lock."""
+    await session.execute(select(Workspace.id).where(Workspace.id == 1).with_for_update())
+
+
 async def current_generation(session: AsyncSession) -> int:
     return (await session.scalar(select(Workspace.generation).where(Workspace.id == 1))) or 0
 
@@ -121,6 +128,7 @@ class Files:
         if not inline:
             self.objects.put(sha, content)  # content-addressed: harmless if the commit fails
         async with self.db.write() as session:
+            await lock_workspace(session)
             row = await session.scalar(select(WorkspaceFile).where(WorkspaceFile.path == path))
             if expected_hash is not ANY:
                 current = None if row is None or row.is_deleted else row.content_hash
@@ -220,6 +228,7 @@ class Files:
         """Soft delete: the row and its content stay, so a sync can still see what was there."""
         path = self._path(raw_path)
         async with self.db.write() as session:
+            await lock_workspace(session)
             row = await session.scalar(
                 select(WorkspaceFile).where(
                     WorkspaceFile.path == path, WorkspaceFile.is_deleted.is_(False)
@@ -246,6 +255,7 @@ class Files:
         if new_path == old_path:
             raise UserError("the new path is the same as the old one")
         async with self.db.write() as session:
+            await lock_workspace(session)
             target = await session.scalar(
                 select(WorkspaceFile).where(WorkspaceFile.path == new_path)
             )
