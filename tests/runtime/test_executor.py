@@ -8,6 +8,7 @@ import signal
 import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -102,7 +103,9 @@ FILES = {
         "from bifrost import workflow\n"
         "\n"
         "@workflow\n"
-        "def sleepy(seconds: float = 10):\n"
+        "def sleepy(seconds: float = 10, pidfile: str = ''):\n"
+        "    if pidfile:\n"
+        "        open(pidfile, 'w').write(str(os.getpid()))\n"
         "    print('started', flush=True)\n"
         "    time.sleep(seconds)\n"
         "    return 'woke'\n"
@@ -129,6 +132,19 @@ FILES = {
         "@workflow\n"
         "def environment():\n"
         "    return dict(os.environ)\n"
+        "\n"
+        "@workflow\n"
+        "def limits():\n"
+        "    import resource\n"
+        "    names = ('RLIMIT_AS', 'RLIMIT_CPU', 'RLIMIT_CORE', 'RLIMIT_FSIZE')\n"
+        "    return {n: resource.getrlimit(getattr(resource, n))[0] for n in names}\n"
+        "\n"
+        "@workflow\n"
+        "def chatty(megabytes: int = 3):\n"
+        "    line = 'x' * 1023\n"
+        "    for i in range(megabytes * 1024):\n"
+        "        print(line)\n"
+        "    print('the end')\n"
     ),
     "workflows/versioned.py": (
         "from bifrost import workflow\n"
@@ -321,6 +337,22 @@ async def test_memory_limit(executor: Executor, source: MemorySource) -> None:
     assert out.status == "success"
 
 
+async def test_rlimits_are_set(executor: Executor, source: MemorySource) -> None:
+    out = await run(executor, source, "workflows.limits", "limits", memory_mb=300, timeout_s=7)
+    assert out.status == "success", out.error
+    assert out.result["RLIMIT_AS"] == 300 << 20
+    assert out.result["RLIMIT_CORE"] == 0
+    assert 0 < out.result["RLIMIT_CPU"] <= 7 * (os.cpu_count() or 1) + 1
+    assert out.result["RLIMIT_FSIZE"] == 1 << 30
+
+
+async def test_huge_output_is_truncated(executor: Executor, source: MemorySource) -> None:
+    out = await run(executor, source, "workflows.limits", "chatty")
+    assert out.status == "success"
+    assert len(out.logs) < 1100 * 1024
+    assert "bytes of output skipped" in out.logs and out.logs.endswith("the end\n")
+
+
 async def test_os_exit_and_segfault_are_reported(executor: Executor, source: MemorySource) -> None:
     out = await run(executor, source, "workflows.limits", "exits")
     assert out.status == "failed" and out.error["type"] == "ExecutionCrashed"
@@ -436,16 +468,31 @@ async def lone(source: MemorySource) -> AsyncIterator[Executor]:
         await ex.stop()
 
 
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "gone"
+
+
 async def test_template_crash_fails_only_in_flight_runs(
-    lone: Executor, source: MemorySource
+    lone: Executor, source: MemorySource, tmp_path: Path
 ) -> None:
     first_pid = lone.template_pid
     assert first_pid is not None
-    running = asyncio.create_task(run(lone, source, "workflows.limits", "sleepy"))
+    pidfile = tmp_path / "child.pid"
+    running = asyncio.create_task(
+        run(lone, source, "workflows.limits", "sleepy", parameters={"pidfile": str(pidfile)})
+    )
     await wait_until_running(lone)
     os.kill(first_pid, signal.SIGKILL)
     out: ExecutionOutcome = await asyncio.wait_for(running, 5)
     assert out.status == "failed" and out.error["type"] == "WorkerCrashed"
+    child = int(pidfile.read_text())
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{child}").exists() and _state(child) != "Z":
+        assert time.monotonic() < deadline, "the orphaned child kept running"
+        await asyncio.sleep(0.02)
     after = await run(lone, source, "workflows.hello", "main")
     assert after.status == "success"
     assert lone.template_pid not in (None, first_pid)
@@ -470,3 +517,9 @@ async def wait_until_running(ex: Executor, timeout: float = 5.0) -> None:
     while (await ex.template_info())["runs"] < 1:
         assert time.monotonic() < deadline, "the execution never started"
         await asyncio.sleep(0.02)
+
+
+def test_install_from_env_outside_an_execution() -> None:
+    from bifrost.runtime.bootstrap import install_from_env
+
+    assert install_from_env({}) is None

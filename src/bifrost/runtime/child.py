@@ -178,8 +178,8 @@ def set_limits(timeout_s: float, memory_mb: int) -> None:
     """Address space, CPU time (a backstop for the wall-clock kill), no core dumps, file size."""
     if memory_mb > 0:
         resource.setrlimit(resource.RLIMIT_AS, _clamp(resource.RLIMIT_AS, memory_mb << 20))
-    if timeout_s > 0:
-        cpu = math.ceil(timeout_s) + 1
+    if timeout_s > 0:  # CPU seconds across all threads: allow every core for the whole wall time
+        cpu = math.ceil(timeout_s * (os.cpu_count() or 1)) + 1
         soft, hard = _clamp(resource.RLIMIT_CPU, cpu + 1)
         resource.setrlimit(resource.RLIMIT_CPU, (min(cpu, soft), hard))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
