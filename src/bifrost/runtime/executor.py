@@ -407,8 +407,12 @@ class Executor:
                 return self._outcome(request, msg, request.generation, started)
             if self._last is None or snapshot.generation >= self._last.generation:
                 self._last = snapshot
-            worker = await self._current()
-            future = worker.submit(request, snapshot)
+            try:
+                worker = await self._current()
+                future = worker.submit(request, snapshot)
+            except ConnectionError:  # the template died just now: one retry on a fresh one
+                worker = await self._current()
+                future = worker.submit(request, snapshot)
             limit = (
                 request.timeout_s + GRACE_S if request.timeout_s and request.timeout_s > 0 else None
             )
