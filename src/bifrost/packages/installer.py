@@ -273,10 +273,11 @@ class Installer:
     def command(self, requirements: Sequence[str]) -> list[str]:
         if self.uv:
             head = [self.uv, "pip", "install", "--python", sys.executable, "--no-progress"]
-            head += ["--color", "never", "--target", str(self.target)]
+            # Byte-compiled now, so imports in executions never pay for it (and work read-only).
+            head += ["--color", "never", "--compile-bytecode", "--target", str(self.target)]
         else:
             head = [sys.executable, "-m", "pip", "install", "--target", str(self.target)]
-            head += ["--upgrade", "--no-input", "--progress-bar", "off"]
+            head += ["--upgrade", "--no-input", "--progress-bar", "off", "--compile"]
         return [*head, *self.index_args, *requirements]
 
     async def install(
