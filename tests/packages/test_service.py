@@ -23,6 +23,9 @@ from bifrost.store.objects import LocalObjectStore
 from tests.conftest import Backend, wait_until
 from tests.packages.conftest import open_worker
 
+# These need Redis or several processes, which embedded mode does not have.
+DISTRIBUTED_ONLY = pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+
 
 @pytest.fixture
 async def svc(pkg_backend: Backend) -> AsyncIterator[Services]:
@@ -165,10 +168,9 @@ async def test_uninstall(svc: Services) -> None:
     assert missing.value.status == 404
 
 
+@DISTRIBUTED_ONLY
 async def test_a_worker_on_another_machine_follows(pkg_backend: Backend, tmp_path: Path) -> None:
     """Distributed: the API installs here, a worker with its own directory installs there."""
-    if pkg_backend.name == "embedded":
-        pytest.skip("embedded mode has one process")
     api, _ = await open_worker(pkg_backend.settings, worker_id="api-side")
     remote_settings = pkg_backend.settings.model_copy(update={"packages_dir": tmp_path / "far"})
     remote, _ = await open_worker(remote_settings, worker_id="remote")
@@ -195,11 +197,10 @@ async def test_worker_restart_with_a_fresh_directory(svc: Services, tmp_path: Pa
     assert again.installed == [] and again.seconds < 0.5
 
 
+@DISTRIBUTED_ONLY
 async def test_worker_start_without_redis_reads_the_database(
     pkg_backend: Backend, tmp_path: Path
 ) -> None:
-    if pkg_backend.name == "embedded":
-        pytest.skip("embedded mode has no Redis")
     writer = await open_services(pkg_backend.settings, with_worker=False)
     try:
         await writer.files.write("requirements.txt", b"bft-epsilon\n")
@@ -256,12 +257,11 @@ async def test_worker_catches_up_after_a_lost_message(pkg_backend: Backend) -> N
         await svc.close()
 
 
+@DISTRIBUTED_ONLY
 async def test_concurrent_installs_from_two_api_processes(
     pkg_backend: Backend, tmp_path: Path
 ) -> None:
     """Two API processes race on requirements.txt; only the compare-and-swap keeps both."""
-    if pkg_backend.name == "embedded":
-        pytest.skip("embedded mode has one process")
     one, _ = await open_worker(pkg_backend.settings, worker_id="one")
     other = pkg_backend.settings.model_copy(update={"packages_dir": tmp_path / "other"})
     two, _ = await open_worker(other, worker_id="two")
