@@ -26,56 +26,16 @@ import threading
 import time
 from typing import Any
 
-from bifrost.runtime import child, wire
+from bifrost.runtime import child, errors, isolation, wire
 from bifrost.runtime.client import CLIENT, ENV_PRELOAD, ENV_ROOT, ENV_SOCKET, ENV_SPARE
 from bifrost.runtime.importer import VirtualImporter, install
+from bifrost.runtime.wire import Peer
 
 MAX_LOG_BYTES = 1 << 20
-KEEP_MANIFESTS = 8
-SPARE_DELAY_S = 0.005  # the executor mirrors this to know which generations the template holds
+KEEP_MANIFESTS = 8  # the executor mirrors this to know which generations the template holds
+SPARE_DELAY_S = 0.005  # quiet time before forking a spare
+LINGER_S = 1.0  # a child that reported must exit this soon, or it is killed
 _SHA = re.compile(r"[0-9a-f]{64}")
-
-
-class Peer:
-    """A non-blocking framed connection."""
-
-    def __init__(self, sock: socket.socket, limit: int) -> None:
-        sock.setblocking(False)
-        self.sock = sock
-        self.reader = wire.FrameReader(limit)
-        self.out = bytearray()
-        self.closed = False
-
-    def send(self, data: bytes) -> None:
-        if not self.closed:
-            self.out += data
-            self.flush()
-
-    def flush(self) -> None:
-        while self.out and not self.closed:
-            try:
-                sent = self.sock.send(self.out)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                self.closed = True
-                self.out.clear()
-                return
-            del self.out[:sent]
-
-    def receive(self) -> list[bytes] | None:
-        """Frames available now; None once the other side has closed."""
-        frames: list[bytes] = []
-        while True:
-            try:
-                data = self.sock.recv(1 << 18)
-            except (BlockingIOError, InterruptedError):
-                return frames
-            except OSError:
-                data = b""
-            if not data:  # end of stream; reported on the next call if frames came first
-                return frames if frames else None
-            frames.extend(self.reader.feed(data))
 
 
 class Run:
@@ -118,8 +78,7 @@ class Template:
     ) -> None:
         self.importer = importer
         self.sel = selectors.DefaultSelector()
-        self.executor = Peer(sock, wire.MAX_FRAME)
-        self.sel.register(sock, selectors.EVENT_READ, ("executor", self.executor))
+        self.executor = Peer(sock, wire.MAX_FRAME, self.sel, "executor")
         self.listener: socket.socket | None = None
         if listen:
             self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -156,8 +115,12 @@ class Template:
             events = self.sel.select(timeout)
             if not events:
                 self._idle()
-            for key, _ in events:
+            for key, mask in events:
                 kind, obj = key.data
+                if mask & selectors.EVENT_WRITE:
+                    obj.flush()
+                if not mask & selectors.EVENT_READ:
+                    continue
                 if kind == "executor":
                     self._read_executor()
                 elif kind == "client":
@@ -169,7 +132,6 @@ class Template:
             if self.polling:
                 self._poll_exits()
             self._check_deadlines()
-            self._flush_all()
             if self.draining:
                 self._drop_spare()
                 if not self.runs:
@@ -188,11 +150,6 @@ class Template:
         if self.polling:
             return 0.02 if wait is None else min(wait, 0.02)
         return wait
-
-    def _flush_all(self) -> None:
-        self.executor.flush()
-        for peer in self.clients:
-            peer.flush()
 
     def _shutdown(self) -> None:
         for run in list(self.runs.values()):
@@ -292,10 +249,14 @@ class Template:
 
     def _start(self, request: dict[str, Any]) -> None:
         self.last_activity = time.monotonic()
-        if self.draining or not self._pin(int(request["generation"])):
-            self._report(
-                request, "failed", error=_error("WorkerError", "the worker cannot take it")
+        generation = int(request["generation"])
+        if self.draining or not self._pin(generation):
+            why = (
+                "the worker is being replaced"
+                if self.draining
+                else f"the worker does not hold the manifest of generation {generation}"
             )
+            self._report(request, "failed", error=errors.error("WorkerError", why))
             return
         spare, self.spare = self.spare, None
         if spare is not None and spare.epoch == self.epoch and not spare.ending:
@@ -329,13 +290,12 @@ class Template:
         child_sock.close()
         with contextlib.suppress(OSError):
             os.setpgid(pid, pid)
-        peer = Peer(parent_sock, wire.MAX_UNTRUSTED_FRAME)
+        peer = Peer(parent_sock, wire.MAX_UNTRUSTED_FRAME, self.sel, "client")
         run = Run(pid, peer, log_fd, self.epoch)
         if request is not None:
             run.assign(request)
         self.runs[pid] = run
         self.clients[peer] = run if request is not None else None
-        self.sel.register(parent_sock, selectors.EVENT_READ, ("client", peer))
         try:
             run.pidfd = os.pidfd_open(pid)
         except (AttributeError, OSError):  # kernels before 5.3: poll with waitpid instead
@@ -387,9 +347,8 @@ class Template:
             conn, _ = self.listener.accept()
         except (BlockingIOError, InterruptedError):
             return
-        peer = Peer(conn, wire.MAX_UNTRUSTED_FRAME)
+        peer = Peer(conn, wire.MAX_UNTRUSTED_FRAME, self.sel, "client")
         self.clients[peer] = None
-        self.sel.register(conn, selectors.EVENT_READ, ("client", peer))
 
     def _read_client(self, peer: Peer) -> None:
         try:
@@ -402,11 +361,8 @@ class Template:
             self._close_client(peer)
 
     def _close_client(self, peer: Peer) -> None:
-        if peer in self.clients:
-            del self.clients[peer]
-            self.sel.unregister(peer.sock)
-            peer.sock.close()
-            peer.closed = True
+        self.clients.pop(peer, None)
+        peer.close()
 
     def _on_client(self, peer: Peer, msg: dict[str, Any]) -> None:
         op = msg.get("op")
@@ -459,8 +415,8 @@ class Template:
             return
         now = time.monotonic()
         for run in list(self.runs.values()):
-            if not run.ending and not run.reported and now >= run.deadline:
-                self._kill(run, "timeout")
+            if not run.ending and now >= run.deadline:
+                self._kill(run, "lingered" if run.reported else "timeout")
 
     def _kill(self, run: Run, why: str = "cancelled") -> None:
         run.ending = run.ending or why
@@ -490,21 +446,22 @@ class Template:
         del self.runs[run.pid]
         if run is self.spare:
             self.spare = None
-        if run.peer in self.clients:
-            self._close_client(run.peer)
-        elif not run.peer.closed:
-            run.peer.sock.close()
-            run.peer.closed = True
+        self._close_client(run.peer)
         if run.request is not None and not run.reported:
             if run.ending == "timeout":
                 limit = float(run.request["timeout_s"])
-                err = _error("TimeoutError", f"the execution exceeded its {limit:g} s timeout")
+                err = errors.error(
+                    "TimeoutError", f"the execution exceeded its {limit:g} s timeout"
+                )
                 self._report(run.request, "timeout", error=err, logs=self._logs(run))
             elif run.ending == "cancelled":
-                err = _error("Cancelled", "the execution was cancelled")
+                err = errors.error("Cancelled", "the execution was cancelled")
                 self._report(run.request, "failed", error=err, logs=self._logs(run))
             else:
-                err = _error("ExecutionCrashed", _describe_status(status, run.request))
+                err = errors.error(
+                    "ExecutionCrashed",
+                    errors.describe_exit(status, float(run.request["timeout_s"] or 0)),
+                )
                 self._report(run.request, "failed", error=err, logs=self._logs(run))
         os.close(run.log_fd)
 
@@ -523,11 +480,14 @@ class Template:
         assert run.request is not None
         status = msg.get("status") if msg.get("status") in ("success", "failed") else "failed"
         result_json = msg.get("result_json") if isinstance(msg.get("result_json"), str) else "null"
-        error = _clean_error(msg.get("error"))
+        error = errors.clean(msg.get("error"))
         if status == "failed" and error is None:
-            error = _error("ExecutionError", "the execution failed without an error description")
+            error = errors.error(
+                "ExecutionError", "the execution failed without an error description"
+            )
         child_ms = msg.get("child_ms") if isinstance(msg.get("child_ms"), (int, float)) else None
         run.reported = True
+        run.deadline = min(run.deadline, time.monotonic() + LINGER_S)  # it exits right after
         self._report(
             run.request,
             status,
@@ -564,34 +524,6 @@ class Template:
         )
 
 
-def _error(kind: str, message: str, tb: str = "") -> dict[str, str]:
-    return {"type": kind, "message": message, "traceback": tb}
-
-
-def _clean_error(error: Any) -> dict[str, str] | None:
-    if not isinstance(error, dict):
-        return None
-    return {key: str(error.get(key) or "") for key in ("type", "message", "traceback")}
-
-
-def _describe_status(status: int, request: dict[str, Any]) -> str:
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        try:
-            name = signal.Signals(sig).name
-        except ValueError:
-            name = f"signal {sig}"
-        hint = {
-            signal.SIGKILL: " (killed: out of memory, or by another process)",
-            signal.SIGSEGV: " (segmentation fault)",
-            signal.SIGXCPU: f" (CPU time limit of about {request['timeout_s']} s exceeded)",
-            signal.SIGABRT: " (aborted)",
-        }.get(sig, "")
-        return f"the execution process died from {name}{hint} before reporting a result"
-    code = os.waitstatus_to_exitcode(status)
-    return f"the execution process exited with status {code} before reporting a result"
-
-
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``python -m bifrost.runtime.template --fd N``."""
     args = sys.argv[1:] if argv is None else argv
@@ -608,7 +540,7 @@ def main(argv: list[str] | None = None) -> None:
             __import__(name.strip())
         except Exception as exc:
             print(f"bifrost template: could not preload {name}: {exc!r}", file=sys.stderr)
-    child.prepare()
+    isolation.prepare()
     spare = os.environ.get(ENV_SPARE, "1") != "0"
     template = Template(sock, importer, os.environ.get(ENV_SOCKET), spare=spare)
     gc.collect()

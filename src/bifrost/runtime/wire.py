@@ -8,8 +8,10 @@ user code. Stdlib only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import pickle
+import selectors
 import socket
 import struct
 from typing import Any
@@ -89,3 +91,67 @@ class FrameReader:
             frames.append(bytes(self._buf[HEADER.size : end]))
             del self._buf[:end]
         return frames
+
+
+class Peer:
+    """A non-blocking framed connection on a selector; it asks for write events only while
+    output is pending, so a large frame is finished even when nothing else happens."""
+
+    def __init__(
+        self, sock: socket.socket, limit: int, sel: selectors.BaseSelector, kind: str
+    ) -> None:
+        sock.setblocking(False)
+        self.sock = sock
+        self.reader = FrameReader(limit)
+        self.out = bytearray()
+        self.closed = False
+        self._sel = sel
+        self._data = (kind, self)
+        self._writing = False
+        sel.register(sock, selectors.EVENT_READ, self._data)
+
+    def send(self, data: bytes) -> None:
+        if not self.closed:
+            self.out += data
+            self.flush()
+
+    def flush(self) -> None:
+        while self.out and not self.closed:
+            try:
+                sent = self.sock.send(self.out)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                self.out.clear()
+                self.close()
+                return
+            del self.out[:sent]
+        self._want_write(bool(self.out))
+
+    def _want_write(self, write: bool) -> None:
+        if write != self._writing and not self.closed:
+            events = selectors.EVENT_READ | (selectors.EVENT_WRITE if write else 0)
+            self._sel.modify(self.sock, events, self._data)
+            self._writing = write
+
+    def receive(self) -> list[bytes] | None:
+        """Frames available now; None once the other side has closed."""
+        frames: list[bytes] = []
+        while not self.closed:
+            try:
+                data = self.sock.recv(1 << 18)
+            except (BlockingIOError, InterruptedError):
+                return frames
+            except OSError:
+                data = b""
+            if not data:  # end of stream; reported on the next call if frames came first
+                return frames if frames else None
+            frames.extend(self.reader.feed(data))
+        return None
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            with contextlib.suppress(KeyError, ValueError):
+                self._sel.unregister(self.sock)
+            self.sock.close()
