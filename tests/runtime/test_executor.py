@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from bifrost.runtime.executor import Executor, template_env
+from bifrost.runtime.environment import template_env
+from bifrost.runtime.executor import Executor
 from bifrost.runtime.protocol import ExecutionOutcome, ExecutionRequest
 from tests.runtime.conftest import MemorySource, private_root
 
@@ -138,6 +139,16 @@ FILES = {
         "    import resource\n"
         "    names = ('RLIMIT_AS', 'RLIMIT_CPU', 'RLIMIT_CORE', 'RLIMIT_FSIZE')\n"
         "    return {n: resource.getrlimit(getattr(resource, n))[0] for n in names}\n"
+        "\n"
+        "@workflow\n"
+        "def big(megabytes: int = 5):\n"
+        "    return 'y' * (megabytes << 20)\n"
+        "\n"
+        "@workflow\n"
+        "def rogue():\n"
+        "    from bifrost.runtime.client import CLIENT\n"
+        "    CLIENT._sock.sendall(b'\\x00\\x00\\x00\\x05hello')  # not JSON\n"
+        "    return 'sent'\n"
         "\n"
         "@workflow\n"
         "def chatty(megabytes: int = 3):\n"
@@ -351,6 +362,19 @@ async def test_huge_output_is_truncated(executor: Executor, source: MemorySource
     assert out.status == "success"
     assert len(out.logs) < 1100 * 1024
     assert "bytes of output skipped" in out.logs and out.logs.endswith("the end\n")
+
+
+async def test_large_results_arrive_whole(executor: Executor, source: MemorySource) -> None:
+    out = await run(executor, source, "workflows.limits", "big")
+    assert out.status == "success" and out.result == "y" * (5 << 20)
+
+
+async def test_garbage_from_a_child_only_costs_that_child(
+    executor: Executor, source: MemorySource
+) -> None:
+    out = await run(executor, source, "workflows.limits", "rogue")
+    assert out.status == "failed" and out.error["type"] == "ExecutionCrashed"
+    assert (await run(executor, source, "workflows.hello", "main")).status == "success"
 
 
 async def test_os_exit_and_segfault_are_reported(executor: Executor, source: MemorySource) -> None:

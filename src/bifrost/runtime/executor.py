@@ -14,71 +14,29 @@ import contextlib
 import json
 import os
 import shutil
-import site
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from bifrost.runtime import wire
-from bifrost.runtime.client import ENV_PRELOAD, ENV_ROOT, ENV_SOCKET, ENV_SPARE
+from bifrost.runtime import errors, wire
+from bifrost.runtime.environment import template_env
 from bifrost.runtime.protocol import (
+    KEEP_MANIFESTS,
     STATUSES,
     CodeSource,
     ExecutionOutcome,
     ExecutionRequest,
     Snapshot,
 )
-from bifrost.runtime.template import KEEP_MANIFESTS
 
-SAFE_ENV = ("PATH", "HOME", "LANG", "LANGUAGE", "TZ")
+__all__ = ["Executor", "template_env"]
+
 GRACE_S = 10.0  # the template kills at the deadline; this is only a backstop if it cannot
 BLOB_CACHE_BYTES = 64 << 20
-
-
-def _error(kind: str, message: str, tb: str = "") -> dict[str, str]:
-    return {"type": kind, "message": message, "traceback": tb}
-
-
-def runtime_pythonpath() -> list[str]:
-    """The directory holding ``bifrost`` when it is not installed in site-packages (a checkout)."""
-    import bifrost
-
-    parent = os.path.dirname(os.path.dirname(os.path.abspath(bifrost.__file__)))
-    sites = {os.path.abspath(p) for p in [*site.getsitepackages(), site.getusersitepackages()]}
-    return [] if parent in sites else [parent]
-
-
-def template_env(
-    root: str,
-    socket_path: str,
-    extra_sys_path: Iterable[str] = (),
-    env: Mapping[str, str] | None = None,
-    preload: Sequence[str] = (),
-    base: Mapping[str, str] | None = None,
-    spare: bool = True,
-) -> dict[str, str]:
-    """The template's whole environment: an allow-list of the parent's, never its credentials."""
-    source = os.environ if base is None else base
-    out = {k: v for k, v in source.items() if k in SAFE_ENV or k.startswith("LC_")}
-    out.setdefault("PATH", os.defpath)
-    for key, value in (env or {}).items():
-        if key.startswith("BIFROST_") or key.startswith("PYTHON"):
-            raise ValueError(f"{key} is reserved and cannot be passed to executions")
-        out[key] = str(value)
-    paths = [*runtime_pythonpath(), *extra_sys_path]
-    if paths:
-        out["PYTHONPATH"] = os.pathsep.join(str(p) for p in paths)
-    out[ENV_ROOT] = root
-    out[ENV_SOCKET] = socket_path
-    if preload:
-        out[ENV_PRELOAD] = ",".join(preload)
-    if not spare:
-        out[ENV_SPARE] = "0"
-    return out
 
 
 class _Worker:
@@ -183,9 +141,9 @@ class _Worker:
         with contextlib.suppress(Exception):
             self.writer.close()
         reason = (
-            _error("ExecutorStopped", "the executor stopped before the execution finished")
+            errors.error("ExecutorStopped", "the executor stopped before the execution finished")
             if self.owner._stopping
-            else _error(
+            else errors.error(
                 "WorkerCrashed",
                 "the execution worker (template process) died during this execution;"
                 " it has been restarted",
@@ -403,7 +361,7 @@ class Executor:
             try:
                 snapshot = await self._source.snapshot(request.generation)
             except Exception as exc:
-                msg = {"status": "failed", "error": _error("SourceUnavailable", repr(exc))}
+                msg = {"status": "failed", "error": errors.error("SourceUnavailable", repr(exc))}
                 return self._outcome(request, msg, request.generation, started)
             if self._last is None or snapshot.generation >= self._last.generation:
                 self._last = snapshot
@@ -424,7 +382,7 @@ class Executor:
                     worker.send(("kill", request.execution_id))
                 worker.pending.pop(request.execution_id, None)
                 message = f"the execution exceeded its {request.timeout_s:g} s timeout"
-                msg = {"status": "timeout", "error": _error("TimeoutError", message)}
+                msg = {"status": "timeout", "error": errors.error("TimeoutError", message)}
             except asyncio.CancelledError:
                 with contextlib.suppress(ConnectionError):
                     worker.send(("kill", request.execution_id))
@@ -444,10 +402,13 @@ class Executor:
                 result = json.loads(msg.get("result_json") or "null")
                 error = None
             except ValueError:
-                status, error = "failed", _error("ResultNotSerializable", "invalid result JSON")
+                status, error = (
+                    "failed",
+                    errors.error("ResultNotSerializable", "invalid result JSON"),
+                )
         if status != "success":
             if not isinstance(error, dict):
-                error = _error("ExecutionError", "the execution failed")
+                error = errors.error("ExecutionError", "the execution failed")
             error = {k: str(error.get(k) or "") for k in ("type", "message", "traceback")}
         logs = msg.get("logs") if isinstance(msg.get("logs"), str) else ""
         gen = msg.get("generation")

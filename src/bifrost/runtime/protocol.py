@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 STATUSES = ("success", "failed", "timeout")
+KEEP_MANIFESTS = 8  # generations a template remembers; the executor mirrors it to skip resends
 
 
 @dataclass

@@ -29,10 +29,10 @@ from typing import Any
 from bifrost.runtime import child, errors, isolation, wire
 from bifrost.runtime.client import CLIENT, ENV_PRELOAD, ENV_ROOT, ENV_SOCKET, ENV_SPARE
 from bifrost.runtime.importer import VirtualImporter, install
+from bifrost.runtime.protocol import KEEP_MANIFESTS
 from bifrost.runtime.wire import Peer
 
 MAX_LOG_BYTES = 1 << 20
-KEEP_MANIFESTS = 8  # the executor mirrors this to know which generations the template holds
 SPARE_DELAY_S = 0.005  # quiet time before forking a spare
 LINGER_S = 1.0  # a child that reported must exit this soon, or it is killed
 _SHA = re.compile(r"[0-9a-f]{64}")
