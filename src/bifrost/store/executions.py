@@ -9,8 +9,7 @@ from sqlalchemy import select, update
 from bifrost.errors import UserError
 from bifrost.runtime.protocol import ExecutionOutcome, ExecutionRequest
 from bifrost.store.db import Database
-from bifrost.store.files import current_generation
-from bifrost.store.models import Execution, Workflow, utcnow
+from bifrost.store.models import Execution, Workflow, Workspace, utcnow
 from bifrost.store.paths import module_name
 
 
@@ -24,16 +23,22 @@ async def create(
 ) -> tuple[Execution, ExecutionRequest]:
     """Record a pending run pinned to the current generation, so it sees every earlier save."""
     async with db.write() as session:
-        workflow = await session.get(Workflow, workflow_id)
-        if workflow is None:
+        found = (
+            await session.execute(
+                select(Workflow, Workspace.generation).where(
+                    Workflow.id == workflow_id, Workspace.id == 1
+                )
+            )
+        ).first()
+        if found is None:
             raise UserError(f"no workflow has id {workflow_id}", 404)
+        workflow, generation = found
         if not workflow.is_active:
             raise UserError(
                 f"workflow {workflow.name} ({workflow.path}) is no longer in its file; "
                 "restore the function or run another workflow",
                 409,
             )
-        generation = await current_generation(session)
         timeout = float(workflow.options.get("timeout") or timeout_s)
         execution = Execution(
             workflow_id=workflow.id,

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+MARK_RUNNING_AFTER_S = 0.05
+
 
 def execution_channel(execution_id: str) -> str:
     return f"execution:{execution_id}"
@@ -30,30 +32,30 @@ class Runner:
         self.worker_id = worker_id
 
     async def handle(self, request: ExecutionRequest) -> ExecutionOutcome:
-        # Recording "running" overlaps the run itself instead of delaying it.
-        running = asyncio.create_task(
-            executions.mark_running(self.db, request.execution_id, self.worker_id)
+        run = asyncio.ensure_future(self._run(request))
+        # Most runs finish in milliseconds; only a longer one is worth a "running" write.
+        done, _ = await asyncio.wait({run}, timeout=MARK_RUNNING_AFTER_S)
+        if not done:
+            await executions.mark_running(self.db, request.execution_id, self.worker_id)
+        outcome = await run
+        await executions.finish(self.db, outcome, self.worker_id)
+        await self.events.publish(
+            execution_channel(request.execution_id), dataclasses.asdict(outcome)
         )
+        return outcome
+
+    async def _run(self, request: ExecutionRequest) -> ExecutionOutcome:
         try:
-            outcome = await self.executor.run(request)
+            return await self.executor.run(request)
         except Exception as exc:  # the executor failed, not the user's code
             log.exception("execution %s could not run", request.execution_id)
-            outcome = ExecutionOutcome(
+            return ExecutionOutcome(
                 execution_id=request.execution_id,
                 status="failed",
-                result=None,
-                logs="",
                 error={
                     "type": type(exc).__name__,
                     "message": f"worker error: {exc}",
                     "traceback": "",
                 },
                 generation=request.generation,
-                duration_ms=0.0,
             )
-        await running
-        await executions.finish(self.db, outcome, self.worker_id)
-        await self.events.publish(
-            execution_channel(request.execution_id), dataclasses.asdict(outcome)
-        )
-        return outcome
