@@ -312,6 +312,21 @@ async def test_module_not_found_names_the_module(executor: Executor, source: Mem
     assert out.error["type"] == "ModuleNotFoundError"
     assert out.error["message"] == "No module named 'shared.nothing_here'"
     assert "import shared.nothing_here" in out.error["traceback"]
+    generation = source.put(
+        {
+            "workflows/gone.py": (
+                "from bifrost import workflow\n"
+                "from vanished.deep import thing\n"
+                "\n"
+                "@workflow\n"
+                "def main():\n"
+                "    pass\n"
+            )
+        }
+    )
+    out = await executor.run(request("workflows.gone", "main", generation))
+    assert out.error["message"] == "No module named 'vanished' (importing 'vanished.deep')"
+    assert "from vanished.deep import thing" in out.error["traceback"]
     out = await run(executor, source, "workflows.not_there", "main")
     assert out.error["type"] == "ModuleNotFoundError"
     assert "'workflows.not_there'" in out.error["message"]

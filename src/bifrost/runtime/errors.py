@@ -5,8 +5,10 @@ Stdlib only: it runs in execution processes and in the template.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import importlib
+import linecache
 import os
 import signal
 import traceback
@@ -45,6 +47,8 @@ def clean(value: Any) -> dict[str, str] | None:
 def describe(exc: BaseException) -> dict[str, str]:
     """Error dict with a traceback of the user's frames only (runtime frames trimmed)."""
     _trim(exc, set())
+    if isinstance(exc, ModuleNotFoundError):
+        _name_the_import(exc)
     try:
         text = "".join(traceback.format_exception(exc))
     except Exception as fmt_exc:  # a broken __str__ must not lose the error
@@ -54,6 +58,35 @@ def describe(exc: BaseException) -> dict[str, str]:
     except Exception:
         message = repr(exc)
     return {"type": type(exc).__name__, "message": message, "traceback": text}
+
+
+def _name_the_import(exc: ModuleNotFoundError) -> None:
+    """``from shared.greeting import x`` with no ``shared`` left says "No module named 'shared'";
+    add the module the statement asked for, read from the failing line."""
+    tb = exc.__traceback__
+    if not exc.name or tb is None or not isinstance(exc.msg, str):
+        return
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    line = linecache.getline(tb.tb_frame.f_code.co_filename, tb.tb_lineno).strip()
+    try:
+        tree = ast.parse(line)
+    except SyntaxError:
+        return
+    wanted = [
+        name
+        for node in ast.walk(tree)
+        for name in (
+            [alias.name for alias in node.names]
+            if isinstance(node, ast.Import)
+            else [node.module]
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module
+            else []
+        )
+        if name.startswith(exc.name + ".")
+    ]
+    if wanted:
+        exc.msg = f"{exc.msg} (importing {max(wanted, key=len)!r})"
 
 
 def _is_runtime(filename: str, leading: bool) -> bool:
