@@ -54,7 +54,7 @@ def bench_imports() -> None:
     ws.put({"bench_virtual.py": TINY})
     disk = Path(tempfile.mkdtemp())
     (disk / "bench_disk.py").write_text(TINY)
-    sys.path.insert(0, str(disk))
+    sys.path.insert(len(sys.path) - 1, str(disk))  # scanned just before the root, which is last
     importlib.import_module("bench_disk")
     importlib.import_module("bench_virtual")
 
