@@ -1,4 +1,4 @@
-"""Runtime benchmark (not part of the test run): ``python -m tests.runtime.bench_roundtrip``.
+"""Runtime benchmark (not part of the test run): ``python -m bench.runtime``.
 
 1. Import cost: a cached virtual import vs an import from a ``.pyc`` on disk, and the finder's
    "not mine" answer.

@@ -1,0 +1,25 @@
+"""Run every benchmark in turn: ``python -m bench`` (or ``make bench``). Never part of the tests."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+BENCHMARKS = [
+    ("import speed and executor round trip", ["-m", "bench.runtime"]),
+    ("worker start, 100 vs 10,000 files", ["-m", "bench.worker_start"]),
+    ("end-to-end latency through the API", ["-m", "bench.e2e_latency"]),
+    ("worker start with 10 requirements vs pip", ["bench/packages_start.py"]),
+]
+
+
+def main() -> int:
+    failed = 0
+    for title, args in BENCHMARKS:
+        print(f"\n== {title}", flush=True)
+        failed += subprocess.run([sys.executable, *args]).returncode != 0
+    return failed
+
+
+if __name__ == "__main__":
+    sys.exit(main())
