@@ -214,3 +214,56 @@ def test_every_endpoint_but_health_needs_a_token(cluster: Cluster) -> None:
         assert httpx.request(method, base + path).status_code == 401
         bad = httpx.request(method, base + path, headers={"Authorization": "Bearer nope"})
         assert bad.status_code == 401
+
+
+SNOOP = b"""import glob
+import os
+
+from bifrost import workflow
+
+SECRETS = (b"BIFROST_DATABASE_URL", b"BIFROST_REDIS_URL", b"BIFROST_ADMIN_TOKEN", b"test-admin")
+
+
+@workflow
+def snoop(data_dir: str) -> dict:
+    leaks = []
+    for path in glob.glob("/proc/[0-9]*/environ"):
+        try:
+            with open(path, "rb") as f:
+                if any(secret in f.read() for secret in SECRETS):
+                    leaks.append(path)
+        except OSError:
+            pass
+    readable = []
+    for name in ("bifrost.db", "admin-token", "objects"):
+        try:
+            path = os.path.join(data_dir, name)
+            open(path, "rb").close() if name != "objects" else os.listdir(path)
+            readable.append(name)
+        except OSError:
+            pass
+    with open("/proc/self/status") as f:
+        caps = dict(line.split(":\t") for line in f if line.startswith("Cap"))
+    return {
+        "capabilities": int(caps["CapEff"], 16) | int(caps["CapBnd"], 16),
+        "uid": os.getuid(),
+        "env": sorted(k for k in os.environ if k.startswith("BIFROST_") and "RUNTIME" not in k),
+        "leaks": leaks,
+        "readable": readable,
+    }
+"""
+
+
+def test_executions_cannot_reach_credentials(cluster: Cluster) -> None:
+    """Not in the environment, not in any other process's environment, not in the data dir."""
+    with cluster.client() as client:
+        put(client, "workflows/snoop.py", SNOOP)
+        data_dir = cluster.backend.env["BIFROST_DATA_DIR"]
+        run = execute(client, workflow_id(client, "snoop"), data_dir=data_dir)
+        assert run["status"] == "success", run["error"]
+        found = run["result"]
+        assert found["env"] == [] or found["env"] == ["BIFROST_EXECUTION_ID"], found
+        assert found["leaks"] == [], found
+        assert found["readable"] == [], found
+        # Executions switch to an unprivileged account, or stay root without any capability.
+        assert found["uid"] != 0 or found["capabilities"] == 0, found

@@ -35,8 +35,27 @@ def save_token(path: Path, token: str) -> None:
         f.write(token + "\n")
 
 
+def secure_data_dir(settings: Settings) -> None:
+    """Executions must reach the package directory inside the data directory, but never list it,
+    nor read the SQLite file, the object store or the admin token.
+
+    As root the private parts get mode 000: the supervisor reads them through its capabilities,
+    while executions (another account, or root stripped of every capability) cannot."""
+    data = settings.data_dir.resolve()
+    private_file, private_dir = (0o000, 0o000) if os.geteuid() == 0 else (0o600, 0o700)
+    data.mkdir(parents=True, exist_ok=True)
+    data.chmod(0o711)
+    objects = data / "objects"
+    objects.mkdir(exist_ok=True)
+    objects.chmod(private_dir)
+    for path in [*data.glob("bifrost.db*"), token_file(settings)]:
+        if path.exists():
+            path.chmod(private_file)
+
+
 async def initialize(settings: Settings) -> InitReport:
     await asyncio.to_thread(migrate.upgrade, settings)
+    secure_data_dir(settings)
     services = await open_services(settings, with_worker=False)
     try:
         configured = settings.admin_token.get_secret_value() if settings.admin_token else None
@@ -45,6 +64,7 @@ async def initialize(settings: Settings) -> InitReport:
         if token is not None:
             path = token_file(settings)
             save_token(path, token)
+            secure_data_dir(settings)
         generation = await services.cache.warm()
     finally:
         await services.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
 import os
 import socket
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
     from bifrost.runtime.executor import Executor
 
 log = logging.getLogger(__name__)
+
+PR_SET_DUMPABLE = 4
 
 
 def worker_id() -> str:
@@ -79,7 +82,15 @@ class Services:
         await self.db.close()
 
 
+def protect_process() -> None:
+    """Make this process non-dumpable: other processes of the same account (an execution, a
+    package's build script) then cannot read its environment or memory, which hold credentials."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0)
+
+
 async def open_services(settings: Settings, *, with_worker: bool) -> Services:
+    protect_process()
     db = Database(settings)
     objects = LocalObjectStore(settings.data_dir.resolve() / "objects")
     reader = StoreReader(db, objects)
@@ -119,6 +130,7 @@ async def start_worker(services: Services) -> None:
         root=settings.workspace_root,
         concurrency=settings.worker_concurrency,
         extra_sys_path=[str(settings.packages_path)],
+        user=settings.execution_user if os.geteuid() == 0 else None,
     )
     await executor.start()
     services.executor = executor

@@ -11,7 +11,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BIFROST_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="BIFROST_", extra="ignore", env_ignore_empty=True)
 
     data_dir: Path = Field(Path(".bifrost"), description="Holds the SQLite file and object store.")
     database_url: SecretStr | None = Field(
@@ -42,6 +42,10 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(4, description="Executions one worker runs at once.")
     execution_timeout_s: float = Field(300.0, description="Default wall-clock limit per run.")
     execution_memory_mb: int = Field(1024, description="Address-space limit per run.")
+    execution_user: str | None = Field(
+        "nobody",
+        description="Account executions run as when the worker runs as root; empty: don't switch.",
+    )
     packages_dir: Path | None = Field(
         None, description="Where workers install user packages; default <data_dir>/packages."
     )

@@ -10,7 +10,7 @@ import os
 import site
 from collections.abc import Iterable, Mapping, Sequence
 
-from bifrost.runtime.client import ENV_PRELOAD, ENV_ROOT, ENV_SOCKET, ENV_SPARE
+from bifrost.runtime.client import ENV_PRELOAD, ENV_ROOT, ENV_SOCKET, ENV_SPARE, ENV_USER
 
 SAFE_ENV = ("PATH", "HOME", "LANG", "LANGUAGE", "TZ")
 
@@ -32,6 +32,7 @@ def template_env(
     preload: Sequence[str] = (),
     base: Mapping[str, str] | None = None,
     spare: bool = True,
+    user: str | None = None,
 ) -> dict[str, str]:
     """The template's whole environment: an allow-list of the parent's, never its credentials."""
     source = os.environ if base is None else base
@@ -50,4 +51,6 @@ def template_env(
         out[ENV_PRELOAD] = ",".join(preload)
     if not spare:
         out[ENV_SPARE] = "0"
+    if user:
+        out[ENV_USER] = user
     return out

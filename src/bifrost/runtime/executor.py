@@ -174,8 +174,11 @@ class Executor:
         python: str = sys.executable,
         startup_timeout_s: float = 60.0,
         spare: bool = True,
+        user: str | None = None,
     ) -> None:
+        """``user``: run executions as this account (the template must run as root to switch)."""
         self._source = source
+        self._user = user
         self.root = os.path.normpath(os.path.abspath(root))
         self._extra_sys_path = [str(p) for p in extra_sys_path]
         self._env = dict(env or {})
@@ -272,7 +275,13 @@ class Executor:
         self._spawned += 1
         listen = os.path.join(self._state_dir, f"t{self._spawned}.sock")
         env = template_env(
-            self.root, listen, self._extra_sys_path, self._env, self._preload, spare=self._spare
+            self.root,
+            listen,
+            self._extra_sys_path,
+            self._env,
+            self._preload,
+            spare=self._spare,
+            user=self._user,
         )
         ours, theirs = socket.socketpair()
         try:

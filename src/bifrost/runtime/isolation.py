@@ -14,13 +14,22 @@ import math
 import os
 import resource
 import signal
+import stat
 import sys
 from typing import Any
+
+from bifrost.runtime.client import ENV_USER
 
 try:
     _LIBC: Any = ctypes.CDLL(None, use_errno=True)
 except OSError:  # pragma: no cover - not glibc/musl
     _LIBC = None
+
+
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+_CAPABILITY_VERSION_3 = 0x20080522
+_VIRTUAL_ROOTS = ("/tmp/bifrost",)
 
 
 class _Prepared:
@@ -31,6 +40,7 @@ class _Prepared:
     stderr: io.TextIOWrapper | None = None
     handler: logging.Handler | None = None
     template_pid = 0
+    account: tuple[int, int] | None = None  # (uid, gid) executions switch to
 
 
 def prepare() -> None:
@@ -42,6 +52,56 @@ def prepare() -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     _Prepared.handler = handler
     _Prepared.template_pid = os.getpid()
+    _Prepared.account = _account(os.environ.get(ENV_USER))
+
+
+def _account(user: str | None) -> tuple[int, int] | None:
+    """Resolved once in the template: a child must not read /etc/passwd after the fork.
+
+    Only when running as root, and only if that account can read this Python installation
+    (a Python under /root cannot be read by others; the children then stay root, without
+    capabilities)."""
+    if not user or os.geteuid() != 0 or not all(map(_readable_by_others, sys.path)):
+        return None
+    import pwd
+
+    entry = pwd.getpwnam(user)
+    return entry.pw_uid, entry.pw_gid
+
+
+def _readable_by_others(path: str) -> bool:
+    """Every directory on the way is searchable by others, and the last one readable."""
+    if not path or not os.path.isdir(path) or path.startswith(_VIRTUAL_ROOTS):
+        return True
+    parts = os.path.realpath(path).split(os.sep)
+    for depth in range(2, len(parts) + 1):
+        mode = os.stat(os.sep.join(parts[:depth]) or os.sep).st_mode
+        if not mode & stat.S_IXOTH:
+            return False
+    return bool(os.stat(path).st_mode & stat.S_IROTH)
+
+
+def _drop_privileges() -> None:
+    """User code must not reach the supervisor's environment or memory (credentials). As another
+    account it cannot; as root it must at least lose every capability, so the kernel refuses it
+    the non-dumpable supervisor's /proc entries (and exec cannot give them back)."""
+    if os.geteuid() != 0:
+        return
+    with contextlib.suppress(Exception):
+        _LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+    if _Prepared.account is not None:
+        uid, gid = _Prepared.account
+        os.setgroups([])
+        os.setgid(gid)
+        os.setuid(uid)
+        return
+    for capability in range(64):  # the bounding set limits what any exec could regain
+        if _LIBC.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
+            break
+    header = (ctypes.c_uint32 * 2)(_CAPABILITY_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable: all empty
+    if _LIBC.capset(header, data) != 0:
+        raise OSError(ctypes.get_errno(), "could not drop the capabilities of the execution")
 
 
 def _die_with_parent() -> None:
@@ -65,6 +125,7 @@ def isolate(keep_fd: int, log_fd: int) -> None:
     os.closerange(keep_fd + 1, 1 << 20)
     if _Prepared.handler is None:
         prepare()
+    _drop_privileges()
     sys.stdin, sys.stdout, sys.stderr = _Prepared.stdin, _Prepared.stdout, _Prepared.stderr
     root = logging.getLogger()
     for old in root.handlers[:]:
