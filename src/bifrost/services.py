@@ -147,7 +147,10 @@ async def start_worker(services: Services) -> None:
         return {"status": outcome.status}
 
     worker = Worker(
-        services.queue, functions=[("execute", execute)], concurrency=settings.worker_concurrency
+        services.queue,
+        functions=[("execute", execute)],
+        concurrency=settings.worker_concurrency,
+        shutdown_grace_period_s=settings.worker_shutdown_grace_s,  # let running executions end
     )
     worker.SIGNALS = []  # the hosting process (uvicorn or the CLI) owns signal handling
     services._tasks.append(asyncio.create_task(worker.start()))

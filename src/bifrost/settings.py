@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     max_file_bytes: int = Field(5 * 1024 * 1024, description="Largest file a write accepts.")
 
     worker_concurrency: int = Field(4, description="Executions one worker runs at once.")
+    worker_shutdown_grace_s: int = Field(
+        30, description="On stop, how long a worker lets running executions finish."
+    )
     execution_timeout_s: float = Field(300.0, description="Default wall-clock limit per run.")
     execution_memory_mb: int = Field(1024, description="Address-space limit per run.")
     execution_user: str | None = Field(

@@ -43,9 +43,9 @@ return 1
 _REPLACE = """
 local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
 local gen = tonumber(ARGV[2])
-if cur >= gen then return 0 end
+if cur >= gen and ARGV[3] ~= 'force' then return 0 end
 redis.call('DEL', KEYS[1])
-for i = 3, #ARGV, 2 do
+for i = 4, #ARGV, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
 end
 redis.call('HSET', KEYS[1], ARGV[1], gen)
@@ -112,9 +112,13 @@ class RedisModuleCache:
         manifest = {k.decode(): v.decode() for k, v in raw.items()}
         return Snapshot(generation=int(generation), manifest=manifest)
 
-    async def rebuild(self) -> int:
+    async def rebuild(self, *, force: bool = False) -> int:
+        """Replace the manifest with the database's, unless Redis already holds a newer one.
+
+        ``force`` replaces it whatever its generation: after a database restore, the cache may
+        hold a generation the database never reaches again."""
         snap = await self.store.snapshot()
-        args: list[str | int] = [GENERATION_FIELD, snap.generation]
+        args: list[str | int] = [GENERATION_FIELD, snap.generation, "force" if force else ""]
         for path, sha in snap.manifest.items():
             args += [path, sha]
         await self._replace(keys=[self.manifest_key], args=args)
@@ -123,7 +127,7 @@ class RedisModuleCache:
         return snap.generation
 
     async def warm(self) -> int:
-        generation = await self.rebuild()
+        generation = await self.rebuild(force=True)
         blobs = await self.store.python_blobs()
         async with self.redis.pipeline(transaction=False) as pipe:
             for sha, content in blobs.items():
