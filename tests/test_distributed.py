@@ -170,3 +170,37 @@ def test_redis_down(backend: Backend, logs: Path, private_redis: PrivateRedis, o
             assert response.json()["result"] == "Howdy, world!"  # never the stale cached code
     finally:
         cluster.stop()
+
+
+SLOW = b"""import time
+
+from bifrost import workflow
+
+
+@workflow
+def slow(seconds: float = 2.0) -> str:
+    time.sleep(seconds)
+    return "finished"
+"""
+
+
+def test_a_stopping_worker_finishes_its_running_executions(backend: Backend, logs: Path) -> None:
+    cluster = Cluster(backend, logs).start(apis=1, workers=1)
+    try:
+        with cluster.client() as client:
+            put(client, "workflows/slow.py", SLOW)
+            wid = workflow_id(client, "slow")
+            started = client.post(f"/api/workflows/{wid}/execute", json={"wait": False})
+            assert started.status_code == 202
+            execution = started.json()["id"]
+            deadline = time.monotonic() + 10
+            while client.get(f"/api/executions/{execution}").json()["status"] == "pending":
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            worker = cluster.processes[-1]
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(timeout=30) == 0
+            record = client.get(f"/api/executions/{execution}").json()
+            assert record["status"] == "success" and record["result"] == "finished", record
+    finally:
+        cluster.stop()

@@ -7,6 +7,8 @@ run sees exactly the code saved before it, on both back ends.
 from __future__ import annotations
 
 import concurrent.futures
+import os
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import Backend
-from tests.serving import Cluster
+from tests.serving import BIFROST, Cluster
 
 GREETING_V1 = b'def greet(name):\n    return f"Hello, {name}!"\n'
 GREETING_V2 = b'def greet(name):\n    return f"Howdy, {name}!"\n'
@@ -267,3 +269,34 @@ def test_executions_cannot_reach_credentials(cluster: Cluster) -> None:
         assert found["readable"] == [], found
         # Executions switch to an unprivileged account, or stay root without any capability.
         assert found["uid"] != 0 or found["capabilities"] == 0, found
+
+
+def test_rollback_path_imports_from_an_exported_directory(backend: Backend, tmp_path: Path) -> None:
+    """`bifrost export DIR` + BIFROST_VIRTUAL_IMPORTS=false: executions import plain files."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    exported = tmp_path / "exported"
+    cluster = Cluster(backend, logs).start()
+    try:
+        with cluster.client() as client:
+            put(client, "shared/greeting.py", GREETING_V1)
+            put(client, "workflows/hello.py", HELLO)
+    finally:
+        cluster.stop()
+    env = {**os.environ, **backend.env}
+    subprocess.run([BIFROST, "export", str(exported)], env=env, check=True, capture_output=True)
+    assert (exported / "shared" / "greeting.py").read_bytes() == GREETING_V1
+
+    rollback = {"BIFROST_VIRTUAL_IMPORTS": "false", "BIFROST_EXPORT_DIR": str(exported)}
+    cluster = Cluster(backend, logs).start(extra_env=rollback)
+    try:
+        with cluster.client() as client:
+            wid = workflow_id(client, "hello")
+            run = execute(client, wid)
+            assert run["result"] == "Hello, world!", run["error"]
+            put(client, "shared/greeting.py", GREETING_V2)  # not exported: not seen
+            assert execute(client, wid)["result"] == "Hello, world!"
+            (exported / "shared" / "greeting.py").write_bytes(GREETING_V2)
+            assert execute(client, wid)["result"] == "Howdy, world!"
+    finally:
+        cluster.stop()

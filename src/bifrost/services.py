@@ -26,7 +26,7 @@ from bifrost.cache.redis import RedisModuleCache
 from bifrost.cache.redis import connect as connect_redis
 from bifrost.events import EventBus, LocalEventBus, RedisEventBus
 from bifrost.packages.service import prepare_worker, requirements_listener, watch_requirements
-from bifrost.runtime.protocol import ExecutionRequest
+from bifrost.runtime.protocol import CodeSource, ExecutionRequest
 from bifrost.settings import Settings
 from bifrost.store.db import Database
 from bifrost.store.files import Files
@@ -35,7 +35,7 @@ from bifrost.store.paths import reserved_top_level_names
 from bifrost.worker.dispatch import Dispatcher, LocalDispatcher, QueueDispatcher, queue_name
 from bifrost.worker.heartbeat import Heartbeat
 from bifrost.worker.runner import Runner
-from bifrost.worker.source import CacheCodeSource
+from bifrost.worker.source import CacheCodeSource, ExportedCodeSource
 
 if TYPE_CHECKING:
     from bifrost.runtime.executor import Executor
@@ -61,9 +61,12 @@ class Services:
     queue: Queue | None = None
     executor: Executor | None = None
     heartbeat: Heartbeat | None = None
+    queue_worker: Worker | None = None
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
     async def close(self) -> None:
+        if self.queue_worker is not None:
+            await drain(self.queue_worker, self._tasks[-1], self.settings.worker_shutdown_grace_s)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -125,12 +128,24 @@ async def start_worker(services: Services) -> None:
 
     settings = services.settings
     prepared = await prepare_worker(settings, services.cache)  # packages before the hook
+    source: CodeSource = CacheCodeSource(services.cache)
+    sys_path = [str(settings.packages_path)]
+    if not settings.virtual_imports:
+        if settings.export_dir is None:
+            raise ValueError(
+                "BIFROST_VIRTUAL_IMPORTS=false needs BIFROST_EXPORT_DIR: the directory written by "
+                "`bifrost export DIR` that executions import from instead"
+            )
+        log.warning("virtual imports are off: executions import from %s", settings.export_dir)
+        source = ExportedCodeSource()
+        sys_path.insert(0, str(settings.export_dir.resolve()))
     executor = Executor(
-        CacheCodeSource(services.cache),
+        source,
         root=settings.workspace_root,
         concurrency=settings.worker_concurrency,
-        extra_sys_path=[str(settings.packages_path)],
+        extra_sys_path=sys_path,
         user=settings.execution_user if os.geteuid() == 0 else None,
+        virtual=settings.virtual_imports,
     )
     await executor.start()
     services.executor = executor
@@ -150,7 +165,21 @@ async def start_worker(services: Services) -> None:
         services.queue,
         functions=[("execute", execute)],
         concurrency=settings.worker_concurrency,
-        shutdown_grace_period_s=settings.worker_shutdown_grace_s,  # let running executions end
+        dequeue_timeout=1.0,  # idle waits end within a second, so a drain is not held up
     )
     worker.SIGNALS = []  # the hosting process (uvicorn or the CLI) owns signal handling
+    services.queue_worker = worker
     services._tasks.append(asyncio.create_task(worker.start()))
+
+
+async def drain(worker: Worker, running: asyncio.Task, grace_s: float) -> None:
+    """Let running executions finish (up to ``grace_s``) but take no new job, then stop.
+
+    SAQ's "burst" mode stops each consumer loop after its current job (or its idle wait of at
+    most a second), and the worker stops itself once the last loop has ended."""
+    worker.burst = True
+    worker.burst_condition_met = True
+    try:
+        await asyncio.wait_for(asyncio.shield(running), grace_s + 2)
+    except TimeoutError:
+        log.warning("executions still running after %s s; stopping them", grace_s)

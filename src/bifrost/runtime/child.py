@@ -24,7 +24,7 @@ import traceback
 from typing import Any, NoReturn
 
 from bifrost.runtime import errors, isolation, sdk, wire
-from bifrost.runtime.client import CLIENT, ENV_GENERATION
+from bifrost.runtime.client import CLIENT, ENV_GENERATION, ENV_VIRTUAL
 from bifrost.runtime.importer import VirtualImporter
 
 MAX_RESULT_BYTES = 16 << 20
@@ -104,12 +104,13 @@ def _valid_name(dotted: str) -> bool:
 def _resolve(importer: VirtualImporter, module_name: str, function: str) -> Any:
     if not _valid_name(module_name) or not function.isidentifier():
         raise ExecutionError("ValueError", f"invalid entry point {module_name}:{function}")
+    virtual = os.environ.get(ENV_VIRTUAL) != "0"
     rel = module_name.replace(".", "/")
     manifest = importer.snapshot.manifest
-    if f"{rel}.py" not in manifest and f"{rel}/__init__.py" not in manifest:
+    if virtual and f"{rel}.py" not in manifest and f"{rel}/__init__.py" not in manifest:
         raise ModuleNotFoundError(f"No module named {module_name!r}", name=module_name)
     module = importlib.import_module(module_name)
-    if not importer.owns(module):
+    if virtual and not importer.owns(module):
         raise ExecutionError(
             "ImportError", f"{module_name!r} resolves to {module.__file__}, not to the workspace"
         )

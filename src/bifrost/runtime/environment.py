@@ -10,7 +10,14 @@ import os
 import site
 from collections.abc import Iterable, Mapping, Sequence
 
-from bifrost.runtime.client import ENV_PRELOAD, ENV_ROOT, ENV_SOCKET, ENV_SPARE, ENV_USER
+from bifrost.runtime.client import (
+    ENV_PRELOAD,
+    ENV_ROOT,
+    ENV_SOCKET,
+    ENV_SPARE,
+    ENV_USER,
+    ENV_VIRTUAL,
+)
 
 SAFE_ENV = ("PATH", "HOME", "LANG", "LANGUAGE", "TZ")
 
@@ -33,6 +40,7 @@ def template_env(
     base: Mapping[str, str] | None = None,
     spare: bool = True,
     user: str | None = None,
+    virtual: bool = True,
 ) -> dict[str, str]:
     """The template's whole environment: an allow-list of the parent's, never its credentials."""
     source = os.environ if base is None else base
@@ -53,4 +61,6 @@ def template_env(
         out[ENV_SPARE] = "0"
     if user:
         out[ENV_USER] = user
+    if not virtual:
+        out[ENV_VIRTUAL] = "0"
     return out

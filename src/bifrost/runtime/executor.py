@@ -175,10 +175,13 @@ class Executor:
         startup_timeout_s: float = 60.0,
         spare: bool = True,
         user: str | None = None,
+        virtual: bool = True,
     ) -> None:
-        """``user``: run executions as this account (the template must run as root to switch)."""
+        """``user``: run executions as this account (the template must run as root to switch).
+        ``virtual=False`` is the rollback path: entry modules come from plain ``sys.path``."""
         self._source = source
         self._user = user
+        self._virtual = virtual
         self.root = os.path.normpath(os.path.abspath(root))
         self._extra_sys_path = [str(p) for p in extra_sys_path]
         self._env = dict(env or {})
@@ -282,6 +285,7 @@ class Executor:
             self._preload,
             spare=self._spare,
             user=self._user,
+            virtual=self._virtual,
         )
         ours, theirs = socket.socketpair()
         try:

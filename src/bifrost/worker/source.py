@@ -26,3 +26,16 @@ class CacheCodeSource:
 
     async def blob(self, sha256: str) -> bytes | None:
         return await self.cache.blob(sha256)
+
+
+class ExportedCodeSource:
+    """The rollback path (BIFROST_VIRTUAL_IMPORTS=false): the hook gets an empty manifest, so
+    every import resolves from the exported directory on ``sys.path`` instead."""
+
+    EMPTY = Snapshot(generation=0, manifest={})
+
+    async def snapshot(self, min_generation: int) -> Snapshot:
+        return self.EMPTY
+
+    async def blob(self, sha256: str) -> bytes | None:
+        return None
