@@ -28,6 +28,7 @@ err = Console(stderr=True)
 
 
 def _setup_logging() -> None:
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
