@@ -121,15 +121,35 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
 
 
 @pytest.fixture
-async def services(backend: Backend) -> AsyncIterator:
-    """The process's services with a worker, as `bifrost up` wires them."""
+async def store(backend: Backend) -> AsyncIterator:
+    """Services without a worker: the store, cache and events an API process has."""
     from bifrost.services import open_services
 
-    svc = await open_services(backend.settings, with_worker=True)
+    svc = await open_services(backend.settings, with_worker=False)
     try:
         yield svc
     finally:
         await svc.close()
+
+
+@pytest.fixture
+def cluster_env() -> dict[str, str]:
+    """Extra environment for the `cluster` fixture's processes; override it where needed."""
+    return {}
+
+
+@pytest.fixture
+def cluster(backend: Backend, cluster_env: dict[str, str], tmp_path: Path) -> Iterator:
+    """A running deployment: `bifrost up` on the test's back end."""
+    from tests.serving import Cluster
+
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    running = Cluster(backend, logs).start(extra_env=cluster_env)
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 def free_port() -> int:

@@ -7,57 +7,47 @@ import redis
 
 from bifrost.cache.base import Change
 from bifrost.cache.redis import GENERATION_FIELD
-from bifrost.services import open_services
 
 
-@pytest.fixture
-async def svc(backend):  # type: ignore[no-untyped-def]
-    services = await open_services(backend.settings, with_worker=False)
-    try:
-        yield services
-    finally:
-        await services.close()
-
-
-async def test_a_cold_cache_fills_from_the_database(svc) -> None:  # type: ignore[no-untyped-def]
-    written = await svc.files.write("shared/a.py", b"A = 1\n")
-    snapshot = await svc.cache.snapshot(written.generation)
+async def test_a_cold_cache_fills_from_the_database(store) -> None:  # type: ignore[no-untyped-def]
+    written = await store.files.write("shared/a.py", b"A = 1\n")
+    snapshot = await store.cache.snapshot(written.generation)
     assert snapshot.manifest == {"shared/a.py": written.file.content_hash}
-    assert await svc.cache.blob(written.file.content_hash) == b"A = 1\n"
+    assert await store.cache.blob(written.file.content_hash) == b"A = 1\n"
 
 
-async def test_a_change_out_of_order_never_regresses_the_manifest(svc) -> None:  # type: ignore[no-untyped-def]
-    first = await svc.files.write("shared/a.py", b"A = 1\n")
-    second = await svc.files.write("shared/a.py", b"A = 2\n")
-    await svc.cache.snapshot(second.generation)
+async def test_a_change_out_of_order_never_regresses_the_manifest(store) -> None:  # type: ignore[no-untyped-def]
+    first = await store.files.write("shared/a.py", b"A = 1\n")
+    second = await store.files.write("shared/a.py", b"A = 2\n")
+    await store.cache.snapshot(second.generation)
     # A late delivery of the older change is ignored, not applied over the newer one.
-    await svc.cache.apply(Change(first.generation, {"shared/a.py": first.file.content_hash}, {}))
-    snapshot = await svc.cache.snapshot(0)
+    await store.cache.apply(Change(first.generation, {"shared/a.py": first.file.content_hash}, {}))
+    snapshot = await store.cache.snapshot(0)
     assert snapshot.generation == second.generation
     assert snapshot.manifest["shared/a.py"] == second.file.content_hash
 
 
-async def test_a_gap_makes_the_writer_rebuild(svc) -> None:  # type: ignore[no-untyped-def]
-    await svc.files.write("shared/a.py", b"A = 1\n")
-    await svc.cache.snapshot(0)
+async def test_a_gap_makes_the_writer_rebuild(store) -> None:  # type: ignore[no-untyped-def]
+    await store.files.write("shared/a.py", b"A = 1\n")
+    await store.cache.snapshot(0)
     # A change the cache never heard of (as if applied while Redis was down) ...
-    await svc.cache.apply(Change(99, {"ghost.py": "0" * 64}, {}))
+    await store.cache.apply(Change(99, {"ghost.py": "0" * 64}, {}))
     # ... is not applied blindly: the cache reloads what the database says.
-    written = await svc.files.write("shared/b.py", b"B = 1\n")
-    snapshot = await svc.cache.snapshot(written.generation)
+    written = await store.files.write("shared/b.py", b"B = 1\n")
+    snapshot = await store.cache.snapshot(written.generation)
     assert "ghost.py" not in snapshot.manifest
     assert set(snapshot.manifest) == {"shared/a.py", "shared/b.py"}
 
 
 @pytest.mark.parametrize("backend", ["postgres"], indirect=True)
-async def test_init_replaces_a_manifest_newer_than_the_database(svc, backend) -> None:  # type: ignore[no-untyped-def]
+async def test_init_replaces_a_manifest_newer_than_the_database(store, backend) -> None:  # type: ignore[no-untyped-def]
     """After a database restore, Redis may hold a generation the database will not reach."""
-    await svc.files.write("shared/a.py", b"A = 1\n")
+    await store.files.write("shared/a.py", b"A = 1\n")
     client = redis.Redis.from_url(backend.env["BIFROST_REDIS_URL"])
     key = backend.env["BIFROST_CACHE_PREFIX"] + "manifest"
     client.hset(key, mapping={GENERATION_FIELD: 1000, "restored-away.py": "f" * 64})
-    assert "restored-away.py" in (await svc.cache.snapshot(0)).manifest
-    generation = await svc.cache.warm()
-    snapshot = await svc.cache.snapshot(0)
+    assert "restored-away.py" in (await store.cache.snapshot(0)).manifest
+    generation = await store.cache.warm()
+    snapshot = await store.cache.snapshot(0)
     assert snapshot.generation == generation == 1
     assert set(snapshot.manifest) == {"shared/a.py"}

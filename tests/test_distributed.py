@@ -19,7 +19,7 @@ import redis
 
 from tests.conftest import Backend, free_port
 from tests.serving import Cluster
-from tests.test_http import GREETING_V1, GREETING_V2, HELLO, execute, put, workflow_id
+from tests.test_http import GREETING_V2, execute, put, save_hello, workflow_id
 
 pytestmark = pytest.mark.parametrize("backend", ["postgres"], indirect=True)
 
@@ -35,9 +35,8 @@ def test_two_apis_two_workers(backend: Backend, logs: Path) -> None:
     cluster = Cluster(backend, logs).start(apis=2, workers=2)
     try:
         with cluster.client(0) as first, cluster.client(1) as second:
-            put(first, "shared/greeting.py", GREETING_V1)
-            put(first, "workflows/hello.py", HELLO)
-            wid = workflow_id(second, "hello")
+            wid = save_hello(first)
+            assert workflow_id(second, "hello") == wid
             assert execute(second, wid, name="Bo")["result"] == "Hello, Bo!"
             put(second, "shared/greeting.py", GREETING_V2)
             workers = set()
@@ -59,9 +58,7 @@ def test_cold_cache_fills_itself(backend: Backend, logs: Path) -> None:
     cluster = Cluster(backend, logs).start(apis=1, workers=1)
     try:
         with cluster.client() as client:
-            put(client, "shared/greeting.py", GREETING_V1)
-            put(client, "workflows/hello.py", HELLO)
-            wid = workflow_id(client, "hello")
+            wid = save_hello(client)
             assert execute(client, wid)["result"] == "Hello, world!"
             flush_prefix(backend)
             assert execute(client, wid)["result"] == "Hello, world!"
@@ -146,9 +143,7 @@ def test_redis_down(backend: Backend, logs: Path, private_redis: PrivateRedis, o
     cluster = Cluster(backend, logs).start(apis=1, workers=1)
     try:
         with cluster.client() as client:
-            put(client, "shared/greeting.py", GREETING_V1)
-            put(client, "workflows/hello.py", HELLO)
-            wid = workflow_id(client, "hello")
+            wid = save_hello(client)
             assert execute(client, wid)["result"] == "Hello, world!"
 
             private_redis.kill() if outage == "restart-empty" else private_redis.pause()

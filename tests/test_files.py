@@ -8,7 +8,6 @@ import hashlib
 import pytest
 
 from bifrost.errors import UserError
-from bifrost.services import open_services
 
 HELLO = b"""from bifrost import workflow
 from shared.greeting import greet
@@ -21,72 +20,63 @@ def hello(name: str = "world", *, loud: bool = False) -> str:
 """
 
 
-@pytest.fixture
-async def svc(backend):  # type: ignore[no-untyped-def]
-    services = await open_services(backend.settings, with_worker=False)
-    try:
-        yield services
-    finally:
-        await services.close()
-
-
-async def test_write_read_and_generation(svc) -> None:  # type: ignore[no-untyped-def]
-    first = await svc.files.write("shared/greeting.py", b"def greet(n):\n    return f'hi {n}'\n")
+async def test_write_read_and_generation(store) -> None:  # type: ignore[no-untyped-def]
+    first = await store.files.write("shared/greeting.py", b"def greet(n):\n    return f'hi {n}'\n")
     assert first.changed and first.generation == 1
     assert first.file.entity_type == "module"
     assert first.file.content_hash == hashlib.sha256(first.file.content).hexdigest()
     assert first.file.git_status == "untracked" and first.file.github_sha is None
 
-    second = await svc.files.write("workflows/hello.py", HELLO)
+    second = await store.files.write("workflows/hello.py", HELLO)
     assert second.generation == 2
     assert second.file.entity_type == "workflow"
     (workflow,) = second.workflows
     assert workflow.function_name == "hello" and workflow.description == "Say hello"
     assert [p["name"] for p in workflow.parameters] == ["name", "loud"]
 
-    same = await svc.files.write("workflows/hello.py", HELLO)
+    same = await store.files.write("workflows/hello.py", HELLO)
     assert not same.changed and same.generation == 2  # identical bytes are no change
 
-    row, content = await svc.files.read("workflows/hello.py")
+    row, content = await store.files.read("workflows/hello.py")
     assert content == HELLO and row.content_type == "text/x-python"
-    snapshot = await svc.cache.snapshot(2)
+    snapshot = await store.cache.snapshot(2)
     assert snapshot.generation == 2
     assert set(snapshot.manifest) == {"shared/greeting.py", "workflows/hello.py"}
 
 
-async def test_workflow_ids_survive_edits_and_deactivate_when_removed(svc) -> None:  # type: ignore[no-untyped-def]
-    first = (await svc.files.write("workflows/hello.py", HELLO)).workflows[0]
-    edited = (await svc.files.write("workflows/hello.py", HELLO + b"\n# comment\n")).workflows[0]
+async def test_workflow_ids_survive_edits_and_deactivate_when_removed(store) -> None:  # type: ignore[no-untyped-def]
+    first = (await store.files.write("workflows/hello.py", HELLO)).workflows[0]
+    edited = (await store.files.write("workflows/hello.py", HELLO + b"\n# comment\n")).workflows[0]
     assert edited.id == first.id
-    result = await svc.files.write("workflows/hello.py", b"x = 1\n")
+    result = await store.files.write("workflows/hello.py", b"x = 1\n")
     assert result.file.entity_type == "module" and result.workflows == []
-    restored = (await svc.files.write("workflows/hello.py", HELLO)).workflows[0]
+    restored = (await store.files.write("workflows/hello.py", HELLO)).workflows[0]
     assert restored.id == first.id and restored.is_active
 
 
-async def test_syntax_error_is_saved_and_keeps_workflows(svc) -> None:  # type: ignore[no-untyped-def]
-    first = (await svc.files.write("workflows/hello.py", HELLO)).workflows[0]
-    broken = await svc.files.write("workflows/hello.py", HELLO + b"\ndef broken(:\n")
+async def test_syntax_error_is_saved_and_keeps_workflows(store) -> None:  # type: ignore[no-untyped-def]
+    first = (await store.files.write("workflows/hello.py", HELLO)).workflows[0]
+    broken = await store.files.write("workflows/hello.py", HELLO + b"\ndef broken(:\n")
     assert broken.changed
     assert "SyntaxError" in broken.file.diagnostics
     assert broken.file.entity_type == "workflow"
     assert [w.id for w in broken.workflows] == [first.id]
 
 
-async def test_delete_and_rename(svc) -> None:  # type: ignore[no-untyped-def]
-    await svc.files.write("shared/greeting.py", b"X = 1\n")
-    await svc.files.write("workflows/hello.py", HELLO)
-    generation = await svc.files.delete("shared/greeting.py")
+async def test_delete_and_rename(store) -> None:  # type: ignore[no-untyped-def]
+    await store.files.write("shared/greeting.py", b"X = 1\n")
+    await store.files.write("workflows/hello.py", HELLO)
+    generation = await store.files.delete("shared/greeting.py")
     with pytest.raises(UserError) as missing:
-        await svc.files.read("shared/greeting.py")
+        await store.files.read("shared/greeting.py")
     assert missing.value.status == 404
-    assert "shared/greeting.py" not in (await svc.cache.snapshot(generation)).manifest
+    assert "shared/greeting.py" not in (await store.cache.snapshot(generation)).manifest
 
-    workflow = (await svc.files.write("workflows/hello.py", HELLO)).workflows[0]
-    moved = await svc.files.rename("workflows/hello.py", "workflows/greet.py")
+    workflow = (await store.files.write("workflows/hello.py", HELLO)).workflows[0]
+    moved = await store.files.rename("workflows/hello.py", "workflows/greet.py")
     assert moved.file.path == "workflows/greet.py"
     assert [w.id for w in moved.workflows] == [workflow.id]
-    manifest = (await svc.cache.snapshot(moved.generation)).manifest
+    manifest = (await store.cache.snapshot(moved.generation)).manifest
     assert "workflows/greet.py" in manifest and "workflows/hello.py" not in manifest
 
 
@@ -104,35 +94,37 @@ async def test_delete_and_rename(svc) -> None:  # type: ignore[no-untyped-def]
         ("big.txt", b"x" * (5 * 1024 * 1024 + 1), 413, "limit"),
     ],
 )
-async def test_bad_input_is_refused_and_changes_nothing(svc, path, content, status, words) -> None:  # type: ignore[no-untyped-def]
-    await svc.files.write("shared/ok.py", b"x = 1\n")
-    before = await svc.cache.snapshot(0)
+async def test_bad_input_is_refused_and_changes_nothing(
+    store, path, content, status, words
+) -> None:  # type: ignore[no-untyped-def]
+    await store.files.write("shared/ok.py", b"x = 1\n")
+    before = await store.cache.snapshot(0)
     with pytest.raises(UserError) as refused:
-        await svc.files.write(path, content)
+        await store.files.write(path, content)
     assert refused.value.status == status
     assert words.lower() in refused.value.message.lower()
-    after = await svc.cache.snapshot(0)
+    after = await store.cache.snapshot(0)
     assert after == before
-    assert [f.path for f in await svc.files.list()] == ["shared/ok.py"]
+    assert [f.path for f in await store.files.list()] == ["shared/ok.py"]
 
 
-async def test_binary_files_go_to_the_object_store(svc, backend) -> None:  # type: ignore[no-untyped-def]
+async def test_binary_files_go_to_the_object_store(store, backend) -> None:  # type: ignore[no-untyped-def]
     blob = bytes(range(256)) * 10
-    result = await svc.files.write("assets/logo.png", blob)
+    result = await store.files.write("assets/logo.png", blob)
     assert result.file.entity_type == "binary" and result.file.in_object_store
-    assert (await svc.files.read("assets/logo.png"))[1] == blob
+    assert (await store.files.read("assets/logo.png"))[1] == blob
     sha = hashlib.sha256(blob).hexdigest()
     assert (backend.settings.data_dir / "objects" / sha[:2] / sha[2:]).read_bytes() == blob
 
 
-async def test_compare_and_swap_lets_one_of_two_racing_writers_win(svc) -> None:  # type: ignore[no-untyped-def]
+async def test_compare_and_swap_lets_one_of_two_racing_writers_win(store) -> None:  # type: ignore[no-untyped-def]
     for round_ in range(20):
         base = f"base {round_}\n".encode()
-        expected = (await svc.files.write("notes.txt", base)).file.content_hash
+        expected = (await store.files.write("notes.txt", base)).file.content_hash
 
         async def attempt(tag: bytes, base: bytes = base, expected: str = expected) -> bool:
             try:
-                await svc.files.write("notes.txt", base + tag, expected_hash=expected)
+                await store.files.write("notes.txt", base + tag, expected_hash=expected)
             except UserError as exc:
                 assert exc.status == 409 and "changed since you read it" in exc.message
                 return False

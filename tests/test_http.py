@@ -10,11 +10,9 @@ import concurrent.futures
 import os
 import subprocess
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.conftest import Backend
 from tests.serving import BIFROST, Cluster
@@ -32,17 +30,6 @@ def hello(name: str = "world") -> str:
 """
 
 
-@pytest.fixture
-def cluster(backend: Backend, tmp_path: Path) -> Iterator[Cluster]:
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    running = Cluster(backend, logs).start()
-    try:
-        yield running
-    finally:
-        running.stop()
-
-
 def put(client: httpx.Client, path: str, content: bytes) -> dict:
     response = client.put(f"/api/files/{path}", content=content)
     assert response.status_code == 200, response.text
@@ -54,6 +41,13 @@ def workflow_id(client: httpx.Client, function_name: str) -> str:
         w for w in client.get("/api/workflows").json() if w["function_name"] == function_name
     ]
     return found["id"]
+
+
+def save_hello(client: httpx.Client) -> str:
+    """The walkthrough's two files; returns the id of the ``hello`` workflow."""
+    put(client, "shared/greeting.py", GREETING_V1)
+    put(client, "workflows/hello.py", HELLO)
+    return workflow_id(client, "hello")
 
 
 def execute(client: httpx.Client, wid: str, **parameters: object) -> dict:

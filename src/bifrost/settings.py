@@ -47,7 +47,10 @@ class Settings(BaseSettings):
     execution_memory_mb: int = Field(1024, description="Address-space limit per run.")
     execution_user: str | None = Field(
         "nobody",
-        description="Account executions run as when the worker runs as root; empty: don't switch.",
+        description=(
+            "Account executions run as when the worker runs as root. 'root' keeps them root, "
+            "without any capability (also the fallback when Python is unreadable to others)."
+        ),
     )
     packages_dir: Path | None = Field(
         None, description="Where workers install user packages; default <data_dir>/packages."

@@ -61,7 +61,9 @@ def _account(user: str | None) -> tuple[int, int] | None:
     Only when running as root, and only if that account can read this Python installation
     (a Python under /root cannot be read by others; the children then stay root, without
     capabilities)."""
-    if not user or os.geteuid() != 0 or not all(map(_readable_by_others, sys.path)):
+    if not user or user == "root" or os.geteuid() != 0:
+        return None
+    if not all(map(_readable_by_others, sys.path)):
         return None
     import pwd
 
