@@ -28,6 +28,7 @@ from bifrost.events import EventBus, LocalEventBus, RedisEventBus
 from bifrost.packages.service import prepare_worker, requirements_listener, watch_requirements
 from bifrost.runtime.protocol import CodeSource, ExecutionRequest
 from bifrost.settings import Settings
+from bifrost.store import executions
 from bifrost.store.db import Database
 from bifrost.store.files import Files
 from bifrost.store.objects import LocalObjectStore
@@ -154,6 +155,8 @@ async def start_worker(services: Services) -> None:
     await services.heartbeat.start()
     services._tasks.append(asyncio.create_task(watch_requirements(services, prepared)))
     if services.queue is None:
+        # This process is the only worker: whatever a previous one left unfinished is lost.
+        await executions.fail_abandoned(services.db, None)
         services.dispatcher = LocalDispatcher(runner, settings.worker_concurrency)
         return
 

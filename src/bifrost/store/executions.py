@@ -12,6 +12,8 @@ from bifrost.store.db import Database
 from bifrost.store.models import Execution, Workflow, Workspace, utcnow
 from bifrost.store.paths import module_name
 
+GENERATION = select(Workspace.generation).where(Workspace.id == 1).scalar_subquery()
+
 
 async def create(
     db: Database,
@@ -24,11 +26,7 @@ async def create(
     """Record a pending run pinned to the current generation, so it sees every earlier save."""
     async with db.write() as session:
         found = (
-            await session.execute(
-                select(Workflow, Workspace.generation).where(
-                    Workflow.id == workflow_id, Workspace.id == 1
-                )
-            )
+            await session.execute(select(Workflow, GENERATION).where(Workflow.id == workflow_id))
         ).first()
         if found is None:
             raise UserError(f"no workflow has id {workflow_id}", 404)
@@ -119,3 +117,28 @@ async def fail(db: Database, execution_id: str, message: str) -> None:
                 finished_at=utcnow(),
             )
         )
+
+
+async def fail_abandoned(db: Database, live_workers: set[str] | None) -> int:
+    """Close runs whose worker is gone, so none stays "running" forever.
+
+    ``live_workers`` None means every worker is gone (embedded mode starting up): unfinished runs
+    of a previous process can never finish."""
+    unfinished = Execution.status.in_(("pending", "running"))
+    if live_workers is None:
+        condition = unfinished
+        message = "Bifrost stopped before this execution finished"
+    else:
+        condition = (Execution.status == "running") & Execution.worker.not_in(live_workers)
+        message = "the worker running this execution stopped before it finished"
+    async with db.write() as session:
+        result = await session.execute(
+            update(Execution)
+            .where(condition)
+            .values(
+                status="failed",
+                error={"type": "WorkerLost", "message": message, "traceback": ""},
+                finished_at=utcnow(),
+            )
+        )
+    return result.rowcount or 0

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
+from bifrost.store import executions
+
 if TYPE_CHECKING:
     from bifrost.services import Services
 
@@ -18,6 +20,7 @@ log = logging.getLogger(__name__)
 
 INTERVAL_S = 5.0
 TTL_S = 20
+REAP_EVERY = 6  # beats between checks for runs whose worker died
 
 
 class Heartbeat:
@@ -48,9 +51,24 @@ class Heartbeat:
             log.warning("worker heartbeat failed: %s", exc)
 
     async def _loop(self) -> None:
+        beats = 0
         while True:
             await asyncio.sleep(INTERVAL_S)
             await self.beat()
+            beats += 1
+            if beats % REAP_EVERY == 0:
+                await self._reap()
+
+    async def _reap(self) -> None:
+        """Any worker may close the runs of a worker that died (its heartbeat expired)."""
+        try:
+            live = {w["id"] for w in await live_workers(self.services)}
+            if self.info["id"] in live:  # never judge others while our own view is broken
+                count = await executions.fail_abandoned(self.services.db, live)
+                if count:
+                    log.warning("closed %d executions whose worker is gone", count)
+        except Exception as exc:
+            log.warning("could not check for abandoned executions: %s", exc)
 
     async def stop(self) -> None:
         if self._task is not None:
