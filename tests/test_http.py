@@ -7,14 +7,16 @@ run sees exactly the code saved before it, on both back ends.
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import os
 import subprocess
 import threading
 from pathlib import Path
 
 import httpx
+import pytest
 
-from tests.conftest import Backend
+from tests.conftest import ADMIN_TOKEN, Backend
 from tests.serving import BIFROST, Cluster
 
 GREETING_V1 = b'def greet(name):\n    return f"Hello, {name}!"\n'
@@ -294,3 +296,28 @@ def test_rollback_path_imports_from_an_exported_directory(backend: Backend, tmp_
             assert execute(client, wid)["result"] == "Howdy, world!"
     finally:
         cluster.stop()
+
+
+def test_live_events_over_the_websocket(cluster: Cluster) -> None:
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    ws_url = cluster.urls[0].replace("http://", "ws://") + "/api/ws"
+    with cluster.client() as client:
+        wid = save_hello(client)
+        with connect(f"{ws_url}?token={ADMIN_TOKEN}") as socket:
+            started = client.post(f"/api/workflows/{wid}/execute", json={"wait": False}).json()
+            socket.send(json.dumps({"subscribe": f"execution:{started['id']}"}))
+            assert json.loads(socket.recv(timeout=10)) == {
+                "subscribed": f"execution:{started['id']}"
+            }
+            # The run may have finished before the subscription: then the record has it.
+            try:
+                event = json.loads(socket.recv(timeout=10))["event"]
+                assert event["status"] == "success" and event["result"] == "Hello, world!"
+            except TimeoutError:
+                record = client.get(f"/api/executions/{started['id']}").json()
+                assert record["status"] == "success"
+        with pytest.raises(InvalidStatus) as refused:
+            connect(f"{ws_url}?token=wrong")
+        assert refused.value.response.status_code == 403
