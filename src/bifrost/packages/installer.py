@@ -27,11 +27,13 @@ import importlib
 import importlib.metadata
 import logging
 import os
+import re
 import shlex
 import shutil
 import signal
 import sys
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +53,7 @@ Report = Callable[[dict[str, Any]], Awaitable[None]]
 "total", "item"}`` events while an install runs."""
 
 LOCK_FILE = ".bifrost-install.lock"
+_URL_CREDENTIALS = re.compile(r"(://)[^/@\s]+@")  # https://user:token@mirror/simple
 MESSAGE_LINES = 40  # lines of the tool's output kept as a failure's message
 MESSAGE_CHARS = 4000
 
@@ -199,14 +202,16 @@ def remove_dist(target: Path, dist: Dist) -> bool:
     return True
 
 
-_locks: dict[tuple[int, Path], asyncio.Lock] = {}
+_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Path, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @contextlib.asynccontextmanager
 async def target_lock(target: Path) -> AsyncIterator[None]:
     """One installer at a time per directory: in this process, and across processes (flock)."""
-    key = (id(asyncio.get_running_loop()), target)
-    async with _locks.setdefault(key, asyncio.Lock()):
+    locks = _locks.setdefault(asyncio.get_running_loop(), {})
+    async with locks.setdefault(target, asyncio.Lock()):
         target.mkdir(parents=True, exist_ok=True)
         fd = os.open(target / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -348,7 +353,7 @@ class Installer:
     async def _run(self, requirements: Sequence[str], report: Report | None) -> tuple[int, str]:
         """Run the tool, streaming its merged output; returns (exit code, tail of the output)."""
         command = self.command(requirements)
-        log.info("running %s", shlex.join(command))
+        log.info("running %s", _URL_CREDENTIALS.sub(r"\1***@", shlex.join(command)))
         proc = await asyncio.create_subprocess_exec(
             *command,
             stdin=asyncio.subprocess.DEVNULL,

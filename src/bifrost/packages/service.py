@@ -27,6 +27,7 @@ import random
 import sys
 import time
 import uuid
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -279,7 +280,9 @@ async def _read_requirements(files: Files) -> tuple[str, str | None]:
         raise UserError("requirements.txt is not UTF-8 text; fix it first", 409) from exc
 
 
-_update_locks: dict[int, asyncio.Lock] = {}
+_update_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 async def update_requirements(
@@ -289,7 +292,7 @@ async def update_requirements(
 
     Edits made in this process also queue on a lock: they would only fail each other's swaps.
     """
-    lock = _update_locks.setdefault(id(asyncio.get_running_loop()), asyncio.Lock())
+    lock = _update_locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
     async with lock:
         return await _update(files, edit, user)
 
@@ -451,10 +454,10 @@ async def list_packages(services: Services) -> dict[str, Any]:
         if entry.requirement is None:
             ignored.append({"line": entry.text, "error": entry.error})
             continue
-        dist = local.get(canonicalize_name(entry.requirement.name))
+        dist = local.get(entry.name)
         packages.append(
             {
-                "name": canonicalize_name(entry.requirement.name),
+                "name": entry.name,
                 "requirement": str(entry.requirement),
                 "installed_version": str(dist.version) if dist and dist.version else None,
             }

@@ -207,8 +207,6 @@ class Executor:
     async def start(self) -> None:
         """Spawn the template and wait until it reports ready."""
         self._stopping = False
-        if self._state_dir is None:
-            self._state_dir = tempfile.mkdtemp(prefix="bifrost-rt-")  # mode 0700
         await self._current()
 
     async def recycle(self) -> None:
@@ -227,6 +225,8 @@ class Executor:
         self._stopping = True
         if self._restart is not None:
             self._restart.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._restart
         workers = [w for w in [self._worker, *self._retired] if w is not None]
         self._worker = None
         for worker in workers:
@@ -274,7 +274,7 @@ class Executor:
 
     async def _spawn(self) -> _Worker:
         if self._state_dir is None:
-            self._state_dir = tempfile.mkdtemp(prefix="bifrost-rt-")
+            self._state_dir = tempfile.mkdtemp(prefix="bifrost-rt-")  # mode 0700
         self._spawned += 1
         listen = os.path.join(self._state_dir, f"t{self._spawned}.sock")
         env = template_env(
@@ -309,10 +309,12 @@ class Executor:
         worker = _Worker(self, proc, reader, writer)
         try:
             await asyncio.wait_for(worker.ready, self._startup_timeout)
-        except (TimeoutError, ConnectionError) as exc:
+        except BaseException as exc:  # also cancelled (stop() during a restart): no orphan
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
-            raise RuntimeError(f"the template process did not start: {exc!r}") from exc
+            if isinstance(exc, TimeoutError | ConnectionError):
+                raise RuntimeError(f"the template process did not start: {exc!r}") from exc
+            raise
         self._warm(worker)
         return worker
 
@@ -420,9 +422,7 @@ class Executor:
                     errors.error("ResultNotSerializable", "invalid result JSON"),
                 )
         if status != "success":
-            if not isinstance(error, dict):
-                error = errors.error("ExecutionError", "the execution failed")
-            error = {k: str(error.get(k) or "") for k in ("type", "message", "traceback")}
+            error = errors.clean(error) or errors.error("ExecutionError", "the execution failed")
         logs = msg.get("logs") if isinstance(msg.get("logs"), str) else ""
         gen = msg.get("generation")
         return ExecutionOutcome(

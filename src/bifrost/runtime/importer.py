@@ -185,9 +185,12 @@ class VirtualImporter:
             self._blobs[sha] = data
         return data
 
+    def _key(self, relpath: str, sha: str) -> tuple[str, str, bytes, int]:
+        return (self.root_slash + relpath, sha, MAGIC, sys.flags.optimize)
+
     def _entry(self, relpath: str, sha: str) -> CodeEntry:
-        path = self.root_slash + relpath
-        key = (path, sha, MAGIC, sys.flags.optimize)
+        key = self._key(relpath, sha)
+        path = key[0]
         entry = self._code.get(key)
         if entry is None:
             text = importlib.util.decode_source(self.blob(sha, relpath))
@@ -203,7 +206,7 @@ class VirtualImporter:
         return self._entry(relpath, sha)[0]
 
     def is_compiled(self, relpath: str, sha: str) -> bool:
-        return (self.root_slash + relpath, sha, MAGIC, sys.flags.optimize) in self._code
+        return self._key(relpath, sha) in self._code
 
     def code_for(self, relpath: str, sha: str) -> types.CodeType:
         """The code object to execute, with linecache seeded with exactly its source."""
@@ -213,8 +216,7 @@ class VirtualImporter:
         return code
 
     def source(self, relpath: str, sha: str) -> str:
-        key = (self.root_slash + relpath, sha, MAGIC, sys.flags.optimize)
-        entry = self._code.get(key)
+        entry = self._code.get(self._key(relpath, sha))
         if entry is not None:
             return "".join(entry[1])
         return importlib.util.decode_source(self.blob(sha, relpath))
@@ -234,7 +236,7 @@ class VirtualImporter:
     # -- path hook ----------------------------------------------------------------------------
     def path_hook(self, path: str) -> VirtualPathFinder:
         """``sys.path_hooks`` entry: claim only the root and directories below it."""
-        if isinstance(path, str) and (path == self.root or path.startswith(self.root_slash)):
+        if isinstance(path, str) and self.under_root(path):
             rel = path[len(self.root_slash) :].strip("/") if path != self.root else ""
             if ".." not in rel.split("/") and "//" not in rel:
                 return VirtualPathFinder(self, rel)

@@ -18,7 +18,7 @@ import stat
 import sys
 from typing import Any
 
-from bifrost.runtime.client import ENV_USER
+from bifrost.runtime.client import ENV_ROOT, ENV_USER
 
 try:
     _LIBC: Any = ctypes.CDLL(None, use_errno=True)
@@ -29,7 +29,6 @@ except OSError:  # pragma: no cover - not glibc/musl
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
 _CAPABILITY_VERSION_3 = 0x20080522
-_VIRTUAL_ROOTS = ("/tmp/bifrost",)
 
 
 class _Prepared:
@@ -63,7 +62,9 @@ def _account(user: str | None) -> tuple[int, int] | None:
     capabilities)."""
     if not user or user == "root" or os.geteuid() != 0:
         return None
-    if not all(map(_readable_by_others, sys.path)):
+    root = os.environ.get(ENV_ROOT) or "\0"  # the virtual root is served, never read from disk
+    on_disk = [p for p in sys.path if p != root and not p.startswith(root + os.sep)]
+    if not all(map(_readable_by_others, on_disk)):
         return None
     import pwd
 
@@ -73,7 +74,7 @@ def _account(user: str | None) -> tuple[int, int] | None:
 
 def _readable_by_others(path: str) -> bool:
     """Every directory on the way is searchable by others, and the last one readable."""
-    if not path or not os.path.isdir(path) or path.startswith(_VIRTUAL_ROOTS):
+    if not path or not os.path.isdir(path):
         return True
     parts = os.path.realpath(path).split(os.sep)
     for depth in range(2, len(parts) + 1):

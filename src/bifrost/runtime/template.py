@@ -448,21 +448,16 @@ class Template:
             self.spare = None
         self._close_client(run.peer)
         if run.request is not None and not run.reported:
+            limit = float(run.request["timeout_s"] or 0)
+            outcome = "failed"
             if run.ending == "timeout":
-                limit = float(run.request["timeout_s"])
-                err = errors.error(
-                    "TimeoutError", f"the execution exceeded its {limit:g} s timeout"
-                )
-                self._report(run.request, "timeout", error=err, logs=self._logs(run))
+                outcome, why = "timeout", f"the execution exceeded its {limit:g} s timeout"
+                err = errors.error("TimeoutError", why)
             elif run.ending == "cancelled":
                 err = errors.error("Cancelled", "the execution was cancelled")
-                self._report(run.request, "failed", error=err, logs=self._logs(run))
             else:
-                err = errors.error(
-                    "ExecutionCrashed",
-                    errors.describe_exit(status, float(run.request["timeout_s"] or 0)),
-                )
-                self._report(run.request, "failed", error=err, logs=self._logs(run))
+                err = errors.error("ExecutionCrashed", errors.describe_exit(status, limit))
+            self._report(run.request, outcome, error=err, logs=self._logs(run))
         os.close(run.log_fd)
 
     def _logs(self, run: Run) -> str:
