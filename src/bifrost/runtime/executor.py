@@ -58,7 +58,6 @@ class _Worker:
         self.ready: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self.infos: collections.deque[asyncio.Future[dict[str, Any]]] = collections.deque()
         self.closed = False
-        self.retired = False
         self.task = asyncio.create_task(self._read_loop())
 
     @property
@@ -215,7 +214,6 @@ class Executor:
             fresh = await self._spawn()
             old, self._worker = self._worker, fresh
         if old is not None and not old.closed:
-            old.retired = True
             self._retired.add(old)
             with contextlib.suppress(ConnectionError):
                 old.send(("drain",))
