@@ -131,3 +131,21 @@ async def test_compare_and_swap_lets_one_of_two_racing_writers_win(store) -> Non
             return True
 
         assert sorted(await asyncio.gather(attempt(b"a\n"), attempt(b"b\n"))) == [False, True]
+
+
+async def test_rename_keeps_the_sync_history_of_both_paths(store) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import select, update
+
+    from bifrost.store.models import WorkspaceFile
+
+    written = await store.files.write("shared/old.py", b"X = 1\n")
+    async with store.db.write() as session:  # as if the last sync had pushed it
+        await session.execute(update(WorkspaceFile).values(github_sha=written.file.git_sha))
+    moved = await store.files.rename("shared/old.py", "shared/new.py")
+    assert moved.file.git_status == "untracked"  # GitHub never had the new path
+    async with store.db.read() as session:
+        old = await session.scalar(
+            select(WorkspaceFile).where(WorkspaceFile.path == "shared/old.py")
+        )
+    assert old.is_deleted and old.github_sha == written.file.git_sha
+    assert old.git_status == "deleted"  # a sync can tell the user deleted it

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from bifrost.cache.base import Change, ModuleCache
 from bifrost.errors import UserError
@@ -102,6 +103,11 @@ class Files:
         except UndecodableSource as exc:
             raise UserError(str(exc)) from exc
 
+    async def _checked(self, raw_path: str, content: bytes) -> tuple[str, Classification]:
+        if len(content) > PARSE_IN_THREAD:  # a big AST parse must not stall the event loop
+            return await asyncio.to_thread(self._validate, raw_path, content)
+        return self._validate(raw_path, content)
+
     async def _committed(self, change: Change) -> None:
         await self.cache.apply(change)
         for listener in self.listeners:
@@ -117,16 +123,9 @@ class Files:
     ) -> WriteResult:
         """Create or replace a file. ``expected_hash`` makes it a compare-and-swap: the write
         happens only if the current content has that sha256 (None: only if the file is absent)."""
-        if len(content) > PARSE_IN_THREAD:  # a big AST parse must not stall the event loop
-            path, found = await asyncio.to_thread(self._validate, raw_path, content)
-        else:
-            path, found = self._validate(raw_path, content)
+        path, found = await self._checked(raw_path, content)
         sha = hashlib.sha256(content).hexdigest()
-        inline = path.endswith(".py") or (
-            found.entity_type != "binary" and len(content) <= INLINE_LIMIT
-        )
-        if not inline:
-            self.objects.put(sha, content)  # content-addressed: harmless if the commit fails
+        inline = await self._place(path, found, content, sha)
         async with self.db.write() as session:
             await lock_workspace(session)
             row = await session.scalar(select(WorkspaceFile).where(WorkspaceFile.path == path))
@@ -145,28 +144,55 @@ class Files:
                 generation = await current_generation(session)
                 return WriteResult(row, generation, changed=False, workflows=list(workflows))
             generation = await bump_generation(session)
-            if row is None:
-                row = WorkspaceFile(path=path, created_at=utcnow())
-                session.add(row)
-            entity_type = found.entity_type
-            if found.syntax_error and row.entity_type in ("workflow", "data_provider"):
-                entity_type = row.entity_type  # keep its workflows runnable, so the error shows
-            row.entity_type = entity_type
-            row.content = content if inline else None
-            row.in_object_store = not inline
-            row.content_hash = sha
-            row.git_sha = git_blob_sha(content)
-            row.size = len(content)
-            row.content_type = content_type(path, content)
-            row.diagnostics = found.syntax_error
-            row.is_deleted = False
-            row.generation = generation
-            row.updated_at = utcnow()
-            row.updated_by = user
+            row = self._fill(session, row, path, found, content, sha, inline, generation, user)
             workflows = await self._sync_workflows(session, path, found)
         blobs = {sha: content} if path.endswith(".py") else {}
         await self._committed(Change(generation, {path: sha}, blobs))
         return WriteResult(row, generation, changed=True, workflows=workflows)
+
+    async def _place(self, path: str, found: Classification, content: bytes, sha: str) -> bool:
+        """Python and small text files live in the row; others go to the object store first
+        (content-addressed, so an object whose commit then fails is harmless)."""
+        inline = path.endswith(".py") or (
+            found.entity_type != "binary" and len(content) <= INLINE_LIMIT
+        )
+        if not inline:
+            await asyncio.to_thread(self.objects.put, sha, content)
+        return inline
+
+    @staticmethod
+    def _fill(
+        session: AsyncSession,
+        row: WorkspaceFile | None,
+        path: str,
+        found: Classification,
+        content: bytes,
+        sha: str,
+        inline: bool,
+        generation: int,
+        user: str | None,
+    ) -> WorkspaceFile:
+        """Write the content into ``path``'s row; a soft-deleted row is revived, keeping the
+        base SHA of its last sync, so a later sync still knows what GitHub had there."""
+        if row is None:
+            row = WorkspaceFile(path=path, created_at=utcnow())
+            session.add(row)
+        entity_type = found.entity_type
+        if found.syntax_error and row.entity_type in ("workflow", "data_provider"):
+            entity_type = row.entity_type  # keep its workflows runnable, so the error shows
+        row.entity_type = entity_type
+        row.content = content if inline else None
+        row.in_object_store = not inline
+        row.content_hash = sha
+        row.git_sha = git_blob_sha(content)
+        row.size = len(content)
+        row.content_type = content_type(path, content)
+        row.diagnostics = found.syntax_error
+        row.is_deleted = False
+        row.generation = generation
+        row.updated_at = utcnow()
+        row.updated_by = user
+        return row
 
     async def _sync_workflows(
         self, session: AsyncSession, path: str, found: Classification
@@ -212,14 +238,22 @@ class Files:
             )
         if row is None:
             raise UserError(f"{path} does not exist", 404)
-        content = self.objects.get(row.content_hash) if row.in_object_store else row.content
+        content = (
+            await asyncio.to_thread(self.objects.get, row.content_hash)
+            if row.in_object_store
+            else row.content
+        )
         if content is None:
             raise UserError(f"the content of {path} is missing from the object store", 500)
         return row, content
 
     async def list(self, prefix: str = "") -> list[WorkspaceFile]:
         async with self.db.read() as session:
-            query = select(WorkspaceFile).where(WorkspaceFile.is_deleted.is_(False))
+            query = (
+                select(WorkspaceFile)
+                .options(defer(WorkspaceFile.content))  # metadata only: never load contents
+                .where(WorkspaceFile.is_deleted.is_(False))
+            )
             if prefix:
                 query = query.where(WorkspaceFile.path.startswith(prefix, autoescape=True))
             return list(await session.scalars(query.order_by(WorkspaceFile.path)))
@@ -237,10 +271,7 @@ class Files:
             if row is None:
                 raise UserError(f"{path} does not exist", 404)
             generation = await bump_generation(session)
-            row.is_deleted = True
-            row.generation = generation
-            row.updated_at = utcnow()
-            row.updated_by = user
+            self._soft_delete(row, generation, user)
             await session.execute(
                 update(Workflow).where(Workflow.path == path).values(is_active=False)
             )
@@ -248,47 +279,50 @@ class Files:
         return generation
 
     async def rename(self, old: str, new: str, *, user: str | None = None) -> WriteResult:
-        """Move one file; its workflows keep their ids when the new path can hold them."""
+        """Move one file: a delete of the old path plus a write of the new one, in one
+        transaction. Both rows keep their sync history (the old one soft-deleted with its base
+        SHA), and the file's workflows move with it, keeping their ids."""
         old_path = self._path(old)
         row, content = await self.read(old_path)
-        new_path, found = self._validate(new, content)
+        new_path, found = await self._checked(new, content)
         if new_path == old_path:
             raise UserError("the new path is the same as the old one")
+        sha = row.content_hash
+        inline = await self._place(new_path, found, content, sha)
         async with self.db.write() as session:
             await lock_workspace(session)
-            target = await session.scalar(
-                select(WorkspaceFile).where(WorkspaceFile.path == new_path)
-            )
+            rows = {
+                r.path: r
+                for r in await session.scalars(
+                    select(WorkspaceFile).where(WorkspaceFile.path.in_((old_path, new_path)))
+                )
+            }
+            source, target = rows.get(old_path), rows.get(new_path)
             if target is not None and not target.is_deleted:
                 raise UserError(f"{new_path} already exists; delete it first", 409)
-            if target is not None:
-                await session.delete(target)
-                await session.flush()
-            row = await session.scalar(select(WorkspaceFile).where(WorkspaceFile.path == old_path))
-            if (
-                row is None
-                or row.is_deleted
-                or row.content_hash != hashlib.sha256(content).hexdigest()
-            ):
+            if source is None or source.is_deleted or source.content_hash != sha:
                 raise UserError(f"{old_path} changed during the rename; try again", 409)
             generation = await bump_generation(session)
-            row.path = new_path
-            row.entity_type = found.entity_type if not found.syntax_error else row.entity_type
-            row.content_type = content_type(new_path, content)
-            row.generation = generation
-            row.updated_at = utcnow()
-            row.updated_by = user
+            self._soft_delete(source, generation, user)
+            moved = self._fill(
+                session, target, new_path, found, content, sha, inline, generation, user
+            )
             # Rows left at the target belonged to a deleted file and are inactive.
             await session.execute(delete(Workflow).where(Workflow.path == new_path))
             await session.execute(
                 update(Workflow).where(Workflow.path == old_path).values(path=new_path)
             )
             workflows = await self._sync_workflows(session, new_path, found)
-        blobs = {row.content_hash: content} if new_path.endswith(".py") else {}
-        await self._committed(
-            Change(generation, {old_path: None, new_path: row.content_hash}, blobs)
-        )
-        return WriteResult(row, generation, changed=True, workflows=workflows)
+        blobs = {sha: content} if new_path.endswith(".py") else {}
+        await self._committed(Change(generation, {old_path: None, new_path: sha}, blobs))
+        return WriteResult(moved, generation, changed=True, workflows=workflows)
+
+    @staticmethod
+    def _soft_delete(row: WorkspaceFile, generation: int, user: str | None) -> None:
+        row.is_deleted = True
+        row.generation = generation
+        row.updated_at = utcnow()
+        row.updated_by = user
 
     @staticmethod
     def _path(raw_path: str) -> str:
