@@ -63,11 +63,12 @@ class Services:
     executor: Executor | None = None
     heartbeat: Heartbeat | None = None
     queue_worker: Worker | None = None
+    queue_task: asyncio.Task | None = None
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
     async def close(self) -> None:
         if self.queue_worker is not None:
-            await drain(self.queue_worker, self._tasks[-1], self.settings.worker_shutdown_grace_s)
+            await drain(self.queue_worker, self.queue_task, self.settings.worker_shutdown_grace_s)
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -172,16 +173,19 @@ async def start_worker(services: Services) -> None:
     )
     worker.SIGNALS = []  # the hosting process (uvicorn or the CLI) owns signal handling
     services.queue_worker = worker
-    services._tasks.append(asyncio.create_task(worker.start()))
+    services.queue_task = asyncio.create_task(worker.start())
+    services._tasks.append(services.queue_task)
 
 
-async def drain(worker: Worker, running: asyncio.Task, grace_s: float) -> None:
+async def drain(worker: Worker, running: asyncio.Task | None, grace_s: float) -> None:
     """Let running executions finish (up to ``grace_s``) but take no new job, then stop.
 
     SAQ's "burst" mode stops each consumer loop after its current job (or its idle wait of at
     most a second), and the worker stops itself once the last loop has ended."""
     worker.burst = True
     worker.burst_condition_met = True
+    if running is None:
+        return
     try:
         await asyncio.wait_for(asyncio.shield(running), grace_s + 2)
     except TimeoutError:

@@ -191,7 +191,7 @@ async def test_worker_restart_with_a_fresh_directory(svc: Services, tmp_path: Pa
     fresh = svc.settings.model_copy(update={"packages_dir": tmp_path / "fresh"})
     report = await service.prepare_worker(fresh, svc.cache)
     assert report.error is None and report.installed == ["bft-alpha"]
-    assert str(tmp_path / "fresh") in sys.path
+    assert str(tmp_path / "fresh") not in sys.path  # only executions import from it
     assert importable(tmp_path / "fresh", "bft_alpha")
     again = await service.prepare_worker(fresh, svc.cache)
     assert again.installed == [] and again.seconds < 0.5

@@ -53,7 +53,7 @@ class LocalModuleCache:
             if current is None or current.generation >= change.generation:
                 return
             if current.generation != change.generation - 1:
-                self._snapshot = await self.store.snapshot()
+                self._snapshot = None  # reloaded from the database by the next snapshot()
                 return
             manifest = dict(current.manifest)  # snapshots handed out are never mutated
             for path, sha in change.paths.items():

@@ -102,9 +102,11 @@ class RedisModuleCache:
         return -1 if value is None else int(value)
 
     async def snapshot(self, min_generation: int = 0) -> Snapshot:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hgetall(self.manifest_key)
-            (raw,) = await pipe.execute()
+        try:
+            raw = await self.redis.hgetall(self.manifest_key)
+        except RedisError as exc:
+            log.warning("cache read failed (%s); reading the manifest from the database", exc)
+            return await self.store.snapshot()
         generation = raw.pop(GENERATION_FIELD.encode(), None)
         if generation is None or int(generation) < min_generation:
             await self.rebuild()

@@ -43,6 +43,8 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from bifrost.errors import UserError
+
 if TYPE_CHECKING:
     from bifrost.settings import Settings
 
@@ -256,7 +258,11 @@ class Installer:
         self.timeout_s = timeout_s
         uv = find_uv() if tool in ("auto", "uv") else None
         if tool == "uv" and uv is None:
-            raise RuntimeError("BIFROST_PACKAGE_INSTALLER=uv but uv is not installed")
+            raise UserError(
+                "BIFROST_PACKAGE_INSTALLER=uv but uv is not installed on this machine: "
+                "install uv, or set BIFROST_PACKAGE_INSTALLER=auto to fall back to pip",
+                503,
+            )
         self.uv = uv
 
     @classmethod

@@ -24,7 +24,6 @@ import contextlib
 import json
 import logging
 import random
-import sys
 import time
 import uuid
 import weakref
@@ -96,17 +95,17 @@ class PrepareReport:
 
 
 async def prepare_worker(settings: Settings, cache: ModuleCache) -> PrepareReport:
-    """Put the package directory on ``sys.path`` and install what requirements.txt needs.
+    """Install what requirements.txt needs into the package directory.
 
-    Never raises: a worker without its packages still runs everything else, and says why.
+    Executions get that directory on their ``sys.path`` through the template's environment; the
+    supervisor itself never imports from it, since it holds the credentials. Never raises: a
+    worker without its packages still runs everything else, and says why.
     """
     started = time.perf_counter()
     report = PrepareReport()
     target = settings.packages_path
     try:
         target.mkdir(parents=True, exist_ok=True)
-        if str(target) not in sys.path:
-            sys.path.append(str(target))  # last: user packages never shadow the worker's own
         try:
             entry = await asyncio.wait_for(cache.requirements(), READ_TIMEOUT_S)
         except Exception as exc:

@@ -39,11 +39,6 @@ def database_url(settings: Settings, *, asynchronous: bool) -> URL:
     return url.set(drivername="postgresql+psycopg")
 
 
-def describe(url: URL) -> str:
-    """A printable name for a database URL, without its password."""
-    return url.render_as_string(hide_password=True)
-
-
 def _tune_sqlite(engine: Engine, *, immediate: bool) -> None:
     """WAL lets readers run beside the single writer; NORMAL sync is durable across app crashes.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -11,6 +12,17 @@ from bifrost.runtime.protocol import ExecutionOutcome, ExecutionRequest
 from bifrost.store.db import Database
 from bifrost.store.models import Execution, Workflow, Workspace, utcnow
 from bifrost.store.paths import module_name
+
+
+def _timeout(workflow: Workflow, default_s: float) -> float:
+    value = workflow.options.get("timeout", default_s)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise UserError(
+            f"{workflow.path}: @workflow(timeout=...) must be a positive number of seconds, "
+            f"not {value!r}; fix the decorator and save the file",
+        )
+    return float(value)
+
 
 GENERATION = select(Workspace.generation).where(Workspace.id == 1).scalar_subquery()
 
@@ -37,7 +49,7 @@ async def create(
                 "restore the function or run another workflow",
                 409,
             )
-        timeout = float(workflow.options.get("timeout") or timeout_s)
+        timeout = _timeout(workflow, timeout_s)
         execution = Execution(
             workflow_id=workflow.id,
             path=workflow.path,

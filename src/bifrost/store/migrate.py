@@ -7,6 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine
+from sqlalchemy.engine import URL
 
 from bifrost.settings import Settings
 from bifrost.store.db import database_url
@@ -14,10 +15,10 @@ from bifrost.store.db import database_url
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def alembic_config(settings: Settings) -> Config:
+def alembic_config(url: URL) -> Config:
+    """Alembic config for this project, also for new revisions (`command.revision`)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    url = database_url(settings, asynchronous=False)
     config.set_main_option(
         "sqlalchemy.url", url.render_as_string(hide_password=False).replace("%", "%%")
     )
@@ -26,8 +27,8 @@ def alembic_config(settings: Settings) -> Config:
 
 def upgrade(settings: Settings) -> None:
     """Bring the schema to the newest revision; a no-op when it is already there."""
-    config = alembic_config(settings)
     url = database_url(settings, asynchronous=False)
+    config = alembic_config(url)
     if url.get_backend_name() == "sqlite":
         Path(url.database or "").parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url)

@@ -38,7 +38,10 @@ class Runner:
         if not done:
             await executions.mark_running(self.db, request.execution_id, self.worker_id)
         outcome = await run
-        await executions.finish(self.db, outcome, self.worker_id)
+        try:
+            await executions.finish(self.db, outcome, self.worker_id)
+        except Exception:  # the waiting request still gets the outcome; the reaper closes the row
+            log.exception("could not record the outcome of execution %s", request.execution_id)
         await self.events.publish(
             execution_channel(request.execution_id), dataclasses.asdict(outcome)
         )

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 
 from bifrost.api.deps import services
 from bifrost.api.schemas import DeleteResponse, FileInfo, RenameRequest, WorkflowInfo, WriteResponse
+from bifrost.errors import UserError
 from bifrost.services import Services
 from bifrost.store.files import ANY, WriteResult
 
@@ -39,7 +40,22 @@ async def put_file(
     svc: Services = Depends(services),
 ) -> WriteResponse:
     expected = ANY if if_match is None else (if_match.strip().strip('"') or None)
-    return _written(await svc.files.write(path, await request.body(), expected_hash=expected))
+    return _written(await svc.files.write(path, await _body(request, svc), expected_hash=expected))
+
+
+async def _body(request: Request, svc: Services) -> bytes:
+    """Read the upload, refusing it as soon as it is larger than any file may be."""
+    limit = svc.settings.max_file_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise UserError(f"the file is {int(declared):,} bytes; the limit is {limit:,} bytes", 413)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise UserError(f"the file is over the limit of {limit:,} bytes", 413)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 @router.get("/{path:path}")

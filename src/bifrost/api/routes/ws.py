@@ -8,6 +8,7 @@ import contextlib
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 router = APIRouter()
+MAX_SUBSCRIPTIONS = 64
 
 
 def _token(websocket: WebSocket) -> str | None:
@@ -36,10 +37,16 @@ async def events(websocket: WebSocket) -> None:
 
         try:
             while True:
-                request = await websocket.receive_json()
+                try:
+                    request = await websocket.receive_json()
+                except ValueError:
+                    request = None
                 channel = request.get("subscribe") if isinstance(request, dict) else None
                 if not isinstance(channel, str) or not channel:
                     await websocket.send_json({"error": 'send {"subscribe": "<channel>"}'})
+                    continue
+                if len(forwarders) >= MAX_SUBSCRIPTIONS:
+                    await websocket.send_json({"error": f"at most {MAX_SUBSCRIPTIONS} channels"})
                     continue
                 inbox = await stack.enter_async_context(bus.subscribe(channel))
                 forwarders.append(asyncio.create_task(forward(channel, inbox)))
