@@ -51,3 +51,15 @@ async def test_unknown_ids_are_404(store) -> None:  # type: ignore[no-untyped-de
         await executions.create(store.db, "nope", {}, timeout_s=1, memory_mb=1)
     assert no_workflow.value.status == 404
     assert Execution.__tablename__ == "executions"
+
+
+async def test_a_bad_timeout_option_is_a_clear_422(store) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from bifrost.errors import UserError
+
+    source = b'from bifrost import workflow\n\n@workflow(timeout="5m")\ndef slow():\n    return 1\n'
+    wid = (await store.files.write("workflows/slow.py", source)).workflows[0].id
+    with pytest.raises(UserError) as refused:
+        await executions.create(store.db, wid, {}, timeout_s=5, memory_mb=256)
+    assert refused.value.status == 422 and "positive number of seconds" in refused.value.message
