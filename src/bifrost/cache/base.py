@@ -23,6 +23,7 @@ class Change:
     generation: int
     paths: dict[str, str | None]  # path -> new sha256, or None when the path went away
     blobs: dict[str, bytes]  # sha256 -> content of Python sources worth caching now
+    requirements: bytes | None = None  # the new requirements.txt, when this change wrote it
 
 
 class ModuleCache(Protocol):
@@ -97,6 +98,7 @@ class StoreReader:
             return {sha: content for sha, content in rows}
 
     async def requirements(self) -> dict[str, str] | None:
+        """``{"content", "hash"}`` of the workspace's requirements.txt."""
         async with self.db.read() as session:
             row = (
                 await session.execute(

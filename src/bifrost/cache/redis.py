@@ -53,6 +53,22 @@ return 1
 """
 
 
+_SET_IF_NEWER = """
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local ok, value = pcall(cjson.decode, cur)
+  if ok and type(value) == 'table' and tonumber(value['generation'])
+     and tonumber(value['generation']) >= tonumber(ARGV[2]) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+return 1
+"""
+
+REQUIREMENTS_PATH = "requirements.txt"
+
+
 def connect(url: str) -> aioredis.Redis:
     """Short timeouts: a down Redis must fail a cache call fast, never hang a write."""
     return aioredis.Redis.from_url(
@@ -71,6 +87,7 @@ class RedisModuleCache:
         self.requirements_key = f"{prefix}requirements:content"
         self._apply = client.register_script(_APPLY)
         self._replace = client.register_script(_REPLACE)
+        self._set_if_newer = client.register_script(_SET_IF_NEWER)
         self._needs_repair = False
 
     def _blob_key(self, sha256: str) -> str:
@@ -83,19 +100,33 @@ class RedisModuleCache:
                     for sha, content in change.blobs.items():
                         pipe.set(self._blob_key(sha), content, ex=BLOB_TTL_S)
                     await pipe.execute()
-            if "requirements.txt" in change.paths:
-                await self.redis.delete(self.requirements_key)
-            if self._needs_repair:
-                await self.rebuild()
-                return
             args: list[str | int] = [GENERATION_FIELD, change.generation]
             for path, sha in change.paths.items():
                 args += [path, sha or ""]
-            if await self._apply(keys=[self.manifest_key], args=args) == -1:
+            if self._needs_repair or await self._apply(keys=[self.manifest_key], args=args) == -1:
                 await self.rebuild()
+            await self._apply_requirements(change)  # after a rebuild, which drops the entry
         except RedisError as exc:
             self._needs_repair = True
             log.warning("cache update failed (%s); it will be rebuilt from the database", exc)
+
+    async def _apply_requirements(self, change: Change) -> None:
+        """Store the new requirements.txt unless a newer one is there already (two writers
+        racing must not leave the older file cached for a day); a deletion just drops it."""
+        if REQUIREMENTS_PATH not in change.paths:
+            return
+        if change.requirements is None:
+            await self.redis.delete(self.requirements_key)
+            return
+        value = {
+            "content": change.requirements.decode("utf-8", "replace"),
+            "hash": change.paths[REQUIREMENTS_PATH],
+            "generation": change.generation,
+        }
+        await self._set_if_newer(
+            keys=[self.requirements_key],
+            args=[json.dumps(value), change.generation, REQUIREMENTS_TTL_S],
+        )
 
     async def generation(self) -> int:
         value = await self.redis.hget(self.manifest_key, GENERATION_FIELD)
@@ -157,7 +188,7 @@ class RedisModuleCache:
             cached = await self.redis.get(self.requirements_key)
             if cached is not None:
                 value = json.loads(cached)
-                return value or None
+                return {"content": value["content"], "hash": value["hash"]} if value else None
         except RedisError as exc:
             log.warning("cache read failed (%s); reading requirements from the database", exc)
             return await self.store.requirements()

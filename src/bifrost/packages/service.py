@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import random
 import time
@@ -48,24 +47,8 @@ log = logging.getLogger(__name__)
 
 WORKERS_CHANNEL = "workers"  # {"action": "recycle", "hash", "generation", "reason"}
 ACKS_CHANNEL = "packages:workers"  # a worker's PrepareReport after it recycled
-CACHE_TTL_S = 24 * 3600
 CAS_ATTEMPTS = 25
 READ_TIMEOUT_S = 15.0
-
-# Sets the cache entry unless it already holds a newer generation: two listeners racing (or a
-# reader filling a miss) must not leave an older requirements.txt cached for 24 hours.
-_SET_IF_NEWER = """
-local cur = redis.call('GET', KEYS[1])
-if cur then
-  local ok, value = pcall(cjson.decode, cur)
-  if ok and type(value) == 'table' and tonumber(value['generation'])
-     and tonumber(value['generation']) >= tonumber(ARGV[2]) then
-    return 0
-  end
-end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
-return 1
-"""
 
 
 def job_channel(job_id: str) -> str:
@@ -214,15 +197,12 @@ async def _recycle(services: Services, report: PrepareReport) -> None:
 
 
 def requirements_listener(services: Services) -> Listener:
-    """A ``Files`` listener: refresh the cache entry and recycle the workers on every change."""
+    """A ``Files`` listener: recycle the workers on every change of requirements.txt (the cache
+    has already stored the new content by then)."""
 
     async def on_change(change: Change) -> None:
         if reqs.PATH not in change.paths:
             return
-        try:
-            await _refresh_cache_entry(services, change)
-        except Exception as exc:
-            log.warning("could not refresh the requirements cache entry: %s", exc)
         try:
             await services.events.publish(
                 WORKERS_CHANNEL,
@@ -237,22 +217,6 @@ def requirements_listener(services: Services) -> Listener:
             log.warning("could not tell the workers to recycle: %s", exc)
 
     return on_change
-
-
-async def _refresh_cache_entry(services: Services, change: Change) -> None:
-    key = getattr(services.cache, "requirements_key", None)
-    if services.redis is None or key is None or change.paths[reqs.PATH] is None:
-        return  # the embedded cache reads the database; a deletion was already applied
-    try:
-        row, content = await services.files.read(reqs.PATH)
-    except UserError:
-        return
-    value = {
-        "content": content.decode("utf-8", "replace"),
-        "hash": row.content_hash,
-        "generation": row.generation,
-    }
-    await services.redis.eval(_SET_IF_NEWER, 1, key, json.dumps(value), row.generation, CACHE_TTL_S)
 
 
 # ---- API side --------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from bifrost.store.paths import InvalidPath, check_python_path, normalize_path
 
 INLINE_LIMIT = 256 * 1024  # non-Python files above this go to the object store
 PARSE_IN_THREAD = 256 * 1024
+REQUIREMENTS = "requirements.txt"  # the workspace's packages (see bifrost.packages)
 
 
 class ANY:
@@ -147,7 +148,8 @@ class Files:
             row = self._fill(session, row, path, found, content, sha, inline, generation, user)
             workflows = await self._sync_workflows(session, path, found)
         blobs = {sha: content} if path.endswith(".py") else {}
-        await self._committed(Change(generation, {path: sha}, blobs))
+        requirements = content if path == REQUIREMENTS else None
+        await self._committed(Change(generation, {path: sha}, blobs, requirements))
         return WriteResult(row, generation, changed=True, workflows=workflows)
 
     async def _place(self, path: str, found: Classification, content: bytes, sha: str) -> bool:
@@ -314,7 +316,10 @@ class Files:
             )
             workflows = await self._sync_workflows(session, new_path, found)
         blobs = {sha: content} if new_path.endswith(".py") else {}
-        await self._committed(Change(generation, {old_path: None, new_path: sha}, blobs))
+        requirements = content if new_path == REQUIREMENTS else None
+        await self._committed(
+            Change(generation, {old_path: None, new_path: sha}, blobs, requirements)
+        )
         return WriteResult(moved, generation, changed=True, workflows=workflows)
 
     @staticmethod
