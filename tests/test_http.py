@@ -63,6 +63,7 @@ def test_walkthrough(cluster: Cluster) -> None:
         put(client, "shared/greeting.py", GREETING_V1)
         written = put(client, "workflows/hello.py", HELLO)
         assert [w["name"] for w in written["workflows"]] == ["hello"]
+        assert written["file"]["updated_by"] == "admin"  # who made the change
         wid = workflow_id(client, "hello")
 
         run = execute(client, wid, name="Ada")

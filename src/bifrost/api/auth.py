@@ -20,6 +20,7 @@ async def require_token(
             headers={"WWW-Authenticate": "Bearer"},
         )
     checker: TokenChecker = request.app.state.tokens
-    if not await checker.is_valid(credentials.credentials):
+    owner = await checker.owner(credentials.credentials)
+    if owner is None:
         raise HTTPException(401, "invalid token", headers={"WWW-Authenticate": "Bearer"})
-    return "admin"
+    return owner

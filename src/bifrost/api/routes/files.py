@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 
+from bifrost.api.auth import require_token
 from bifrost.api.deps import services
 from bifrost.api.schemas import DeleteResponse, FileInfo, RenameRequest, WorkflowInfo, WriteResponse
 from bifrost.errors import UserError
@@ -28,8 +29,10 @@ async def list_files(prefix: str = "", svc: Services = Depends(services)) -> lis
 
 
 @router.post("/rename", response_model=WriteResponse)
-async def rename_file(body: RenameRequest, svc: Services = Depends(services)) -> WriteResponse:
-    return _written(await svc.files.rename(body.old_path, body.new_path))
+async def rename_file(
+    body: RenameRequest, svc: Services = Depends(services), user: str = Depends(require_token)
+) -> WriteResponse:
+    return _written(await svc.files.rename(body.old_path, body.new_path, user=user))
 
 
 @router.put("/{path:path}", response_model=WriteResponse)
@@ -38,9 +41,11 @@ async def put_file(
     request: Request,
     if_match: str | None = Header(None, description='"<sha256>" from the ETag: compare-and-swap'),
     svc: Services = Depends(services),
+    user: str = Depends(require_token),
 ) -> WriteResponse:
     expected = ANY if if_match is None else (if_match.strip().strip('"') or None)
-    return _written(await svc.files.write(path, await _body(request, svc), expected_hash=expected))
+    content = await _body(request, svc)
+    return _written(await svc.files.write(path, content, user=user, expected_hash=expected))
 
 
 async def _body(request: Request, svc: Services) -> bytes:
@@ -69,6 +74,8 @@ async def get_file(path: str, svc: Services = Depends(services)) -> Response:
 
 
 @router.delete("/{path:path}", response_model=DeleteResponse)
-async def delete_file(path: str, svc: Services = Depends(services)) -> DeleteResponse:
-    generation = await svc.files.delete(path)
+async def delete_file(
+    path: str, svc: Services = Depends(services), user: str = Depends(require_token)
+) -> DeleteResponse:
+    generation = await svc.files.delete(path, user=user)
     return DeleteResponse(path=path, generation=generation)

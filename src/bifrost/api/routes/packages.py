@@ -17,6 +17,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from bifrost.api.auth import require_token
 from bifrost.api.deps import services
 from bifrost.packages import service
 from bifrost.packages.requirements import parse_requirement
@@ -42,13 +43,13 @@ async def list_packages(svc: Services = Depends(services)) -> dict[str, Any]:
 
 @router.post("/install", response_model=None)
 async def install(
-    body: InstallRequest, svc: Services = Depends(services)
+    body: InstallRequest, svc: Services = Depends(services), user: str = Depends(require_token)
 ) -> dict[str, Any] | JSONResponse:
     job_id = body.job_id or uuid.uuid4().hex
     if body.wait:
-        return await service.install(svc, body.requirement, job_id=job_id)
+        return await service.install(svc, body.requirement, user=user, job_id=job_id)
     parse_requirement(body.requirement)  # a typo is refused now, not in a background event
-    task = asyncio.create_task(service.install(svc, body.requirement, job_id=job_id))
+    task = asyncio.create_task(service.install(svc, body.requirement, user=user, job_id=job_id))
     _background.add(task)
     task.add_done_callback(_finished)
     return JSONResponse(
@@ -64,5 +65,7 @@ def _finished(task: asyncio.Task) -> None:
 
 
 @router.delete("/{name}")
-async def remove(name: str, svc: Services = Depends(services)) -> dict[str, Any]:
-    return await service.remove(svc, name)
+async def remove(
+    name: str, svc: Services = Depends(services), user: str = Depends(require_token)
+) -> dict[str, Any]:
+    return await service.remove(svc, name, user=user)
