@@ -24,6 +24,8 @@ files_app = typer.Typer(help="Read and write workspace files.", no_args_is_help=
 app.add_typer(files_app, name="files")
 app.add_typer(packages_app, name="packages")
 console = Console()
+HostOption = Annotated[str | None, typer.Option(help="Address to listen on.")]
+PortOption = Annotated[int | None, typer.Option(help="Port to listen on.")]
 err = Console(stderr=True)
 
 
@@ -72,8 +74,8 @@ def init() -> None:
 
 @app.command()
 def up(
-    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    host: HostOption = None,
+    port: PortOption = None,
 ) -> None:
     """Init, then serve the API with a worker in the same process (the one-machine setup)."""
     _setup_logging()
@@ -84,8 +86,8 @@ def up(
 
 @app.command()
 def api(
-    host: Annotated[str | None, typer.Option(help="Address to listen on.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    host: HostOption = None,
+    port: PortOption = None,
 ) -> None:
     """Serve the API only; executions go to `bifrost worker` processes through Redis."""
     _setup_logging()
