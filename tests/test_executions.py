@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
+import pytest
+from sqlalchemy import func, select
+
+from bifrost.errors import Conflict, InvalidInput, NotFound
 from bifrost.store import executions
 from bifrost.store.models import Execution
+from bifrost.worker.request import prepare
 from tests.test_files import HELLO
 
 
-async def test_an_execution_is_pinned_to_the_current_generation(store) -> None:  # type: ignore[no-untyped-def]
+async def test_an_execution_is_pinned_to_the_current_generation(store) -> None:
     await store.files.write("shared/greeting.py", b"def greet(n):\n    return n\n")
     written = await store.files.write("workflows/hello.py", HELLO)
-    record, request = await executions.create(
+    record, request = await prepare(
         store.db, written.workflows[0].id, {"name": "Ada"}, timeout_s=5, memory_mb=256
     )
     assert record.generation == request.generation == written.generation
     assert (request.module, request.function) == ("workflows.hello", "hello")
+    assert (request.timeout_s, request.memory_mb) == (5.0, 256)
 
 
-async def test_runs_of_a_dead_worker_are_closed(store) -> None:  # type: ignore[no-untyped-def]
+async def test_runs_of_a_dead_worker_are_closed(store) -> None:
     written = await store.files.write("workflows/hello.py", HELLO)
     wid = written.workflows[0].id
     ids = []
     for _ in range(3):
-        record, _ = await executions.create(store.db, wid, {}, timeout_s=5, memory_mb=256)
+        record, _ = await prepare(store.db, wid, {}, timeout_s=5, memory_mb=256)
         ids.append(record.id)
     await executions.mark_running(store.db, ids[0], "alive:1")
     await executions.mark_running(store.db, ids[1], "dead:2")
@@ -39,27 +45,31 @@ async def test_runs_of_a_dead_worker_are_closed(store) -> None:  # type: ignore[
     assert [(await executions.get(store.db, i)).status for i in ids] == ["failed"] * 3
 
 
-async def test_unknown_ids_are_404(store) -> None:  # type: ignore[no-untyped-def]
-    import pytest
+async def _count(store) -> int:
+    async with store.db.read() as session:
+        return await session.scalar(select(func.count()).select_from(Execution))
 
-    from bifrost.errors import UserError
 
-    with pytest.raises(UserError) as missing:
+async def test_unknown_ids_are_not_found(store) -> None:
+    with pytest.raises(NotFound):
         await executions.get(store.db, "nope")
-    assert missing.value.status == 404
-    with pytest.raises(UserError) as no_workflow:
-        await executions.create(store.db, "nope", {}, timeout_s=1, memory_mb=1)
-    assert no_workflow.value.status == 404
-    assert Execution.__tablename__ == "executions"
+    with pytest.raises(NotFound):
+        await prepare(store.db, "nope", {}, timeout_s=1, memory_mb=1)
+    assert await _count(store) == 0
 
 
-async def test_a_bad_timeout_option_is_a_clear_422(store) -> None:  # type: ignore[no-untyped-def]
-    import pytest
-
-    from bifrost.errors import UserError
-
+async def test_a_bad_timeout_option_is_refused_before_anything_is_recorded(store) -> None:
     source = b'from bifrost import workflow\n\n@workflow(timeout="5m")\ndef slow():\n    return 1\n'
     wid = (await store.files.write("workflows/slow.py", source)).workflows[0].id
-    with pytest.raises(UserError) as refused:
-        await executions.create(store.db, wid, {}, timeout_s=5, memory_mb=256)
-    assert refused.value.status == 422 and "positive number of seconds" in refused.value.message
+    with pytest.raises(InvalidInput) as refused:
+        await prepare(store.db, wid, {}, timeout_s=5, memory_mb=256)
+    assert "positive number of seconds" in refused.value.message
+    assert await _count(store) == 0
+
+
+async def test_a_workflow_gone_from_its_file_cannot_run(store) -> None:
+    wid = (await store.files.write("workflows/hello.py", HELLO)).workflows[0].id
+    await store.files.write("workflows/hello.py", b"x = 1\n")
+    with pytest.raises(Conflict, match="no longer in its file"):
+        await prepare(store.db, wid, {}, timeout_s=5, memory_mb=256)
+    assert await _count(store) == 0

@@ -7,7 +7,7 @@ import hashlib
 
 import pytest
 
-from bifrost.errors import UserError
+from bifrost.errors import BifrostError, Conflict, InvalidInput, NotFound, TooLarge
 
 HELLO = b"""from bifrost import workflow
 from shared.greeting import greet
@@ -20,7 +20,7 @@ def hello(name: str = "world", *, loud: bool = False) -> str:
 """
 
 
-async def test_write_read_and_generation(store) -> None:  # type: ignore[no-untyped-def]
+async def test_write_read_and_generation(store) -> None:
     first = await store.files.write("shared/greeting.py", b"def greet(n):\n    return f'hi {n}'\n")
     assert first.changed and first.generation == 1
     assert first.file.entity_type == "module"
@@ -44,7 +44,7 @@ async def test_write_read_and_generation(store) -> None:  # type: ignore[no-unty
     assert set(snapshot.manifest) == {"shared/greeting.py", "workflows/hello.py"}
 
 
-async def test_workflow_ids_survive_edits_and_deactivate_when_removed(store) -> None:  # type: ignore[no-untyped-def]
+async def test_workflow_ids_survive_edits_and_deactivate_when_removed(store) -> None:
     first = (await store.files.write("workflows/hello.py", HELLO)).workflows[0]
     edited = (await store.files.write("workflows/hello.py", HELLO + b"\n# comment\n")).workflows[0]
     assert edited.id == first.id
@@ -54,7 +54,7 @@ async def test_workflow_ids_survive_edits_and_deactivate_when_removed(store) -> 
     assert restored.id == first.id and restored.is_active
 
 
-async def test_syntax_error_is_saved_and_keeps_workflows(store) -> None:  # type: ignore[no-untyped-def]
+async def test_syntax_error_is_saved_and_keeps_workflows(store) -> None:
     first = (await store.files.write("workflows/hello.py", HELLO)).workflows[0]
     broken = await store.files.write("workflows/hello.py", HELLO + b"\ndef broken(:\n")
     assert broken.changed
@@ -63,13 +63,12 @@ async def test_syntax_error_is_saved_and_keeps_workflows(store) -> None:  # type
     assert [w.id for w in broken.workflows] == [first.id]
 
 
-async def test_delete_and_rename(store) -> None:  # type: ignore[no-untyped-def]
+async def test_delete_and_rename(store) -> None:
     await store.files.write("shared/greeting.py", b"X = 1\n")
     await store.files.write("workflows/hello.py", HELLO)
     generation = await store.files.delete("shared/greeting.py")
-    with pytest.raises(UserError) as missing:
+    with pytest.raises(NotFound):
         await store.files.read("shared/greeting.py")
-    assert missing.value.status == 404
     assert "shared/greeting.py" not in (await store.cache.snapshot(generation)).manifest
 
     workflow = (await store.files.write("workflows/hello.py", HELLO)).workflows[0]
@@ -81,34 +80,34 @@ async def test_delete_and_rename(store) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize(
-    ("path", "content", "status", "words"),
+    ("path", "content", "error", "words"),
     [
-        ("../x.py", b"x = 1\n", 422, ".."),
-        ("/etc/passwd", b"x", 422, "absolute"),
-        ("a\\b.py", b"x = 1\n", 422, "backslash"),
-        ("bad\x00name.py", b"x = 1\n", 422, "NUL"),
-        ("json.py", b"x = 1\n", 422, "standard-library"),
-        ("httpx.py", b"x = 1\n", 422, "httpx"),
-        ("bifrost.py", b"x = 1\n", 422, "bifrost"),
-        ("shared/latin.py", b"x = '\xe9'\n", 422, "UTF-8"),
-        ("big.txt", b"x" * (5 * 1024 * 1024 + 1), 413, "limit"),
+        ("../x.py", b"x = 1\n", InvalidInput, ".."),
+        ("/etc/passwd", b"x", InvalidInput, "absolute"),
+        ("a\\b.py", b"x = 1\n", InvalidInput, "backslash"),
+        ("bad\x00name.py", b"x = 1\n", InvalidInput, "NUL"),
+        ("json.py", b"x = 1\n", InvalidInput, "standard-library"),
+        ("httpx.py", b"x = 1\n", InvalidInput, "httpx"),
+        ("bifrost.py", b"x = 1\n", InvalidInput, "bifrost"),
+        ("shared/latin.py", b"x = '\xe9'\n", InvalidInput, "UTF-8"),
+        ("big.txt", b"x" * (5 * 1024 * 1024 + 1), TooLarge, "limit"),
     ],
 )
 async def test_bad_input_is_refused_and_changes_nothing(
-    store, path, content, status, words
-) -> None:  # type: ignore[no-untyped-def]
+    store, path, content, error, words
+) -> None:
     await store.files.write("shared/ok.py", b"x = 1\n")
     before = await store.cache.snapshot(0)
-    with pytest.raises(UserError) as refused:
+    with pytest.raises(BifrostError) as refused:
         await store.files.write(path, content)
-    assert refused.value.status == status
+    assert isinstance(refused.value, error)
     assert words.lower() in refused.value.message.lower()
     after = await store.cache.snapshot(0)
     assert after == before
     assert [f.path for f in await store.files.list()] == ["shared/ok.py"]
 
 
-async def test_binary_files_go_to_the_object_store(store, backend) -> None:  # type: ignore[no-untyped-def]
+async def test_binary_files_go_to_the_object_store(store, backend) -> None:
     blob = bytes(range(256)) * 10
     result = await store.files.write("assets/logo.png", blob)
     assert result.file.entity_type == "binary" and result.file.in_object_store
@@ -117,7 +116,7 @@ async def test_binary_files_go_to_the_object_store(store, backend) -> None:  # t
     assert (backend.settings.data_dir / "objects" / sha[:2] / sha[2:]).read_bytes() == blob
 
 
-async def test_compare_and_swap_lets_one_of_two_racing_writers_win(store) -> None:  # type: ignore[no-untyped-def]
+async def test_compare_and_swap_lets_one_of_two_racing_writers_win(store) -> None:
     for round_ in range(20):
         base = f"base {round_}\n".encode()
         expected = (await store.files.write("notes.txt", base)).file.content_hash
@@ -125,15 +124,15 @@ async def test_compare_and_swap_lets_one_of_two_racing_writers_win(store) -> Non
         async def attempt(tag: bytes, base: bytes = base, expected: str = expected) -> bool:
             try:
                 await store.files.write("notes.txt", base + tag, expected_hash=expected)
-            except UserError as exc:
-                assert exc.status == 409 and "changed since you read it" in exc.message
+            except Conflict as exc:
+                assert "changed since you read it" in exc.message
                 return False
             return True
 
         assert sorted(await asyncio.gather(attempt(b"a\n"), attempt(b"b\n"))) == [False, True]
 
 
-async def test_rename_keeps_the_sync_history_of_both_paths(store) -> None:  # type: ignore[no-untyped-def]
+async def test_rename_keeps_the_sync_history_of_both_paths(store) -> None:
     from sqlalchemy import select, update
 
     from bifrost.store.models import WorkspaceFile

@@ -15,11 +15,17 @@ from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from bifrost.errors import Unavailable
 
 log = logging.getLogger(__name__)
+UNAVAILABLE = "live events are unavailable: Redis cannot be reached"
 
 
 class EventBus(Protocol):
+    """Raises :class:`Unavailable` when the bus's back end cannot be reached."""
+
     async def publish(self, channel: str, message: dict[str, Any]) -> None: ...
 
     def subscribe(self, channel: str) -> contextlib.AbstractAsyncContextManager[asyncio.Queue]: ...
@@ -70,7 +76,10 @@ class RedisEventBus:
         self._lock = asyncio.Lock()
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
-        await self.redis.publish(self.prefix + channel, json.dumps(message, default=str))
+        try:
+            await self.redis.publish(self.prefix + channel, json.dumps(message, default=str))
+        except RedisError as exc:
+            raise Unavailable(UNAVAILABLE) from exc
 
     @contextlib.asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[asyncio.Queue]:
@@ -79,7 +88,11 @@ class RedisEventBus:
             first = not self._fanout.queues.get(channel)
             self._fanout.queues[channel].add(queue)
             if first:
-                await self._pubsub.subscribe(self.prefix + channel)
+                try:
+                    await self._pubsub.subscribe(self.prefix + channel)
+                except RedisError as exc:
+                    del self._fanout.queues[channel]
+                    raise Unavailable(UNAVAILABLE) from exc
             if self._reader is None or self._reader.done():
                 self._reader = asyncio.create_task(self._read())
         try:

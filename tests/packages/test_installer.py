@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bifrost.errors import UserError
+from bifrost.errors import Unavailable
 from bifrost.packages import installer as inst
 from bifrost.packages.installer import Installer, check, installed
 from bifrost.workspace.requirements import parse_requirement
@@ -161,5 +161,5 @@ def test_pip_is_the_fallback_without_uv(monkeypatch: pytest.MonkeyPatch, tmp_pat
     installer = Installer(tmp_path, index_args=["--no-index"])
     assert installer.tool == "pip"
     assert installer.command(["x>=1"])[:3] == [sys.executable, "-m", "pip"]
-    with pytest.raises(UserError, match="uv is not installed"):
+    with pytest.raises(Unavailable, match="uv is not installed"):
         Installer(tmp_path, tool="uv")

@@ -6,12 +6,12 @@ import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi import Depends, FastAPI
+from fastapi.responses import FileResponse
 
 from bifrost.api.auth import require_token
+from bifrost.api.errors import install_error_handlers
 from bifrost.api.routes import executions, files, health, packages, workflows, ws
-from bifrost.errors import UserError
 from bifrost.services import open_services
 from bifrost.settings import Settings
 from bifrost.store.tokens import TokenChecker
@@ -43,9 +43,7 @@ def create_app(settings: Settings, *, with_worker: bool) -> FastAPI:
     app.include_router(packages.router, dependencies=protected)
     app.include_router(ws.router)
 
-    @app.exception_handler(UserError)
-    async def user_error(_request: Request, exc: UserError) -> JSONResponse:
-        return JSONResponse({"detail": exc.message}, status_code=exc.status)
+    install_error_handlers(app)
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:

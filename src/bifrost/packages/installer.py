@@ -43,7 +43,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from bifrost.errors import UserError
+from bifrost.errors import Unavailable
 
 if TYPE_CHECKING:
     from bifrost.settings import Settings
@@ -258,10 +258,9 @@ class Installer:
         self.timeout_s = timeout_s
         uv = find_uv() if tool in ("auto", "uv") else None
         if tool == "uv" and uv is None:
-            raise UserError(
+            raise Unavailable(
                 "BIFROST_PACKAGE_INSTALLER=uv but uv is not installed on this machine: "
-                "install uv, or set BIFROST_PACKAGE_INSTALLER=auto to fall back to pip",
-                503,
+                "install uv, or set BIFROST_PACKAGE_INSTALLER=auto to fall back to pip"
             )
         self.uv = uv
 
@@ -360,14 +359,17 @@ class Installer:
         """Run the tool, streaming its merged output; returns (exit code, tail of the output)."""
         command = self.command(requirements)
         log.info("running %s", _URL_CREDENTIALS.sub(r"\1***@", shlex.join(command)))
-        proc = await asyncio.create_subprocess_exec(
-            *command,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            env=_environment(),
-            start_new_session=True,  # a timeout kills the tool and its build backends
-        )
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *command,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                env=_environment(),
+                start_new_session=True,  # a timeout kills the tool and its build backends
+            )
+        except OSError as exc:  # the tool vanished or cannot be executed
+            raise Unavailable(f"could not start {self.tool}: {exc}") from exc
         tail: list[str] = []
 
         async def pump() -> None:

@@ -34,7 +34,7 @@ from packaging.utils import canonicalize_name
 
 from bifrost.cache.base import ModuleCache
 from bifrost.cache.change import Change
-from bifrost.errors import UserError
+from bifrost.errors import BifrostError, Conflict, InvalidInput, NotFound
 from bifrost.packages.installer import Installer, installed, progress
 from bifrost.store.files import Files
 from bifrost.workspace import requirements as reqs
@@ -234,14 +234,12 @@ class FileUpdate:
 async def _read_requirements(files: Files) -> tuple[str, str | None]:
     try:
         row, raw = await files.read(reqs.PATH)
-    except UserError as exc:
-        if exc.status == 404:
-            return "", None
-        raise
+    except NotFound:
+        return "", None
     try:
         return raw.decode("utf-8"), row.content_hash
     except UnicodeDecodeError as exc:
-        raise UserError("requirements.txt is not UTF-8 text; fix it first", 409) from exc
+        raise Conflict("requirements.txt is not UTF-8 text; fix it first") from exc
 
 
 _update_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
@@ -269,8 +267,8 @@ async def _update(files: Files, edit: Callable[[str], str], user: str | None) ->
             return FileUpdate(False, current, 0, content)
         try:
             result = await files.write(reqs.PATH, new.encode(), user=user, expected_hash=current)
-        except UserError as exc:
-            if exc.status != 409 or attempt == CAS_ATTEMPTS - 1:
+        except Conflict:
+            if attempt == CAS_ATTEMPTS - 1:
                 raise
             await asyncio.sleep(random.uniform(0.005, 0.05) * (attempt + 1))
             continue
@@ -351,7 +349,7 @@ def _reporter(services: Services, job_id: str) -> Callable[[dict[str, Any]], Any
 async def install(
     services: Services, requirement: str, *, user: str | None = None, job_id: str | None = None
 ) -> dict[str, Any]:
-    """Install one requirement for the whole workspace; UserError (422) with the tool's message
+    """Install one requirement for the whole workspace; InvalidInput with the tool's message
     when it cannot be installed, and then requirements.txt is left as it was."""
     job_id = job_id or uuid.uuid4().hex
     report = _reporter(services, job_id)
@@ -361,9 +359,9 @@ async def install(
         result = await installer.install([parsed], report=report)
         if result.failed:
             message = next(iter(result.failed.values()))
-            raise UserError(f"could not install {parsed} with {installer.tool}:\n{message}", 422)
+            raise InvalidInput(f"could not install {parsed} with {installer.tool}:\n{message}")
         applied = await _apply(services, lambda c: reqs.add(c, parsed), user, report)
-    except UserError as exc:
+    except BifrostError as exc:
         await report({"type": "done", "ok": False, "error": exc.message})
         raise
     except Exception as exc:
@@ -401,7 +399,7 @@ async def remove(
 
     applied = await _apply(services, edit, user, report, uninstall_here)
     if not removed:
-        raise UserError(f"{wanted} is not in requirements.txt", 404)
+        raise NotFound(f"{wanted} is not in requirements.txt")
     body = {"job_id": job_id, "name": wanted, "lines": removed, **applied}
     await report({"type": "done", "ok": True, **body})
     return body

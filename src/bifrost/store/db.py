@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from bifrost.errors import Unavailable
 from bifrost.settings import Settings
 
 _DRIVERS = {"postgresql": "psycopg", "postgres": "psycopg", "sqlite": None}
@@ -61,6 +63,19 @@ def _tune_sqlite(engine: Engine, *, immediate: bool) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+@contextmanager
+def _translated() -> Iterator[None]:
+    """The database's own errors enter here: a lost connection (or SQLite's lock timeout) becomes
+    :class:`Unavailable`. The driver's text is not passed on: it may quote the URL or the SQL."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated:
+            kind = type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__
+            raise Unavailable(f"the database cannot be used right now ({kind}); try again") from exc
+        raise
+
+
 class Database:
     """One async engine and its sessions; ``write()`` gives one serialised write transaction."""
 
@@ -81,14 +96,16 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessions() as session:
-            yield session
+        with _translated():
+            async with self.sessions() as session:
+                yield session
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
         """One transaction: committed on success, rolled back whole on any error."""
-        async with self.write_sessions() as session, session.begin():
-            yield session
+        with _translated():
+            async with self.write_sessions() as session, session.begin():
+                yield session
 
     async def close(self) -> None:
         await self.engine.dispose()

@@ -2,74 +2,40 @@
 
 from __future__ import annotations
 
-import math
 from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from bifrost.errors import UserError
-from bifrost.runtime.protocol import ExecutionOutcome, ExecutionRequest
+from bifrost.errors import NotFound
+from bifrost.runtime.protocol import ExecutionOutcome
 from bifrost.store.db import Database
 from bifrost.store.models import Execution, Workflow, Workspace, utcnow
-from bifrost.workspace.paths import module_name
-
-
-def _timeout(workflow: Workflow, default_s: float) -> float:
-    value = workflow.options.get("timeout", default_s)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
-        raise UserError(
-            f"{workflow.path}: @workflow(timeout=...) must be a positive number of seconds, "
-            f"not {value!r}; fix the decorator and save the file",
-        )
-    return float(value)
-
+from bifrost.store.workflows import require_active
 
 GENERATION = select(Workspace.generation).where(Workspace.id == 1).scalar_subquery()
 
 
-async def create(
-    db: Database,
-    workflow_id: str,
-    parameters: dict,
-    *,
-    timeout_s: float,
-    memory_mb: int,
-) -> tuple[Execution, ExecutionRequest]:
+async def create(db: Database, workflow: Workflow, parameters: dict) -> Execution:
     """Record a pending run pinned to the current generation, so it sees every earlier save."""
     async with db.write() as session:
         found = (
-            await session.execute(select(Workflow, GENERATION).where(Workflow.id == workflow_id))
+            await session.execute(select(Workflow, GENERATION).where(Workflow.id == workflow.id))
         ).first()
         if found is None:
-            raise UserError(f"no workflow has id {workflow_id}", 404)
-        workflow, generation = found
-        if not workflow.is_active:
-            raise UserError(
-                f"workflow {workflow.name} ({workflow.path}) is no longer in its file; "
-                "restore the function or run another workflow",
-                409,
-            )
-        timeout = _timeout(workflow, timeout_s)
+            raise NotFound(f"no workflow has id {workflow.id}")
+        current, generation = found
+        require_active(current)  # it may have left its file since it was read
         execution = Execution(
-            workflow_id=workflow.id,
-            path=workflow.path,
-            function_name=workflow.function_name,
+            workflow_id=current.id,
+            path=current.path,
+            function_name=current.function_name,
             parameters=parameters,
             generation=generation,
             status="pending",
             created_at=utcnow(),
         )
         session.add(execution)
-    request = ExecutionRequest(
-        execution_id=execution.id,
-        module=module_name(workflow.path) or "",
-        function=workflow.function_name,
-        parameters=parameters,
-        generation=generation,
-        timeout_s=timeout,
-        memory_mb=memory_mb,
-    )
-    return execution, request
+    return execution
 
 
 async def mark_running(db: Database, execution_id: str, worker: str) -> None:
@@ -105,7 +71,7 @@ async def get(db: Database, execution_id: str) -> Execution:
     async with db.read() as session:
         execution = await session.get(Execution, execution_id)
     if execution is None:
-        raise UserError(f"no execution has id {execution_id}", 404)
+        raise NotFound(f"no execution has id {execution_id}")
     return execution
 
 

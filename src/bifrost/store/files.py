@@ -1,41 +1,82 @@
-"""File operations on the workspace: each is one transaction, then one cache update.
+"""File operations on the workspace as units of work: several edits, one transaction, one
+generation bump, then one cache update.
 
-Validation happens before the transaction opens, so bad input is refused with nothing written.
+Validation (paths, sizes, decoding, the AST classification) happens before the transaction opens,
+so bad input is refused with nothing written; an edit that fails inside it (a lost compare-and-swap,
+a missing file) rolls the whole unit back. Rows and workflows of every path a unit touches are read
+in a few bulk queries, so a unit of thousands of files (a GitHub pull) costs no per-file round trip.
+The single-file operations (:meth:`Files.write`, :meth:`Files.delete`, :meth:`Files.rename`) are
+one-edit units.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bifrost.cache.base import ModuleCache
 from bifrost.cache.change import Change
-from bifrost.errors import UserError
+from bifrost.errors import Conflict, Inconsistent, InvalidInput, NotFound, TooLarge
 from bifrost.store.db import Database
 from bifrost.store.models import Workflow, Workspace, WorkspaceFile, utcnow
 from bifrost.store.objects import ObjectStore
-from bifrost.workspace.entities import (
-    Classification,
-    UndecodableSource,
-    classify,
-    content_type,
-    git_blob_sha,
-)
-from bifrost.workspace.paths import InvalidPath, check_python_path, normalize_path
+from bifrost.workspace.entities import Classification, classify, content_type, git_blob_sha
+from bifrost.workspace.paths import check_python_path, normalize_path
 
 INLINE_LIMIT = 256 * 1024  # non-Python files above this go to the object store
 PARSE_IN_THREAD = 256 * 1024
 REQUIREMENTS = "requirements.txt"  # the workspace's packages (see bifrost.packages)
+BULK = 500  # paths per IN (...) query: far below every back end's parameter limit
+_GIT_SHA = re.compile(r"[0-9a-f]{40}")
 
 
 class ANY:
     """Marker: a write that does not compare the current content first."""
+
+
+@dataclass(frozen=True)
+class Write:
+    """Create or replace ``path``. ``expected_hash`` makes it a compare-and-swap: it happens only
+    if the current content has that sha256 (None: only if the file is absent)."""
+
+    path: str
+    content: bytes
+    expected_hash: str | type[ANY] | None = ANY
+
+
+@dataclass(frozen=True)
+class Delete:
+    """Soft delete: the row and its content stay, so a sync can still see what was there."""
+
+    path: str
+
+
+@dataclass(frozen=True)
+class Rename:
+    """A delete of ``old`` plus a write of ``new``; the file's workflows move, keeping their ids."""
+
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class SetBase:
+    """Record ``github_sha`` (a git blob id, or None) as what GitHub had at ``path`` at the last
+    sync. It changes no content, so on its own it bumps no generation."""
+
+    path: str
+    github_sha: str | None
+
+
+Edit = Write | Delete | Rename | SetBase
 
 
 @dataclass
@@ -44,6 +85,16 @@ class WriteResult:
     generation: int
     changed: bool
     workflows: list[Workflow] = field(default_factory=list)
+
+
+@dataclass
+class Applied:
+    """What a unit did: its generation (the new one if anything changed) and one result per edit,
+    in order."""
+
+    generation: int
+    changed: bool
+    results: list[WriteResult]
 
 
 Listener = Callable[[Change], Awaitable[None]]
@@ -71,6 +122,38 @@ async def current_generation(session: AsyncSession) -> int:
     return (await session.scalar(select(Workspace.generation).where(Workspace.id == 1))) or 0
 
 
+async def workspace_generation(db: Database) -> int:
+    """The generation of the newest committed change."""
+    async with db.read() as session:
+        return await current_generation(session)
+
+
+@dataclass(frozen=True)
+class _Content:
+    """Validated content bound for one path, already placed in the object store if it goes there."""
+
+    path: str
+    found: Classification
+    content: bytes
+    sha: str
+    inline: bool
+
+
+@dataclass(frozen=True)
+class _Write:
+    target: _Content
+    expected_hash: str | type[ANY] | None
+
+
+@dataclass(frozen=True)
+class _Rename:
+    old: str
+    target: _Content
+
+
+_Prepared = _Write | Delete | _Rename | SetBase
+
+
 class Files:
     def __init__(
         self,
@@ -88,70 +171,72 @@ class Files:
         self.reserved = reserved
         self.listeners: list[Listener] = []
 
-    def _validate(self, raw_path: str, content: bytes) -> tuple[str, Classification]:
-        try:
-            path = normalize_path(raw_path)
-            check_python_path(path, self.reserved())
-        except InvalidPath as exc:
-            raise UserError(str(exc), getattr(exc, "status", 422)) from exc
-        if len(content) > self.max_bytes:
-            raise UserError(
-                f"{path} is {len(content):,} bytes; the limit is {self.max_bytes:,} bytes "
-                "(BIFROST_MAX_FILE_BYTES)",
-                413,
-            )
-        try:
-            return path, classify(path, content)
-        except UndecodableSource as exc:
-            raise UserError(str(exc)) from exc
+    # ---- the unit of work ------------------------------------------------------------------
 
-    async def _checked(self, raw_path: str, content: bytes) -> tuple[str, Classification]:
-        if len(content) > PARSE_IN_THREAD:  # a big AST parse must not stall the event loop
-            return await asyncio.to_thread(self._validate, raw_path, content)
-        return self._validate(raw_path, content)
-
-    async def _committed(self, change: Change) -> None:
-        await self.cache.apply(change)
-        for listener in self.listeners:
-            await listener(change)
-
-    async def write(
-        self,
-        raw_path: str,
-        content: bytes,
-        *,
-        user: str | None = None,
-        expected_hash: str | type[ANY] | None = ANY,
-    ) -> WriteResult:
-        """Create or replace a file. ``expected_hash`` makes it a compare-and-swap: the write
-        happens only if the current content has that sha256 (None: only if the file is absent)."""
-        path, found = await self._checked(raw_path, content)
-        sha = hashlib.sha256(content).hexdigest()
-        inline = await self._place(path, found, content, sha)
+    async def apply(self, edits: Sequence[Edit], *, user: str | None = None) -> Applied:
+        """Apply ``edits`` in order, all or none, in one transaction; one generation bump if any
+        content changed, and then one :class:`Change` to the cache and listeners."""
+        prepared = await self._prepare(edits)
         async with self.db.write() as session:
             await lock_workspace(session)
-            row = await session.scalar(select(WorkspaceFile).where(WorkspaceFile.path == path))
-            if expected_hash is not ANY:
-                current = None if row is None or row.is_deleted else row.content_hash
-                if current != expected_hash:
-                    raise UserError(
-                        f"{path} changed since you read it (its hash is now {current}); "
-                        "read it again and reapply your change",
-                        409,
+            unit = _Unit(session, user)
+            await unit.load(_touched(prepared))
+            for edit in prepared:
+                unit.results.append(await unit.apply(edit))
+            generation = unit.generation or await current_generation(session)
+        for result in unit.results:
+            result.generation = generation
+        if unit.generation is not None:
+            await self._committed(unit.change())
+        return Applied(generation, unit.generation is not None, unit.results)
+
+    async def _prepare(self, edits: Sequence[Edit]) -> list[_Prepared]:
+        """Everything that can be checked without the database's current state, before the
+        transaction opens: a bad edit anywhere refuses the unit with nothing written."""
+        prepared: list[_Prepared] = []
+        written: dict[str, bytes] = {}  # content an earlier edit of this unit gives a path
+        for edit in edits:
+            if isinstance(edit, Write):
+                target = await self._content(edit.path, edit.content)
+                written[target.path] = edit.content
+                prepared.append(_Write(target, edit.expected_hash))
+            elif isinstance(edit, Delete):
+                path = normalize_path(edit.path)
+                written.pop(path, None)
+                prepared.append(Delete(path))
+            elif isinstance(edit, Rename):
+                old = normalize_path(edit.old)
+                content = written.pop(old) if old in written else (await self.read(old))[1]
+                target = await self._content(edit.new, content)
+                if target.path == old:
+                    raise InvalidInput("the new path is the same as the old one")
+                written[target.path] = content
+                prepared.append(_Rename(old, target))
+            else:
+                if edit.github_sha is not None and not _GIT_SHA.fullmatch(edit.github_sha):
+                    raise InvalidInput(
+                        f"{edit.github_sha!r} is not a git blob id (40 lowercase hex digits)"
                     )
-            if row is not None and not row.is_deleted and row.content_hash == sha:
-                workflows = await session.scalars(
-                    select(Workflow).where(Workflow.path == path, Workflow.is_active.is_(True))
-                )
-                generation = await current_generation(session)
-                return WriteResult(row, generation, changed=False, workflows=list(workflows))
-            generation = await bump_generation(session)
-            row = self._fill(session, row, path, found, content, sha, inline, generation, user)
-            workflows = await self._sync_workflows(session, path, found)
-        blobs = {sha: content} if path.endswith(".py") else {}
-        requirements = content if path == REQUIREMENTS else None
-        await self._committed(Change(generation, {path: sha}, blobs, requirements))
-        return WriteResult(row, generation, changed=True, workflows=workflows)
+                prepared.append(SetBase(normalize_path(edit.path), edit.github_sha))
+        return prepared
+
+    async def _content(self, raw_path: str, content: bytes) -> _Content:
+        if len(content) > PARSE_IN_THREAD:  # a big AST parse must not stall the event loop
+            path, found = await asyncio.to_thread(self._validate, raw_path, content)
+        else:
+            path, found = self._validate(raw_path, content)
+        sha = hashlib.sha256(content).hexdigest()
+        return _Content(path, found, content, sha, await self._place(path, found, content, sha))
+
+    def _validate(self, raw_path: str, content: bytes) -> tuple[str, Classification]:
+        path = normalize_path(raw_path)
+        check_python_path(path, self.reserved())
+        if len(content) > self.max_bytes:
+            raise TooLarge(
+                f"{path} is {len(content):,} bytes; the limit is {self.max_bytes:,} bytes "
+                "(BIFROST_MAX_FILE_BYTES)"
+            )
+        return path, classify(path, content)
 
     async def _place(self, path: str, found: Classification, content: bytes, sha: str) -> bool:
         """Python and small text files live in the row; others go to the object store first
@@ -163,76 +248,36 @@ class Files:
             await asyncio.to_thread(self.objects.put, sha, content)
         return inline
 
-    @staticmethod
-    def _fill(
-        session: AsyncSession,
-        row: WorkspaceFile | None,
-        path: str,
-        found: Classification,
-        content: bytes,
-        sha: str,
-        inline: bool,
-        generation: int,
-        user: str | None,
-    ) -> WorkspaceFile:
-        """Write the content into ``path``'s row; a soft-deleted row is revived, keeping the
-        base SHA of its last sync, so a later sync still knows what GitHub had there."""
-        if row is None:
-            row = WorkspaceFile(path=path, created_at=utcnow())
-            session.add(row)
-        entity_type = found.entity_type
-        if found.syntax_error and row.entity_type in ("workflow", "data_provider"):
-            entity_type = row.entity_type  # keep its workflows runnable, so the error shows
-        row.entity_type = entity_type
-        row.content = content if inline else None
-        row.in_object_store = not inline
-        row.content_hash = sha
-        row.git_sha = git_blob_sha(content)
-        row.size = len(content)
-        row.content_type = content_type(path, content)
-        row.diagnostics = found.syntax_error
-        row.is_deleted = False
-        row.generation = generation
-        row.updated_at = utcnow()
-        row.updated_by = user
-        return row
+    async def _committed(self, change: Change) -> None:
+        await self.cache.apply(change)
+        for listener in self.listeners:
+            await listener(change)
 
-    async def _sync_workflows(
-        self, session: AsyncSession, path: str, found: Classification
-    ) -> list[Workflow]:
-        """Upsert by (path, function name) so ids survive edits; a broken file keeps its rows."""
-        existing = {
-            w.function_name: w
-            for w in await session.scalars(select(Workflow).where(Workflow.path == path))
-        }
-        if found.syntax_error:
-            return list(existing.values())
-        now = utcnow()
-        kept: list[Workflow] = []
-        for definition in found.workflows:
-            workflow = existing.pop(definition.function_name, None)
-            if workflow is None:
-                workflow = Workflow(
-                    path=path, function_name=definition.function_name, created_at=now
-                )
-                session.add(workflow)
-            workflow.name = str(definition.options.get("name") or definition.function_name)
-            workflow.kind = definition.kind
-            workflow.description = definition.description
-            workflow.is_async = definition.is_async
-            workflow.parameters = definition.parameters
-            workflow.options = definition.options
-            workflow.is_active = True
-            workflow.is_orphaned = False
-            workflow.updated_at = now
-            kept.append(workflow)
-        for gone in existing.values():
-            gone.is_active = False
-            gone.updated_at = now
-        return kept
+    # ---- one-edit units --------------------------------------------------------------------
+
+    async def write(
+        self,
+        raw_path: str,
+        content: bytes,
+        *,
+        user: str | None = None,
+        expected_hash: str | type[ANY] | None = ANY,
+    ) -> WriteResult:
+        """Create or replace a file (see :class:`Write`)."""
+        return (await self.apply([Write(raw_path, content, expected_hash)], user=user)).results[0]
+
+    async def delete(self, raw_path: str, *, user: str | None = None) -> int:
+        """Soft delete one file; returns the new generation."""
+        return (await self.apply([Delete(raw_path)], user=user)).generation
+
+    async def rename(self, old: str, new: str, *, user: str | None = None) -> WriteResult:
+        """Move one file (see :class:`Rename`)."""
+        return (await self.apply([Rename(old, new)], user=user)).results[0]
+
+    # ---- reads -----------------------------------------------------------------------------
 
     async def read(self, raw_path: str) -> tuple[WorkspaceFile, bytes]:
-        path = self._path(raw_path)
+        path = normalize_path(raw_path)
         async with self.db.read() as session:
             row = await session.scalar(
                 select(WorkspaceFile).where(
@@ -240,14 +285,14 @@ class Files:
                 )
             )
         if row is None:
-            raise UserError(f"{path} does not exist", 404)
+            raise NotFound(f"{path} does not exist")
         content = (
             await asyncio.to_thread(self.objects.get, row.content_hash)
             if row.in_object_store
             else row.content
         )
         if content is None:
-            raise UserError(f"the content of {path} is missing from the object store", 500)
+            raise Inconsistent(f"the content of {path} is missing from the object store")
         return row, content
 
     async def list(self, prefix: str = "") -> list[WorkspaceFile]:
@@ -261,78 +306,200 @@ class Files:
                 query = query.where(WorkspaceFile.path.startswith(prefix, autoescape=True))
             return list(await session.scalars(query.order_by(WorkspaceFile.path)))
 
-    async def delete(self, raw_path: str, *, user: str | None = None) -> int:
-        """Soft delete: the row and its content stay, so a sync can still see what was there."""
-        path = self._path(raw_path)
-        async with self.db.write() as session:
-            await lock_workspace(session)
-            row = await session.scalar(
-                select(WorkspaceFile).where(
-                    WorkspaceFile.path == path, WorkspaceFile.is_deleted.is_(False)
-                )
-            )
-            if row is None:
-                raise UserError(f"{path} does not exist", 404)
-            generation = await bump_generation(session)
-            self._soft_delete(row, generation, user)
-            await session.execute(
-                update(Workflow).where(Workflow.path == path).values(is_active=False)
-            )
-        await self._committed(Change(generation, {path: None}, {}))
-        return generation
 
-    async def rename(self, old: str, new: str, *, user: str | None = None) -> WriteResult:
-        """Move one file: a delete of the old path plus a write of the new one, in one
-        transaction. Both rows keep their sync history (the old one soft-deleted with its base
-        SHA), and the file's workflows move with it, keeping their ids."""
-        old_path = self._path(old)
-        row, content = await self.read(old_path)
-        new_path, found = await self._checked(new, content)
-        if new_path == old_path:
-            raise UserError("the new path is the same as the old one")
-        sha = row.content_hash
-        inline = await self._place(new_path, found, content, sha)
-        async with self.db.write() as session:
-            await lock_workspace(session)
-            rows = {
-                r.path: r
-                for r in await session.scalars(
-                    select(WorkspaceFile).where(WorkspaceFile.path.in_((old_path, new_path)))
-                )
-            }
-            source, target = rows.get(old_path), rows.get(new_path)
-            if target is not None and not target.is_deleted:
-                raise UserError(f"{new_path} already exists; delete it first", 409)
-            if source is None or source.is_deleted or source.content_hash != sha:
-                raise UserError(f"{old_path} changed during the rename; try again", 409)
-            generation = await bump_generation(session)
-            self._soft_delete(source, generation, user)
-            moved = self._fill(
-                session, target, new_path, found, content, sha, inline, generation, user
-            )
-            # Rows left at the target belonged to a deleted file and are inactive.
-            await session.execute(delete(Workflow).where(Workflow.path == new_path))
-            await session.execute(
-                update(Workflow).where(Workflow.path == old_path).values(path=new_path)
-            )
-            workflows = await self._sync_workflows(session, new_path, found)
-        blobs = {sha: content} if new_path.endswith(".py") else {}
-        requirements = content if new_path == REQUIREMENTS else None
-        await self._committed(
-            Change(generation, {old_path: None, new_path: sha}, blobs, requirements)
-        )
-        return WriteResult(moved, generation, changed=True, workflows=workflows)
+def _touched(prepared: Iterable[_Prepared]) -> set[str]:
+    paths: set[str] = set()
+    for edit in prepared:
+        if isinstance(edit, _Write):
+            paths.add(edit.target.path)
+        elif isinstance(edit, _Rename):
+            paths.update((edit.old, edit.target.path))
+        else:
+            paths.add(edit.path)
+    return paths
 
-    @staticmethod
-    def _soft_delete(row: WorkspaceFile, generation: int, user: str | None) -> None:
+
+def _chunks(paths: Iterable[str]) -> Iterable[list[str]]:
+    ordered = sorted(paths)
+    for start in range(0, len(ordered), BULK):
+        yield ordered[start : start + BULK]
+
+
+class _Unit:
+    """One unit's transaction: the rows and workflows of its paths in memory, the edits applied
+    to them in order, and the :class:`Change` they add up to."""
+
+    def __init__(self, session: AsyncSession, user: str | None) -> None:
+        self.session = session
+        self.user = user
+        self.rows: dict[str, WorkspaceFile] = {}
+        self.workflows: dict[str, dict[str, Workflow]] = {}  # path -> function name -> row
+        self.generation: int | None = None  # taken at the first edit that changes content
+        self.paths: dict[str, str | None] = {}  # the Change: path -> new sha256 or None
+        self.contents: dict[str, bytes] = {}
+        self.results: list[WriteResult] = []
+
+    async def load(self, paths: set[str]) -> None:
+        for chunk in _chunks(paths):
+            rows = await self.session.scalars(
+                select(WorkspaceFile)
+                .options(defer(WorkspaceFile.content))  # replaced or kept, never needed here
+                .where(WorkspaceFile.path.in_(chunk))
+            )
+            self.rows.update((row.path, row) for row in rows)
+            for workflow in await self.session.scalars(
+                select(Workflow).where(Workflow.path.in_(chunk))
+            ):
+                self.workflows.setdefault(workflow.path, {})[workflow.function_name] = workflow
+
+    async def _next_generation(self) -> int:
+        if self.generation is None:
+            self.generation = await bump_generation(self.session)
+        return self.generation
+
+    def _live(self, path: str) -> WorkspaceFile | None:
+        row = self.rows.get(path)
+        return None if row is None or row.is_deleted else row
+
+    async def apply(self, edit: _Prepared) -> WriteResult:
+        if isinstance(edit, _Write):
+            return await self._write(edit)
+        if isinstance(edit, Delete):
+            return await self._delete(edit.path)
+        if isinstance(edit, _Rename):
+            return await self._rename(edit)
+        return self._set_base(edit)
+
+    async def _write(self, edit: _Write) -> WriteResult:
+        target = edit.target
+        row = self._live(target.path)
+        current = None if row is None else row.content_hash
+        if edit.expected_hash is not ANY and current != edit.expected_hash:
+            raise Conflict(
+                f"{target.path} changed since you read it (its hash is now {current}); "
+                "read it again and reapply your change"
+            )
+        if row is not None and current == target.sha:  # identical bytes are no change
+            set_committed_value(row, "content", target.content if target.inline else None)
+            active = [w for w in self.workflows.get(target.path, {}).values() if w.is_active]
+            return WriteResult(row, 0, changed=False, workflows=active)
+        generation = await self._next_generation()
+        row = self._fill(target, generation)
+        return WriteResult(row, generation, changed=True, workflows=self._sync_workflows(target))
+
+    async def _delete(self, path: str) -> WriteResult:
+        row = self._live(path)
+        if row is None:
+            raise NotFound(f"{path} does not exist")
+        self._soft_delete(row, await self._next_generation())
+        for workflow in self.workflows.get(path, {}).values():
+            workflow.is_active = False
+        return WriteResult(row, 0, changed=True)
+
+    async def _rename(self, edit: _Rename) -> WriteResult:
+        target, old = edit.target, edit.old
+        if self._live(target.path) is not None:
+            raise Conflict(f"{target.path} already exists; delete it first")
+        source = self._live(old)
+        if source is None or source.content_hash != target.sha:
+            raise Conflict(f"{old} changed during the rename; try again")
+        generation = await self._next_generation()
+        self._soft_delete(source, generation)
+        moved = self._fill(target, generation)
+        # Rows left at the target belonged to a deleted file and are inactive.
+        leftovers = self.workflows.pop(target.path, {})
+        if leftovers:
+            ids = [w.id for w in leftovers.values()]
+            await self.session.execute(delete(Workflow).where(Workflow.id.in_(ids)))
+            for workflow in leftovers.values():
+                self.session.expunge(workflow)
+        moving = self.workflows.pop(old, {})
+        for workflow in moving.values():
+            workflow.path = target.path
+        self.workflows[target.path] = moving
+        return WriteResult(moved, generation, changed=True, workflows=self._sync_workflows(target))
+
+    def _set_base(self, edit: SetBase) -> WriteResult:
+        row = self.rows.get(edit.path)
+        if row is None:
+            raise NotFound(f"{edit.path} has never been in the workspace")
+        row.github_sha = edit.github_sha
+        return WriteResult(row, 0, changed=False)
+
+    def _fill(self, target: _Content, generation: int) -> WorkspaceFile:
+        """Write the content into its path's row; a soft-deleted row is revived, keeping the
+        base SHA of its last sync, so a later sync still knows what GitHub had there."""
+        row = self.rows.get(target.path)
+        if row is None:
+            row = WorkspaceFile(path=target.path, created_at=utcnow())
+            self.session.add(row)
+            self.rows[target.path] = row
+        found = target.found
+        entity_type = found.entity_type
+        if found.syntax_error and row.entity_type in ("workflow", "data_provider"):
+            entity_type = row.entity_type  # keep its workflows runnable, so the error shows
+        row.entity_type = entity_type
+        row.content = target.content if target.inline else None
+        row.in_object_store = not target.inline
+        row.content_hash = target.sha
+        row.git_sha = git_blob_sha(target.content)
+        row.size = len(target.content)
+        row.content_type = content_type(target.path, target.content)
+        row.diagnostics = found.syntax_error
+        row.is_deleted = False
+        row.generation = generation
+        row.updated_at = utcnow()
+        row.updated_by = self.user
+        self.paths[target.path] = target.sha
+        self.contents[target.path] = target.content
+        return row
+
+    def _soft_delete(self, row: WorkspaceFile, generation: int) -> None:
         row.is_deleted = True
         row.generation = generation
         row.updated_at = utcnow()
-        row.updated_by = user
+        row.updated_by = self.user
+        self.paths[row.path] = None
+        self.contents.pop(row.path, None)
 
-    @staticmethod
-    def _path(raw_path: str) -> str:
-        try:
-            return normalize_path(raw_path)
-        except InvalidPath as exc:
-            raise UserError(str(exc)) from exc
+    def _sync_workflows(self, target: _Content) -> list[Workflow]:
+        """Upsert by (path, function name) so ids survive edits; a broken file keeps its rows."""
+        existing = self.workflows.setdefault(target.path, {})
+        if target.found.syntax_error:
+            return list(existing.values())
+        now = utcnow()
+        kept: list[Workflow] = []
+        gone = dict(existing)
+        for definition in target.found.workflows:
+            workflow = gone.pop(definition.function_name, None)
+            if workflow is None:
+                workflow = Workflow(
+                    path=target.path, function_name=definition.function_name, created_at=now
+                )
+                self.session.add(workflow)
+                existing[definition.function_name] = workflow
+            workflow.name = str(definition.options.get("name") or definition.function_name)
+            workflow.kind = definition.kind
+            workflow.description = definition.description
+            workflow.is_async = definition.is_async
+            workflow.parameters = definition.parameters
+            workflow.options = definition.options
+            workflow.is_active = True
+            workflow.is_orphaned = False
+            workflow.updated_at = now
+            kept.append(workflow)
+        for workflow in gone.values():
+            workflow.is_active = False
+            workflow.updated_at = now
+        return kept
+
+    def change(self) -> Change:
+        """The one event this unit publishes after its commit."""
+        assert self.generation is not None
+        blobs = {
+            sha: self.contents[path]
+            for path, sha in self.paths.items()
+            if sha is not None and path.endswith(".py")
+        }
+        requirements = self.contents.get(REQUIREMENTS) if self.paths.get(REQUIREMENTS) else None
+        return Change(self.generation, dict(self.paths), blobs, requirements)

@@ -6,17 +6,24 @@ import asyncio
 import dataclasses
 from typing import Protocol
 
+from redis.exceptions import RedisError
 from saq import Job, Queue
 
+from bifrost.errors import Unavailable
 from bifrost.runtime.protocol import ExecutionRequest
 from bifrost.worker.runner import Runner
 
 # A job outlives its execution timeout by this much before SAQ gives up on it.
 JOB_GRACE_S = 60
+QUEUE_DOWN = (
+    "the execution queue is unavailable (Redis cannot be reached); the run was not started: "
+    "try again when Redis is back"
+)
 
 
 class Dispatcher(Protocol):
-    async def submit(self, request: ExecutionRequest) -> None: ...
+    async def submit(self, request: ExecutionRequest) -> None:
+        """Hand the run to a worker; :class:`Unavailable` when that cannot be done now."""
 
 
 class LocalDispatcher:
@@ -57,4 +64,7 @@ class QueueDispatcher:
             timeout=int(request.timeout_s) + JOB_GRACE_S,
             retries=1,
         )
-        await self.queue.enqueue(job)
+        try:
+            await self.queue.enqueue(job)
+        except RedisError as exc:
+            raise Unavailable(QUEUE_DOWN) from exc

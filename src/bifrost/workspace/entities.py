@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from bifrost.errors import InvalidInput
+
 __all__ = [
     "DATA_EXTENSIONS",
     "Classification",
@@ -44,7 +46,7 @@ _JSON_ENTITIES = ((".form.json", "form"), (".app.json", "app"), (".agent.json", 
 _DECORATORS = {"workflow": "workflow", "data_provider": "data_provider"}
 
 
-class UndecodableSource(ValueError):
+class UndecodableSource(InvalidInput, ValueError):
     """A ``.py`` file whose bytes are not Python source text; the message says how to fix it."""
 
 

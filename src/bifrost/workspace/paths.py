@@ -22,6 +22,8 @@ import sys
 import unicodedata
 from collections.abc import Collection, Iterable, Mapping
 
+from bifrost.errors import InvalidInput
+
 __all__ = [
     "MAX_PATH_LENGTH",
     "MAX_SEGMENT_BYTES",
@@ -58,16 +60,8 @@ _BIDI_CONTROLS = frozenset(
 )
 
 
-class InvalidPath(ValueError):
-    """A workspace path that cannot be stored; ``str(exc)`` tells the user what to fix.
-
-    ``status`` is the HTTP status the API should answer with (422 unless a caller knows better).
-    """
-
-    def __init__(self, message: str, *, status: int = 422) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+class InvalidPath(InvalidInput, ValueError):
+    """A workspace path that cannot be stored; ``str(exc)`` tells the user what to fix."""
 
 
 def _show(text: str, limit: int = 80) -> str:

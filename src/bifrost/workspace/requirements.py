@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidName, canonicalize_name
 
-from bifrost.errors import UserError
+from bifrost.errors import InvalidInput
 
 PATH = "requirements.txt"
 _COMMENT = re.compile(r"(^|\s+)#.*$")  # pip's rule: '#' at the start or after whitespace
@@ -47,18 +47,18 @@ def parse_requirement(text: str) -> Requirement:
     """Validate one requirement typed by a user (``name[extra]>=1.2; marker``)."""
     text = text.strip()
     if not text:
-        raise UserError("the requirement is empty; write it like 'requests>=2.31'")
+        raise InvalidInput("the requirement is empty; write it like 'requests>=2.31'")
     if len(text) > MAX_REQUIREMENT_CHARS or "\n" in text or "\r" in text:
-        raise UserError("a requirement is one line of at most 1000 characters")
+        raise InvalidInput("a requirement is one line of at most 1000 characters")
     if text.startswith(("-", "#")):
-        raise UserError(
+        raise InvalidInput(
             f"{text!r} is a pip option or comment, not a requirement; index options are set by "
             "the administrator (BIFROST_PACKAGE_INDEX_ARGS)"
         )
     try:
         return Requirement(text)
     except InvalidRequirement as exc:
-        raise UserError(f"{text!r} is not a valid requirement: {exc}") from exc
+        raise InvalidInput(f"{text!r} is not a valid requirement: {exc}") from exc
 
 
 def canonical_name(name: str) -> str:
@@ -66,7 +66,7 @@ def canonical_name(name: str) -> str:
     try:
         return canonicalize_name(name.strip(), validate=True)
     except InvalidName as exc:
-        raise UserError(f"{name!r} is not a valid package name") from exc
+        raise InvalidInput(f"{name!r} is not a valid package name") from exc
 
 
 def _split_comment(line: str) -> tuple[str, str]:

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from bifrost.api.auth import require_token
 from bifrost.api.deps import services
 from bifrost.api.schemas import DeleteResponse, FileInfo, RenameRequest, WorkflowInfo, WriteResponse
-from bifrost.errors import UserError
+from bifrost.errors import TooLarge
 from bifrost.services import Services
 from bifrost.store.files import ANY, WriteResult
 
@@ -53,12 +53,12 @@ async def _body(request: Request, svc: Services) -> bytes:
     limit = svc.settings.max_file_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise UserError(f"the file is {int(declared):,} bytes; the limit is {limit:,} bytes", 413)
+        raise TooLarge(f"the file is {int(declared):,} bytes; the limit is {limit:,} bytes")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise UserError(f"the file is over the limit of {limit:,} bytes", 413)
+            raise TooLarge(f"the file is over the limit of {limit:,} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -6,46 +6,33 @@ import asyncio
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
-from redis.exceptions import RedisError
-from sqlalchemy import select
 
 from bifrost.api.deps import services
 from bifrost.api.schemas import ExecuteRequest, ExecutionInfo, WorkflowInfo
-from bifrost.errors import UserError
+from bifrost.errors import Unavailable
 from bifrost.runtime.protocol import ExecutionRequest
 from bifrost.services import Services
-from bifrost.store import executions
-from bifrost.store.models import Workflow
+from bifrost.store import executions, workflows
+from bifrost.worker import request as run_request
 from bifrost.worker.runner import execution_channel
 
 router = APIRouter(prefix="/api/workflows", tags=["workflows"])
 
 # How long a waiting request outlives the run's own timeout before it answers "still running".
 WAIT_GRACE_S = 10.0
-UNAVAILABLE = (
-    "the execution queue is unavailable (Redis cannot be reached); the run was not started: "
-    "try again when Redis is back"
-)
 
 
 @router.get("", response_model=list[WorkflowInfo])
 async def list_workflows(
     include_inactive: bool = False, svc: Services = Depends(services)
 ) -> list[WorkflowInfo]:
-    async with svc.db.read() as session:
-        query = select(Workflow).order_by(Workflow.path, Workflow.function_name)
-        if not include_inactive:
-            query = query.where(Workflow.is_active.is_(True))
-        return [WorkflowInfo.model_validate(w) for w in await session.scalars(query)]
+    rows = await workflows.listed(svc.db, include_inactive=include_inactive)
+    return [WorkflowInfo.model_validate(w) for w in rows]
 
 
 @router.get("/{workflow_id}", response_model=WorkflowInfo)
 async def get_workflow(workflow_id: str, svc: Services = Depends(services)) -> WorkflowInfo:
-    async with svc.db.read() as session:
-        workflow = await session.get(Workflow, workflow_id)
-    if workflow is None:
-        raise UserError(f"no workflow has id {workflow_id}", 404)
-    return WorkflowInfo.model_validate(workflow)
+    return WorkflowInfo.model_validate(await workflows.get(svc.db, workflow_id))
 
 
 @router.post("/{workflow_id}/execute", response_model=ExecutionInfo)
@@ -53,7 +40,7 @@ async def execute(
     workflow_id: str, body: ExecuteRequest, svc: Services = Depends(services)
 ) -> ExecutionInfo | JSONResponse:
     settings = svc.settings
-    execution, request = await executions.create(
+    execution, request = await run_request.prepare(
         svc.db,
         workflow_id,
         body.parameters,
@@ -61,10 +48,10 @@ async def execute(
         memory_mb=settings.execution_memory_mb,
     )
     info = ExecutionInfo.model_validate(execution)
-    if not body.wait:
-        await _submit(svc, request)
-        return JSONResponse(info.model_dump(mode="json"), status_code=202)
     try:
+        if not body.wait:
+            await _submit(svc, request)
+            return JSONResponse(info.model_dump(mode="json"), status_code=202)
         async with svc.events.subscribe(execution_channel(execution.id)) as inbox:
             await _submit(svc, request)
             try:
@@ -74,9 +61,9 @@ async def execute(
                 return JSONResponse(
                     ExecutionInfo.model_validate(current).model_dump(mode="json"), status_code=202
                 )
-    except RedisError as exc:
-        await executions.fail(svc.db, execution.id, UNAVAILABLE)
-        raise UserError(UNAVAILABLE, 503) from exc
+    except Unavailable as exc:  # the run never reached a worker: close it, then refuse
+        await executions.fail(svc.db, execution.id, exc.message)
+        raise
     return info.model_copy(
         update={
             "status": outcome["status"],
@@ -91,9 +78,5 @@ async def execute(
 
 async def _submit(svc: Services, request: ExecutionRequest) -> None:
     if svc.dispatcher is None:
-        raise UserError("this process runs no worker and has no queue", 503)
-    try:
-        await svc.dispatcher.submit(request)
-    except RedisError as exc:
-        await executions.fail(svc.db, request.execution_id, UNAVAILABLE)
-        raise UserError(UNAVAILABLE, 503) from exc
+        raise Unavailable("this process runs no worker and has no queue")
+    await svc.dispatcher.submit(request)

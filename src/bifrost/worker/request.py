@@ -1,0 +1,51 @@
+"""The request a worker runs: a recorded execution plus the limits its workflow's options set.
+
+Built on the worker side of the line, so the store only records runs and never writes the
+dispatch message; the decorator options are checked here before any row is written.
+"""
+
+from __future__ import annotations
+
+import math
+
+from bifrost.errors import InvalidInput
+from bifrost.runtime.protocol import ExecutionRequest
+from bifrost.store import executions, workflows
+from bifrost.store.db import Database
+from bifrost.store.models import Execution, Workflow
+from bifrost.workspace.paths import module_name
+
+
+def _timeout(workflow: Workflow, default_s: float) -> float:
+    value = workflow.options.get("timeout", default_s)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+        raise InvalidInput(
+            f"{workflow.path}: @workflow(timeout=...) must be a positive number of seconds, "
+            f"not {value!r}; fix the decorator and save the file",
+        )
+    return float(value)
+
+
+async def prepare(
+    db: Database,
+    workflow_id: str,
+    parameters: dict,
+    *,
+    timeout_s: float,
+    memory_mb: int,
+) -> tuple[Execution, ExecutionRequest]:
+    """Record a pending run of an active workflow and build the request that dispatches it."""
+    workflow = await workflows.get(db, workflow_id)
+    workflows.require_active(workflow)
+    timeout = _timeout(workflow, timeout_s)
+    execution = await executions.create(db, workflow, parameters)
+    request = ExecutionRequest(
+        execution_id=execution.id,
+        module=module_name(workflow.path) or "",
+        function=workflow.function_name,
+        parameters=parameters,
+        generation=execution.generation,
+        timeout_s=timeout,
+        memory_mb=memory_mb,
+    )
+    return execution, request
