@@ -16,13 +16,12 @@ import uuid
 from pathlib import Path
 
 import httpx
-import psycopg
-import redis
+
+from bifrost.settings import Settings
+from tests.servers import REDIS_URL, drop_database, drop_prefix, pg_exec, pg_url
 
 ROOT = Path(__file__).resolve().parent.parent
 BIFROST = str(Path(sys.executable).with_name("bifrost"))
-PG_ADMIN = os.environ.get("BIFROST_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("BIFROST_TEST_REDIS", "redis://127.0.0.1:6379/0")
 TOKEN = "bench-admin-token"
 
 
@@ -42,22 +41,27 @@ class Backend:
         self.prefix = None
         if kind == "postgres":
             self.database = f"bifrost_bench_{uuid.uuid4().hex[:8]}"
-            self._pg(f"CREATE DATABASE {self.database}")
+            pg_exec(f"CREATE DATABASE {self.database}")
             self.prefix = f"bifrost-bench-{uuid.uuid4().hex[:6]}:"
             self.env.update(
-                BIFROST_DATABASE_URL=PG_ADMIN.rsplit("/", 1)[0] + f"/{self.database}",
+                BIFROST_DATABASE_URL=pg_url(self.database),
                 BIFROST_REDIS_URL=REDIS_URL,
                 BIFROST_CACHE_PREFIX=self.prefix,
             )
         self.init()
 
+    def settings(self) -> Settings:
+        """The same configuration as a Settings object, for benchmarks that open the store."""
+        return Settings(
+            **{
+                k.removeprefix("BIFROST_").lower(): v
+                for k, v in self.env.items()
+                if k.startswith("BIFROST_")
+            }
+        )
+
     def init(self) -> None:
         subprocess.run([BIFROST, "init"], env=self.env, check=True, capture_output=True)
-
-    @staticmethod
-    def _pg(sql: str) -> None:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(sql)
 
     def spawn(self, *args: str) -> subprocess.Popen:
         log = open(self.tmp / f"{args[0]}.log", "ab")  # noqa: SIM115
@@ -67,12 +71,9 @@ class Backend:
 
     def close(self) -> None:
         if self.database:
-            self._pg(f"DROP DATABASE IF EXISTS {self.database} WITH (FORCE)")
+            drop_database(self.database)
         if self.prefix:
-            client = redis.Redis.from_url(REDIS_URL)
-            keys = list(client.scan_iter(match=f"{self.prefix}*", count=1000))
-            if keys:
-                client.delete(*keys)
+            drop_prefix(self.prefix)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 

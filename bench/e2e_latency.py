@@ -9,7 +9,6 @@ sequential runs, then executions per second with several clients. Target: p50 un
 from __future__ import annotations
 
 import argparse
-import socket
 import statistics
 import threading
 import time
@@ -17,6 +16,7 @@ import time
 import httpx
 
 from bench.common import TOKEN, Backend, percentile, stop, wait_healthy
+from tests.servers import free_port
 
 WORKFLOW = b"""from bifrost import workflow
 
@@ -29,12 +29,6 @@ from shared.c import C
 def trivial(x: int = 1) -> int:
     return A + B + C + x
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def measure(kind: str, runs: int, seconds: float, clients: int) -> dict[str, float]:

@@ -17,24 +17,16 @@ import time
 
 import redis
 
-from bench.common import REDIS_URL, Backend, stop, wait_healthy
-from bench.e2e_latency import free_port
-from bifrost.settings import Settings
+from bench.common import Backend, stop, wait_healthy
 from bifrost.store.db import Database
 from bifrost.store.models import Workspace, WorkspaceFile
 from bifrost.workspace.entities import git_blob_sha
+from tests.servers import REDIS_URL, free_port
 
 
 async def populate(backend: Backend, count: int) -> None:
     """Insert ``count`` module rows in bulk (the write path is measured elsewhere)."""
-    settings = Settings(
-        **{
-            k.removeprefix("BIFROST_").lower(): v
-            for k, v in backend.env.items()
-            if k.startswith("BIFROST_")
-        }
-    )
-    db = Database(settings)
+    db = Database(backend.settings())
     rows = []
     for i in range(count):
         content = f"VALUE = {i}\n\ndef f():\n    return VALUE\n".encode()

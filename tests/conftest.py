@@ -11,9 +11,8 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,9 +22,17 @@ import redis
 
 from bifrost.settings import Settings
 from bifrost.store import migrate
+from tests.servers import (
+    PG_ADMIN,
+    REDIS_URL,
+    drop_database,
+    drop_prefix,
+    free_port,
+    pg_exec,
+    pg_url,
+)
 
-PG_ADMIN = os.environ.get("BIFROST_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("BIFROST_TEST_REDIS", "redis://127.0.0.1:6379/0")
+__all__ = ["ADMIN_TOKEN", "Backend", "free_port", "wait_until"]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 ADMIN_TOKEN = "test-admin-token"
 
@@ -51,24 +58,15 @@ def need_servers() -> None:
             pytest.skip(problem)
 
 
-def _pg_url(database: str) -> str:
-    return PG_ADMIN.rsplit("/", 1)[0] + f"/{database}"
-
-
-def _pg_exec(sql: str) -> None:
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(sql)
-
-
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[str]:
     """A migrated database that every test's database is cloned from (fast: no migrations)."""
     need_servers()
     name = f"bifrost_tpl_{uuid.uuid4().hex[:8]}"
-    _pg_exec(f"CREATE DATABASE {name}")
-    migrate.upgrade(Settings(database_url=_pg_url(name)))
+    pg_exec(f"CREATE DATABASE {name}")
+    migrate.upgrade(Settings(database_url=pg_url(name)))
     yield name
-    _pg_exec(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    drop_database(name)
 
 
 @pytest.fixture(scope="session")
@@ -102,22 +100,19 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
     else:
         template = request.getfixturevalue("pg_template")
         database = f"bifrost_t_{uuid.uuid4().hex[:10]}"
-        _pg_exec(f"CREATE DATABASE {database} TEMPLATE {template}")
+        pg_exec(f"CREATE DATABASE {database} TEMPLATE {template}")
         prefix = f"bifrost-test-{uuid.uuid4().hex[:8]}:"
         env.update(
-            BIFROST_DATABASE_URL=_pg_url(database),
+            BIFROST_DATABASE_URL=pg_url(database),
             BIFROST_REDIS_URL=REDIS_URL,
             BIFROST_CACHE_PREFIX=prefix,
         )
     settings = Settings(**{k.removeprefix("BIFROST_").lower(): v for k, v in env.items()})
     yield Backend(request.param, settings, env)
     if database:
-        _pg_exec(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        drop_database(database)
     if prefix:
-        client = redis.Redis.from_url(REDIS_URL)
-        keys = list(client.scan_iter(match=f"{prefix}*", count=1000))
-        if keys:
-            client.delete(*keys)
+        drop_prefix(prefix)
 
 
 @pytest.fixture
@@ -152,13 +147,9 @@ def cluster(backend: Backend, cluster_env: dict[str, str], tmp_path: Path) -> It
         running.stop()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-async def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05) -> None:  # type: ignore[no-untyped-def]
+async def wait_until(
+    predicate: Callable[[], Awaitable[bool]], timeout: float = 10.0, interval: float = 0.05
+) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not await predicate():
         if asyncio.get_running_loop().time() > deadline:

@@ -93,9 +93,7 @@ async def test_delete_and_rename(store) -> None:
         ("big.txt", b"x" * (5 * 1024 * 1024 + 1), TooLarge, "limit"),
     ],
 )
-async def test_bad_input_is_refused_and_changes_nothing(
-    store, path, content, error, words
-) -> None:
+async def test_bad_input_is_refused_and_changes_nothing(store, path, content, error, words) -> None:
     await store.files.write("shared/ok.py", b"x = 1\n")
     before = await store.cache.snapshot(0)
     with pytest.raises(BifrostError) as refused:
@@ -148,3 +146,105 @@ async def test_rename_keeps_the_sync_history_of_both_paths(store) -> None:
         )
     assert old.is_deleted and old.github_sha == written.file.git_sha
     assert old.git_status == "deleted"  # a sync can tell the user deleted it
+
+
+async def _recorded(store) -> list:
+    """Every Change the store publishes from now on, in order."""
+    changes: list = []
+
+    async def record(change) -> None:
+        changes.append(change)
+
+    store.files.listeners.append(record)
+    return changes
+
+
+async def test_a_unit_of_work_bumps_once_and_publishes_one_change(store) -> None:
+    from bifrost.store.files import Delete, Rename, SetBase, Write
+
+    await store.files.write("shared/gone.py", b"X = 0\n")
+    await store.files.write("shared/old.py", b"Y = 0\n")
+    await store.files.write("workflows/hello.py", HELLO)
+    before = (
+        await store.files.write("shared/greeting.py", b"def greet(n):\n    return n\n")
+    ).generation
+    changes = await _recorded(store)
+    base = "a" * 40
+    applied = await store.files.apply(
+        [
+            Write("shared/a.py", b"A = 1\n"),
+            Write("shared/b.py", b"B = 1\n"),
+            Write("requirements.txt", b"requests\n"),
+            Delete("shared/gone.py"),
+            Rename("shared/old.py", "shared/new.py"),
+            SetBase("shared/a.py", base),
+        ],
+        user="sync",
+    )
+    assert applied.changed and applied.generation == before + 1
+    assert {r.generation for r in applied.results} == {before + 1}
+    (change,) = changes
+    assert change.generation == before + 1
+    assert change.paths == {
+        "shared/a.py": applied.results[0].file.content_hash,
+        "shared/b.py": applied.results[1].file.content_hash,
+        "requirements.txt": applied.results[2].file.content_hash,
+        "shared/gone.py": None,
+        "shared/old.py": None,
+        "shared/new.py": applied.results[4].file.content_hash,
+    }
+    assert set(change.blobs.values()) == {b"A = 1\n", b"B = 1\n", b"Y = 0\n"}
+    assert change.requirements == b"requests\n"
+    manifest = (await store.cache.snapshot(before + 1)).manifest
+    assert {"shared/a.py", "shared/b.py", "shared/new.py"} <= set(manifest)
+    assert not {"shared/gone.py", "shared/old.py"} & set(manifest)
+    listed = {f.path: f for f in await store.files.list()}
+    assert listed["shared/a.py"].github_sha == base and listed["shared/a.py"].updated_by == "sync"
+
+
+@pytest.mark.parametrize("failing", ["invalid path", "lost compare-and-swap", "missing file"])
+async def test_a_failing_edit_in_a_unit_leaves_nothing_applied(store, failing) -> None:
+    from bifrost.store.files import Delete, Rename, SetBase, Write
+
+    await store.files.write("shared/old.py", b"Y = 0\n")
+    await store.files.write("shared/gone.py", b"X = 0\n")
+    kept = await store.files.write("notes.txt", b"v1\n")
+    changes = await _recorded(store)
+    bad = {
+        "invalid path": Write("../escape.py", b"x = 1\n"),
+        "lost compare-and-swap": Write("notes.txt", b"v2\n", expected_hash="0" * 64),
+        "missing file": Delete("shared/never.py"),
+    }[failing]
+    edits = [
+        Write("shared/a.py", b"A = 1\n"),
+        Delete("shared/gone.py"),
+        Rename("shared/old.py", "shared/new.py"),
+        bad,
+        Write("shared/b.py", b"B = 1\n"),
+        SetBase("notes.txt", "b" * 40),
+    ]
+    with pytest.raises((InvalidInput, Conflict, NotFound)):
+        await store.files.apply(edits)
+    assert changes == []
+    assert sorted(f.path for f in await store.files.list()) == [
+        "notes.txt",
+        "shared/gone.py",
+        "shared/old.py",
+    ]
+    row, content = await store.files.read("notes.txt")
+    assert content == b"v1\n" and row.github_sha is None
+    assert row.generation == kept.generation
+    snapshot = await store.cache.snapshot(0)
+    assert snapshot.generation == kept.generation
+
+
+async def test_setting_only_base_shas_bumps_no_generation(store) -> None:
+    from bifrost.store.files import SetBase
+
+    written = await store.files.write("shared/a.py", b"A = 1\n")
+    changes = await _recorded(store)
+    applied = await store.files.apply([SetBase("shared/a.py", written.file.git_sha)])
+    assert not applied.changed and applied.generation == written.generation and changes == []
+    assert (await store.files.read("shared/a.py"))[0].git_status == "synced"
+    with pytest.raises(InvalidInput, match="git blob id"):
+        await store.files.apply([SetBase("shared/a.py", "not-a-sha")])
