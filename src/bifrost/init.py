@@ -24,7 +24,7 @@ class InitReport:
 
 
 def token_file(settings: Settings) -> Path:
-    return settings.data_dir.resolve() / "admin-token"
+    return settings.token_file
 
 
 def save_token(path: Path, token: str) -> None:

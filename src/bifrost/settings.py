@@ -76,6 +76,11 @@ class Settings(BaseSettings):
         return self.redis_url is None
 
     @property
+    def token_file(self) -> Path:
+        """Where `bifrost init` saves a new admin token for the CLI on this machine."""
+        return self.data_dir.resolve() / "admin-token"
+
+    @property
     def packages_path(self) -> Path:
         return (self.packages_dir or self.data_dir / "packages").resolve()
 

@@ -14,29 +14,25 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
+
+from bifrost.cli.client import ClientConfig, err, request
 
 app = typer.Typer(help="Install, list and remove the workspace's Python packages.")
 console = Console()
-err = Console(stderr=True)
 
 
 def _request(method: str, url: str, **kwargs: Any) -> Any:
-    from bifrost import cli  # imported late: bifrost.cli mounts this app
-
-    return cli._request(method, url, **kwargs).json()
+    return request(method, url, **kwargs).json()
 
 
 def _follow(job_id: str, ready: threading.Event, stop: threading.Event) -> None:
     """Print the job's installer output from the WebSocket until told to stop; best effort."""
     from websockets.sync.client import connect
 
-    from bifrost import cli
-
     try:
-        with cli._client() as client:
-            base = str(client.base_url).rstrip("/").replace("http", "ws", 1)
-            token = client.headers["Authorization"].removeprefix("Bearer ")
+        config = ClientConfig.from_env()
+        base = config.base_url.replace("http", "ws", 1)
+        token = config.token or ""
         with connect(
             f"{base}/api/ws", additional_headers={"Authorization": f"Bearer {token}"}
         ) as ws:
@@ -84,12 +80,16 @@ def add(
     _workers(body)
 
 
+def _worker_problems(worker: str, state: dict[str, Any]) -> None:
+    for item, message in (state.get("failed") or {}).items():
+        err.print(f"[red]worker {worker} could not install {item}[/]:\n{message}")
+    if state.get("error"):
+        err.print(f"[yellow]worker {worker}[/]: {state['error']}")
+
+
 def _workers(body: dict[str, Any]) -> None:
     for worker, state in sorted(body.get("workers", {}).items()):
-        for item, message in (state.get("failed") or {}).items():
-            err.print(f"[red]worker {worker} could not install {item}[/]:\n{message}")
-        if state.get("error"):
-            err.print(f"[yellow]worker {worker}[/]: {state['error']}")
+        _worker_problems(worker, state)
     if body.get("waiting_for"):
         err.print(f"[yellow]still waiting for workers[/]: {', '.join(body['waiting_for'])}")
 
@@ -97,6 +97,8 @@ def _workers(body: dict[str, Any]) -> None:
 @app.command("ls")
 def ls() -> None:
     """List the packages in requirements.txt and what each worker could not install."""
+    from rich.table import Table
+
     body = _request("GET", "/api/packages")
     table = Table("name", "requirement", "installed here")
     for item in body["packages"]:
@@ -105,10 +107,7 @@ def ls() -> None:
     for line in body["ignored"]:
         err.print(f"[yellow]ignored line[/] {line['line']!r}: {line['error']}")
     for worker in body["workers"]:
-        for item, message in (worker.get("failed") or {}).items():
-            err.print(f"[red]worker {worker['id']} could not install {item}[/]:\n{message}")
-        if worker.get("error"):
-            err.print(f"[yellow]worker {worker['id']}[/]: {worker['error']}")
+        _worker_problems(worker["id"], worker)
 
 
 @app.command("rm")

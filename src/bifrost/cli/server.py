@@ -1,0 +1,108 @@
+"""`bifrost init|up|api|worker|export`: the commands that run the system.
+
+Server code (SQLAlchemy, SAQ, uvicorn, the app) is imported inside each command, so the client
+commands that share the `bifrost` entry point never load it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from bifrost.settings import Settings
+
+console = Console()
+err = Console(stderr=True)
+HostOption = Annotated[str | None, typer.Option(help="Address to listen on.")]
+PortOption = Annotated[int | None, typer.Option(help="Port to listen on.")]
+
+
+def _settings() -> Settings:
+    from bifrost.settings import get_settings
+
+    return get_settings()
+
+
+def _setup_logging() -> None:
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+def _init(settings: Settings) -> None:
+    from bifrost.init import initialize
+
+    report = asyncio.run(initialize(settings))
+    console.print(f"[green]database ready[/] (workspace generation {report.generation})")
+    if report.new_admin_token:
+        console.print(
+            f"[bold]admin token[/] (shown once; saved to {report.token_file}):\n"
+            f"  {report.new_admin_token}"
+        )
+
+
+def _serve(settings: Settings, host: str | None, port: int | None, *, with_worker: bool) -> None:
+    import uvicorn
+
+    from bifrost.api.app import create_app
+
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, with_worker=with_worker),
+            host=host or settings.host,
+            port=port or settings.port,
+            log_level="info",
+            access_log=False,
+        )
+    )
+    server.run()
+
+
+def init() -> None:
+    """Run database migrations, make sure an admin token exists and warm the cache."""
+    _setup_logging()
+    _init(_settings())
+
+
+def up(host: HostOption = None, port: PortOption = None) -> None:
+    """Init, then serve the API with a worker in the same process (the one-machine setup)."""
+    _setup_logging()
+    settings = _settings()
+    _init(settings)
+    _serve(settings, host, port, with_worker=True)
+
+
+def api(host: HostOption = None, port: PortOption = None) -> None:
+    """Serve the API only; executions go to `bifrost worker` processes through Redis."""
+    _setup_logging()
+    _serve(_settings(), host, port, with_worker=False)
+
+
+def worker() -> None:
+    """Run executions taken from the Redis queue (needs BIFROST_REDIS_URL)."""
+    _setup_logging()
+    settings = _settings()
+    if settings.embedded:
+        err.print(
+            "[red]bifrost worker needs BIFROST_REDIS_URL[/]: in embedded mode `bifrost up` "
+            "runs the worker inside the API process."
+        )
+        raise typer.Exit(2)
+    from bifrost.worker.process import run_worker
+
+    asyncio.run(run_worker(settings))
+
+
+def export(directory: Path) -> None:
+    """Write the workspace out to DIRECTORY (for BIFROST_VIRTUAL_IMPORTS=false rollbacks)."""
+    from bifrost.export import export_workspace
+
+    count = asyncio.run(export_workspace(_settings(), directory))
+    console.print(f"wrote {count} files to {directory}")
