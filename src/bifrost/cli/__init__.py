@@ -7,15 +7,24 @@ code, so they start fast.
 
 from __future__ import annotations
 
-import typer
+import click
 
 from bifrost.cli import files, packages, run, server
 
-app = typer.Typer(
-    help="Bifrost: Python automation whose code lives in a database.", no_args_is_help=True
-)
-app.add_typer(files.app, name="files")
-app.add_typer(packages.app, name="packages")
-for command in (server.init, server.up, server.api, server.worker, server.export):
-    app.command()(command)
-app.command()(run.run)
+
+@click.group()
+def app() -> None:
+    """Bifrost: Python automation whose code lives in a database."""
+
+
+for command in (
+    server.init,
+    server.up,
+    server.api,
+    server.worker,
+    server.export,
+    run.run,
+    files.app,
+    packages.app,
+):
+    app.add_command(command)

@@ -1,22 +1,25 @@
 """The CLI's HTTP client: where the API is, which token to send, and errors printed for people.
 
 A client command must start fast (well under 0.3 s), so this module imports no server code (no
-SQLAlchemy, SAQ, redis or FastAPI) and not even pydantic: it reads the few ``BIFROST_*`` variables
-it needs straight from the environment, with the defaults of :class:`bifrost.settings.Settings`
-(a test keeps the two in step).
+SQLAlchemy, SAQ, redis or FastAPI), not even pydantic or httpx (each costs more than the whole
+rest of a command): it reads the few ``BIFROST_*`` variables it needs straight from the
+environment, with the defaults of :class:`bifrost.settings.Settings` (a test keeps the two in
+step), and speaks HTTP with ``urllib.request``.
 """
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+from urllib.parse import urlencode
 
-import httpx
-import typer
 from rich.console import Console
 
 err = Console(stderr=True)
@@ -55,39 +58,52 @@ class ClientConfig:
         return cls(base.rstrip("/"), token)
 
 
-def client() -> httpx.Client:
+@dataclass(frozen=True)
+class Response:
+    status: int
+    content: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+def request(
+    method: str,
+    url: str,
+    *,
+    params: Mapping[str, str] | None = None,
+    json_body: Any = None,
+    content: bytes | None = None,
+) -> Response:
+    """One API call; an error answer or an unreachable API ends the command with its message."""
     config = ClientConfig.from_env()
     if not config.token:
         err.print("[red]no token[/]: set BIFROST_ADMIN_TOKEN or run `bifrost init` on this machine")
-        raise typer.Exit(2)
-    return httpx.Client(
-        base_url=config.base_url,
-        headers={"Authorization": f"Bearer {config.token}"},
-        timeout=None,
-    )
-
-
-def _check(response: httpx.Response) -> httpx.Response:
-    if response.is_success:
-        return response
+        raise SystemExit(2)
+    headers = {"Authorization": f"Bearer {config.token}"}
+    if json_body is not None:
+        content = json.dumps(json_body).encode()
+        headers["Content-Type"] = "application/json"
+    elif content is not None:  # raw bytes, not the form encoding urllib would assume
+        headers["Content-Type"] = "application/octet-stream"
+    target = config.base_url + url + (f"?{urlencode(params)}" if params else "")
+    sent = urllib.request.Request(target, data=content, headers=headers, method=method)
     try:
-        detail = response.json().get("detail", response.text)
-    except ValueError:
-        detail = response.text
-    err.print(f"{response.status_code}: {detail}", style="red", markup=False)
-    raise typer.Exit(1)
+        with urllib.request.urlopen(sent) as answer:
+            return Response(answer.status, answer.read())
+    except urllib.error.HTTPError as exc:
+        _refused(exc.code, exc.read())
+    except (OSError, http.client.HTTPException) as exc:
+        reason = getattr(exc, "reason", exc)
+        err.print(f"[red]cannot reach the API[/] ({reason}); is `bifrost up` running?")
+        raise SystemExit(1) from exc
 
 
-@contextmanager
-def _reaching() -> Iterator[None]:
+def _refused(status: int, body: bytes) -> NoReturn:
+    text = body.decode("utf-8", "replace")
     try:
-        yield
-    except httpx.TransportError as exc:
-        err.print(f"[red]cannot reach the API[/] ({exc}); is `bifrost up` running?")
-        raise typer.Exit(1) from exc
-
-
-def request(method: str, url: str, **kwargs: Any) -> httpx.Response:
-    """One API call; an error answer or an unreachable API ends the command with its message."""
-    with _reaching(), client() as http:
-        return _check(http.request(method, url, **kwargs))
+        detail = json.loads(text).get("detail", text)
+    except (ValueError, AttributeError):
+        detail = text
+    err.print(f"{status}: {detail}", style="red", markup=False)
+    raise SystemExit(1)

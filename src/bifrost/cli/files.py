@@ -4,25 +4,26 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
 
-import typer
+import click
 from rich.console import Console
 
 from bifrost.cli.client import err, request
 
-app = typer.Typer(help="Read and write workspace files.", no_args_is_help=True)
+
+@click.group("files")
+def app() -> None:
+    """Read and write workspace files."""
+
+
 console = Console()
 
 
 @app.command("put")
-def put(
-    local: Path,
-    path: Annotated[
-        str | None, typer.Argument(help="Workspace path; default: LOCAL's path.")
-    ] = None,
-) -> None:
-    """Upload LOCAL to the workspace."""
+@click.argument("local", type=click.Path(path_type=Path))
+@click.argument("path", required=False)
+def put(local: Path, path: str | None) -> None:
+    """Upload LOCAL to the workspace, at PATH (default: LOCAL's path)."""
     target = path or local.as_posix()
     body = request("PUT", f"/api/files/{target}", content=local.read_bytes()).json()
     names = ", ".join(w["name"] for w in body["workflows"])
@@ -35,10 +36,9 @@ def put(
 
 
 @app.command("get")
-def get(
-    path: str,
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write here.")] = None,
-) -> None:
+@click.argument("path")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write here.")
+def get(path: str, output: Path | None) -> None:
     """Print a workspace file, or save it with -o."""
     content = request("GET", f"/api/files/{path}").content
     if output:
@@ -48,7 +48,8 @@ def get(
 
 
 @app.command("ls")
-def ls(prefix: Annotated[str, typer.Argument()] = "") -> None:
+@click.argument("prefix", default="")
+def ls(prefix: str) -> None:
     """List workspace files."""
     from rich.table import Table
 
@@ -59,6 +60,7 @@ def ls(prefix: Annotated[str, typer.Argument()] = "") -> None:
 
 
 @app.command("rm")
+@click.argument("path")
 def rm(path: str) -> None:
     """Delete a workspace file."""
     body = request("DELETE", f"/api/files/{path}").json()
@@ -66,7 +68,9 @@ def rm(path: str) -> None:
 
 
 @app.command("mv")
+@click.argument("old")
+@click.argument("new")
 def mv(old: str, new: str) -> None:
     """Rename a workspace file."""
-    body = request("POST", "/api/files/rename", json={"old_path": old, "new_path": new}).json()
+    body = request("POST", "/api/files/rename", json_body={"old_path": old, "new_path": new}).json()
     console.print(f"renamed to {body['file']['path']} (generation {body['generation']})")

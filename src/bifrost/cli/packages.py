@@ -10,15 +10,19 @@ import contextlib
 import json
 import threading
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-import typer
+import click
 from rich.console import Console
 
 from bifrost.cli.client import ClientConfig, err, request
 
-app = typer.Typer(help="Install, list and remove the workspace's Python packages.")
 console = Console()
+
+
+@click.group("packages")
+def app() -> None:
+    """Install, list and remove the workspace's Python packages."""
 
 
 def _request(method: str, url: str, **kwargs: Any) -> Any:
@@ -53,13 +57,13 @@ def _follow(job_id: str, ready: threading.Event, stop: threading.Event) -> None:
 
 
 @app.command("add")
-def add(
-    requirement: Annotated[str, typer.Argument(help="e.g. 'requests>=2.31' or 'name[extra]'.")],
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Hide the installer output.")
-    ] = False,
-) -> None:
-    """Install a package for every workflow; it is added to requirements.txt."""
+@click.argument("requirement")
+@click.option("--quiet", "-q", is_flag=True, help="Hide the installer output.")
+def add(requirement: str, quiet: bool) -> None:
+    """Install a package for every workflow; it is added to requirements.txt.
+
+    REQUIREMENT is e.g. 'requests>=2.31' or 'name[extra]'.
+    """
     job_id = uuid.uuid4().hex
     ready, stop = threading.Event(), threading.Event()
     follower = None
@@ -69,7 +73,9 @@ def add(
         ready.wait(5)
     try:
         body = _request(
-            "POST", "/api/packages/install", json={"requirement": requirement, "job_id": job_id}
+            "POST",
+            "/api/packages/install",
+            json_body={"requirement": requirement, "job_id": job_id},
         )
     finally:
         stop.set()
@@ -111,6 +117,7 @@ def ls() -> None:
 
 
 @app.command("rm")
+@click.argument("name")
 def rm(name: str) -> None:
     """Remove a package from requirements.txt; every worker uninstalls it."""
     body = _request("DELETE", f"/api/packages/{name}")

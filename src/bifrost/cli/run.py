@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Any
 
-import typer
+import click
 from rich.console import Console
 
 from bifrost.cli.client import err, request
@@ -19,7 +19,7 @@ def _parse_params(pairs: list[str]) -> dict[str, Any]:
         key, sep, raw = pair.partition("=")
         if not sep or not key:
             err.print(f"[red]bad --param {pair!r}[/]: write it as name=value")
-            raise typer.Exit(2)
+            raise SystemExit(2)
         try:
             params[key] = json.loads(raw)
         except ValueError:
@@ -38,25 +38,24 @@ def _find_workflow(ref: str) -> dict[str, Any]:
         known = ", ".join(sorted(w["name"] for w in workflows)) or "none"
         what = "matches several workflows" if matches else "matches no workflow"
         err.print(f"[red]{ref!r} {what}[/] (use path::function or the id). Workflows: {known}")
-        raise typer.Exit(2)
+        raise SystemExit(2)
     return matches[0]
 
 
-def run(
-    workflow_ref: Annotated[
-        str, typer.Argument(metavar="WORKFLOW", help="Name, id or path::function.")
-    ],
-    param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="name=value (JSON or text).")
-    ] = None,
-    wait: Annotated[bool, typer.Option(help="Wait for the result.")] = True,
-) -> None:
-    """Run a workflow and print its result."""
+@click.command()
+@click.argument("workflow_ref", metavar="WORKFLOW")
+@click.option("--param", "-p", multiple=True, help="name=value (JSON or text).")
+@click.option("--wait/--no-wait", default=True, show_default=True, help="Wait for the result.")
+def run(workflow_ref: str, param: tuple[str, ...], wait: bool) -> None:
+    """Run a workflow and print its result.
+
+    WORKFLOW is its name, id or path::function.
+    """
     target = _find_workflow(workflow_ref)
     body = request(
         "POST",
         f"/api/workflows/{target['id']}/execute",
-        json={"parameters": _parse_params(param or []), "wait": wait},
+        json_body={"parameters": _parse_params(list(param)), "wait": wait},
     ).json()
     if body["logs"]:
         err.print(body["logs"].rstrip())
@@ -69,4 +68,4 @@ def run(
     error = body.get("error") or {}
     err.print(error.get("traceback") or f"{error.get('type')}: {error.get('message')}")
     err.print(f"[red]execution {body['id']} {body['status']}[/]")
-    raise typer.Exit(1)
+    raise SystemExit(1)

@@ -1,17 +1,15 @@
 """`bifrost init|up|api|worker|export`: the commands that run the system.
 
-Server code (SQLAlchemy, SAQ, uvicorn, the app) is imported inside each command, so the client
-commands that share the `bifrost` entry point never load it.
+Server code (SQLAlchemy, SAQ, uvicorn, the app, even asyncio) is imported inside each command,
+so the client commands that share the `bifrost` entry point never load it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
-import typer
+import click
 from rich.console import Console
 
 if TYPE_CHECKING:
@@ -19,8 +17,8 @@ if TYPE_CHECKING:
 
 console = Console()
 err = Console(stderr=True)
-HostOption = Annotated[str | None, typer.Option(help="Address to listen on.")]
-PortOption = Annotated[int | None, typer.Option(help="Port to listen on.")]
+host_option = click.option("--host", help="Address to listen on.")
+port_option = click.option("--port", type=int, help="Port to listen on.")
 
 
 def _settings() -> Settings:
@@ -30,6 +28,8 @@ def _settings() -> Settings:
 
 
 def _setup_logging() -> None:
+    import logging
+
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -37,6 +37,8 @@ def _setup_logging() -> None:
 
 
 def _init(settings: Settings) -> None:
+    import asyncio
+
     from bifrost.init import initialize
 
     report = asyncio.run(initialize(settings))
@@ -65,13 +67,17 @@ def _serve(settings: Settings, host: str | None, port: int | None, *, with_worke
     server.run()
 
 
+@click.command()
 def init() -> None:
     """Run database migrations, make sure an admin token exists and warm the cache."""
     _setup_logging()
     _init(_settings())
 
 
-def up(host: HostOption = None, port: PortOption = None) -> None:
+@click.command()
+@host_option
+@port_option
+def up(host: str | None, port: int | None) -> None:
     """Init, then serve the API with a worker in the same process (the one-machine setup)."""
     _setup_logging()
     settings = _settings()
@@ -79,12 +85,16 @@ def up(host: HostOption = None, port: PortOption = None) -> None:
     _serve(settings, host, port, with_worker=True)
 
 
-def api(host: HostOption = None, port: PortOption = None) -> None:
+@click.command()
+@host_option
+@port_option
+def api(host: str | None, port: int | None) -> None:
     """Serve the API only; executions go to `bifrost worker` processes through Redis."""
     _setup_logging()
     _serve(_settings(), host, port, with_worker=False)
 
 
+@click.command()
 def worker() -> None:
     """Run executions taken from the Redis queue (needs BIFROST_REDIS_URL)."""
     _setup_logging()
@@ -94,14 +104,20 @@ def worker() -> None:
             "[red]bifrost worker needs BIFROST_REDIS_URL[/]: in embedded mode `bifrost up` "
             "runs the worker inside the API process."
         )
-        raise typer.Exit(2)
+        raise SystemExit(2)
+    import asyncio
+
     from bifrost.worker.process import run_worker
 
     asyncio.run(run_worker(settings))
 
 
+@click.command()
+@click.argument("directory", type=click.Path(path_type=Path))
 def export(directory: Path) -> None:
     """Write the workspace out to DIRECTORY (for BIFROST_VIRTUAL_IMPORTS=false rollbacks)."""
+    import asyncio
+
     from bifrost.export import export_workspace
 
     count = asyncio.run(export_workspace(_settings(), directory))
