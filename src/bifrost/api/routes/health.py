@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy import select
 
 from bifrost.api.deps import services
 from bifrost.services import Services
-from bifrost.store.models import Workspace
+from bifrost.store.files import workspace_generation
 from bifrost.worker.heartbeat import live_workers
 
 router = APIRouter(tags=["health"])
@@ -41,10 +40,9 @@ async def health(request: Request, svc: Services = Depends(services)) -> dict:
     """No token needed; with one, workers' package reports come with the installer's messages."""
     database: dict[str, object] = {"kind": svc.db.url.get_backend_name()}
     try:
-        async with svc.db.read() as session:
-            database["generation"] = await session.scalar(select(Workspace.generation))
+        database["generation"] = await workspace_generation(svc.db)
         database["ok"] = True
-    except Exception as exc:  # report, never fail the health call itself
+    except Exception as exc:  # boundary: health reports every failure, it never fails itself
         database.update(ok=False, error=type(exc).__name__)
     cache = await svc.cache.health()
     try:
