@@ -129,7 +129,7 @@ def main() -> None:
         cache = FixedCache(content)
 
         def prepare() -> None:
-            report = asyncio.run(prepare_worker(settings, cache))  # type: ignore[arg-type]
+            report = asyncio.run(prepare_worker(settings, cache))
             assert report.installed == [] and report.failed == {} and report.error is None, report
 
         first_call = median_s(prepare, 1)  # nothing parsed or cached yet in this process

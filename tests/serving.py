@@ -33,7 +33,7 @@ class Cluster:
             subprocess.Popen([BIFROST, *args], env=env, stdout=log, stderr=subprocess.STDOUT)
         )
 
-    def start(self, *, apis: int = 1, workers: int = 0, extra_env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    def start(self, *, apis: int = 1, workers: int = 0, extra_env: dict[str, str] | None = None):
         """Embedded: one `bifrost up`. Distributed: `bifrost init`, then APIs and workers."""
         if self.backend.name == "embedded" or workers == 0:
             port = free_port()

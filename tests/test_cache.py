@@ -9,14 +9,14 @@ from bifrost.cache.change import Change
 from bifrost.cache.redis import GENERATION_FIELD
 
 
-async def test_a_cold_cache_fills_from_the_database(store) -> None:  # type: ignore[no-untyped-def]
+async def test_a_cold_cache_fills_from_the_database(store) -> None:
     written = await store.files.write("shared/a.py", b"A = 1\n")
     snapshot = await store.cache.snapshot(written.generation)
     assert snapshot.manifest == {"shared/a.py": written.file.content_hash}
     assert await store.cache.blob(written.file.content_hash) == b"A = 1\n"
 
 
-async def test_a_change_out_of_order_never_regresses_the_manifest(store) -> None:  # type: ignore[no-untyped-def]
+async def test_a_change_out_of_order_never_regresses_the_manifest(store) -> None:
     first = await store.files.write("shared/a.py", b"A = 1\n")
     second = await store.files.write("shared/a.py", b"A = 2\n")
     await store.cache.snapshot(second.generation)
@@ -27,7 +27,7 @@ async def test_a_change_out_of_order_never_regresses_the_manifest(store) -> None
     assert snapshot.manifest["shared/a.py"] == second.file.content_hash
 
 
-async def test_a_gap_makes_the_writer_rebuild(store) -> None:  # type: ignore[no-untyped-def]
+async def test_a_gap_makes_the_writer_rebuild(store) -> None:
     await store.files.write("shared/a.py", b"A = 1\n")
     await store.cache.snapshot(0)
     # A change the cache never heard of (as if applied while Redis was down) ...
@@ -40,7 +40,7 @@ async def test_a_gap_makes_the_writer_rebuild(store) -> None:  # type: ignore[no
 
 
 @pytest.mark.parametrize("backend", ["postgres"], indirect=True)
-async def test_init_replaces_a_manifest_newer_than_the_database(store, backend) -> None:  # type: ignore[no-untyped-def]
+async def test_init_replaces_a_manifest_newer_than_the_database(store, backend) -> None:
     """After a database restore, Redis may hold a generation the database will not reach."""
     await store.files.write("shared/a.py", b"A = 1\n")
     client = redis.Redis.from_url(backend.env["BIFROST_REDIS_URL"])

@@ -50,7 +50,7 @@ def test_two_apis_two_workers(backend: Backend, logs: Path) -> None:
         cluster.stop()
 
 
-def client_worker(client, execution_id: str) -> str:  # type: ignore[no-untyped-def]
+def client_worker(client, execution_id: str) -> str:
     return client.get(f"/api/executions/{execution_id}").json()["worker"]
 
 

@@ -10,7 +10,7 @@ from tests.serving import Cluster
 
 def test_health_page_shows_database_cache_and_workers(
     backend: Backend, browser, cluster: Cluster, tmp_path: Path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     page = browser.new_page()
     page.goto(cluster.urls[0])
     page.wait_for_function("document.getElementById('status').textContent === 'ok'")

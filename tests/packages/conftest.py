@@ -80,7 +80,7 @@ class FakeExecutor:
         return None
 
 
-async def open_worker(settings: Settings, *, real_executor: bool = False, worker_id: str = "w1"):  # type: ignore[no-untyped-def]
+async def open_worker(settings: Settings, *, real_executor: bool = False, worker_id: str = "w1"):
     """Services wired as `open_services` + `start_worker` wire packages: the Files listener,
     prepare_worker before the executor starts, then the watcher task. Returns the services and
     the start report. Works before and after that wiring lands in bifrost.services."""
@@ -98,7 +98,7 @@ async def open_worker(settings: Settings, *, real_executor: bool = False, worker
         services.files.listeners.append(requirements_listener(services))
     if real_executor and "watch_requirements" in inspect.getsource(start_worker):
         await start_worker(services)
-        info = services.heartbeat.info  # type: ignore[union-attr]
+        info = services.heartbeat.info
 
         async def reported() -> bool:
             return "packages" in info
@@ -109,7 +109,7 @@ async def open_worker(settings: Settings, *, real_executor: bool = False, worker
     if real_executor:
         await start_worker(services)
     else:
-        services.executor = FakeExecutor()  # type: ignore[assignment]
+        services.executor = FakeExecutor()
         services.heartbeat = Heartbeat(services, worker_id)
         await services.heartbeat.start()
     services._tasks.append(asyncio.create_task(watch_requirements(services, prepared)))

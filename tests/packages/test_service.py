@@ -56,7 +56,7 @@ async def test_install_updates_file_cache_and_recycles_workers(svc: Services) ->
     assert body["changed"] and body["waiting_for"] == []
     assert list(body["workers"]) == ["w1"] and body["workers"]["w1"]["failed"] == {}
     assert await content(svc) == "BFT_Alpha[x]>=1.0\n"
-    assert svc.executor.recycles == 1  # type: ignore[union-attr]
+    assert svc.executor.recycles == 1
     assert importable(svc.settings.packages_path, "bft_alpha")
     entry = await svc.cache.requirements()
     assert entry is not None and entry["content"] == "BFT_Alpha[x]>=1.0\n"
@@ -70,7 +70,7 @@ async def test_install_updates_file_cache_and_recycles_workers(svc: Services) ->
     assert events[-1]["ok"] is True
 
     again = await service.install(svc, "BFT_Alpha[x] >= 1.0")  # same requirement, same line
-    assert not again["changed"] and svc.executor.recycles == 1  # type: ignore[union-attr]
+    assert not again["changed"] and svc.executor.recycles == 1
 
 
 async def test_concurrent_installs_all_end_up_in_the_file(svc: Services) -> None:
@@ -96,7 +96,7 @@ async def test_a_conflicting_edit_is_retried_never_lost(
     real_write = svc.files.write
     raced = []
 
-    async def racing_write(path, data, **kwargs):  # type: ignore[no-untyped-def]
+    async def racing_write(path, data, **kwargs):
         if path == "requirements.txt" and kwargs.get("expected_hash") is not ANY and not raced:
             raced.append(True)  # someone saves the file between our read and our write
             await real_write(path, b"# ours\nbft-beta\nbft-epsilon  # by hand\n")
@@ -111,7 +111,7 @@ async def test_a_conflicting_edit_is_retried_never_lost(
 async def test_a_package_that_cannot_be_installed_is_refused(svc: Services) -> None:
     await service.install(svc, "bft-alpha")
     before = await content(svc)
-    recycles = svc.executor.recycles  # type: ignore[union-attr]
+    recycles = svc.executor.recycles
     async with svc.events.subscribe(service.job_channel("bad")) as inbox:
         with pytest.raises(InvalidInput) as refused:
             await service.install(svc, "bft-broken", job_id="bad")
@@ -121,7 +121,7 @@ async def test_a_package_that_cannot_be_installed_is_refused(svc: Services) -> N
     assert "cairo.h" in refused.value.message
     assert events[-1]["type"] == "done" and not events[-1]["ok"]
     assert await content(svc) == before  # requirements.txt keeps only what installs
-    assert svc.executor.recycles == recycles  # type: ignore[union-attr]
+    assert svc.executor.recycles == recycles
     with pytest.raises(InvalidInput):
         await service.install(svc, "bft-alpha>=")
 
@@ -229,10 +229,10 @@ class BrokenCache:
 async def test_worker_starts_without_packages_when_nothing_can_be_read(
     pkg_backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    report = await service.prepare_worker(pkg_backend.settings, BrokenCache())  # type: ignore[arg-type]
+    report = await service.prepare_worker(pkg_backend.settings, BrokenCache())
     assert "both down" in (report.error or "") and report.installed == []
     monkeypatch.setattr(service, "READ_TIMEOUT_S", 0.1)
-    report = await service.prepare_worker(pkg_backend.settings, BrokenCache(hang=True))  # type: ignore[arg-type]
+    report = await service.prepare_worker(pkg_backend.settings, BrokenCache(hang=True))
     assert "could not read requirements.txt" in (report.error or "")
 
 
@@ -247,7 +247,7 @@ async def test_worker_catches_up_after_a_lost_message(pkg_backend: Backend) -> N
             await svc.redis.delete(f"{settings.cache_prefix}requirements:content")
 
         async def caught_up() -> bool:
-            return svc.executor.recycles >= 1  # type: ignore[union-attr]
+            return svc.executor.recycles >= 1
 
         await wait_until(caught_up, timeout=30)
         assert "bft-epsilon" in installed(settings.packages_path)

@@ -16,7 +16,7 @@ def cluster_env(wheelhouse: Path) -> dict[str, str]:
     return {"BIFROST_PACKAGE_INDEX_ARGS": index_args(wheelhouse)}
 
 
-def test_a_broken_package_shows_on_the_page(browser, cluster: Cluster) -> None:  # type: ignore[no-untyped-def]
+def test_a_broken_package_shows_on_the_page(browser, cluster: Cluster) -> None:
     with cluster.client() as client:
         edited = client.put(
             "/api/files/requirements.txt", content=b"bft-beta==1.0\nbft-broken==1.0\n"
@@ -35,7 +35,7 @@ def test_a_broken_package_shows_on_the_page(browser, cluster: Cluster) -> None: 
     )  # the build's own error message reaches the user
 
 
-def test_install_and_remove_from_the_page(browser, cluster: Cluster) -> None:  # type: ignore[no-untyped-def]
+def test_install_and_remove_from_the_page(browser, cluster: Cluster) -> None:
     page = browser.new_page()
     page.goto(cluster.urls[0])
     page.fill("#token", ADMIN_TOKEN)

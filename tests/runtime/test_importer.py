@@ -366,7 +366,7 @@ def test_not_mine_answers_in_about_a_microsecond(ws: VirtualWorkspace) -> None:
 def _timed(func: object, n: int) -> float:
     started = time.perf_counter()
     for _ in range(n):
-        func()  # type: ignore[operator]
+        func()
     return (time.perf_counter() - started) / n
 
 
@@ -400,7 +400,7 @@ def test_cached_virtual_import_is_not_slower_than_a_pyc_import(
 # -- concurrency and reload -----------------------------------------------------------------------
 def test_threads_importing_one_module_execute_it_once(ws: VirtualWorkspace) -> None:
     counter = types.ModuleType("bifrost_test_counter")
-    counter.n = 0  # type: ignore[attr-defined]
+    counter.n = 0
     sys.modules["bifrost_test_counter"] = counter
     ws.put({"once.py": "import time, bifrost_test_counter as c\nc.n += 1\ntime.sleep(0.05)\n"})
     barrier = threading.Barrier(8)
@@ -416,7 +416,7 @@ def test_threads_importing_one_module_execute_it_once(ws: VirtualWorkspace) -> N
             t.start()
         for t in threads:
             t.join()
-        assert counter.n == 1  # type: ignore[attr-defined]
+        assert counter.n == 1
         assert len(results) == 8 and all(r is results[0] for r in results)
     finally:
         del sys.modules["bifrost_test_counter"]

@@ -60,7 +60,7 @@ def test_metadata_helper_and_misuse() -> None:
     assert metadata(plain) is None
     assert metadata(workflow(plain))["kind"] == "workflow"
     with pytest.raises(TypeError):
-        workflow(42)  # type: ignore[call-overload]
+        workflow(42)
 
 
 def test_sdk_import_is_light() -> None:

@@ -23,7 +23,7 @@ VALID = [
 
 
 @pytest.mark.parametrize(("text", "name", "extras", "specifier", "marker"), VALID)
-def test_parse_requirement(text: str, name: str, extras: set, specifier: str, marker) -> None:  # type: ignore[no-untyped-def]
+def test_parse_requirement(text: str, name: str, extras: set, specifier: str, marker) -> None:
     parsed = reqs.parse_requirement(text)
     assert reqs.canonical_name(parsed.name) == name
     assert parsed.extras == extras

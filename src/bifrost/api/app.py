@@ -24,7 +24,7 @@ def create_app(settings: Settings, *, with_worker: bool) -> FastAPI:
     """``with_worker`` also runs executions in this process (always so in embedded mode)."""
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+    async def lifespan(app: FastAPI):
         svc = await open_services(settings, with_worker=with_worker or settings.embedded)
         configured = settings.admin_token.get_secret_value() if settings.admin_token else None
         app.state.services = svc

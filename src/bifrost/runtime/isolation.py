@@ -133,7 +133,7 @@ def isolate(keep_fd: int, log_fd: int) -> None:
     root = logging.getLogger()
     for old in root.handlers[:]:
         root.removeHandler(old)
-    root.addHandler(_Prepared.handler)  # type: ignore[arg-type]
+    root.addHandler(_Prepared.handler)
     root.setLevel(logging.INFO)
 
 

@@ -9,7 +9,7 @@ url = context.config.get_main_option("sqlalchemy.url")
 connectable = context.config.attributes.get("connection") or create_engine(url)
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
