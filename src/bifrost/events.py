@@ -102,7 +102,7 @@ class RedisEventBus:
                 self._fanout.queues[channel].discard(queue)
                 if not self._fanout.queues[channel]:
                     del self._fanout.queues[channel]
-                    with contextlib.suppress(Exception):
+                    with contextlib.suppress(RedisError, OSError):  # Redis is away: nothing to undo
                         await self._pubsub.unsubscribe(self.prefix + channel)
 
     async def _read(self) -> None:
@@ -111,7 +111,7 @@ class RedisEventBus:
                 message = await self._pubsub.get_message(timeout=1.0)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # Redis went away: keep trying, subscribers wait or time out
+            except Exception as exc:  # boundary: the one reader must outlive Redis outages
                 log.warning("event subscription failed (%s); retrying", exc)
                 await asyncio.sleep(0.5)
                 continue

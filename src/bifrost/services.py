@@ -91,7 +91,7 @@ class Services:
 def protect_process() -> None:
     """Make this process non-dumpable: other processes of the same account (an execution, a
     package's build script) then cannot read its environment or memory, which hold credentials."""
-    with contextlib.suppress(Exception):
+    with contextlib.suppress(AttributeError, OSError):  # no such call on this libc
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0)
 
 

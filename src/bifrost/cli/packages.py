@@ -50,7 +50,7 @@ def _follow(job_id: str, ready: threading.Event, stop: threading.Event) -> None:
                         err.print(f"  {event['line']}", style="dim", markup=False, highlight=False)
                     elif event.get("type") == "done":
                         return
-    except Exception:  # no live output; the final answer still comes from the POST
+    except Exception:  # boundary: live output is best effort; the POST still answers
         pass
     finally:
         ready.set()

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -124,7 +125,7 @@ def applies(requirement: Requirement, extras: Iterable[str] = ("",)) -> bool:
         return True
     try:
         return any(requirement.marker.evaluate({"extra": extra}) for extra in extras)
-    except Exception:
+    except (InvalidMarker, UndefinedComparison, UndefinedEnvironmentName):
         return True
 
 
@@ -404,5 +405,5 @@ async def _emit(report: Report | None, event: dict[str, Any]) -> None:
         return
     try:
         await report(event)
-    except Exception as exc:  # a lost progress event must never fail an install
+    except Exception as exc:  # boundary: a lost progress event must never fail an install
         log.debug("progress report failed: %s", exc)

@@ -34,7 +34,7 @@ from packaging.utils import canonicalize_name
 
 from bifrost.cache.base import ModuleCache
 from bifrost.cache.change import Change
-from bifrost.errors import BifrostError, Conflict, InvalidInput, NotFound
+from bifrost.errors import BifrostError, Conflict, InvalidInput, NotFound, Unavailable
 from bifrost.packages.installer import Installer, installed, progress
 from bifrost.store.files import Files
 from bifrost.workspace import requirements as reqs
@@ -92,7 +92,7 @@ async def prepare_worker(settings: Settings, cache: ModuleCache) -> PrepareRepor
         target.mkdir(parents=True, exist_ok=True)
         try:
             entry = await asyncio.wait_for(cache.requirements(), READ_TIMEOUT_S)
-        except Exception as exc:
+        except Exception as exc:  # boundary: any cache back end; the worker starts anyway
             report.error = f"could not read requirements.txt ({exc or type(exc).__name__})"
             log.warning("%s; starting without installing user packages", report.error)
             return report
@@ -113,7 +113,7 @@ async def prepare_worker(settings: Settings, cache: ModuleCache) -> PrepareRepor
             log.warning("requirements.txt: ignored %s", line)
         if report.installed or report.removed:
             log.info("packages installed %s, removed %s", report.installed, report.removed)
-    except Exception as exc:
+    except Exception as exc:  # boundary: prepare_worker never raises, it reports
         report.error = f"could not install user packages: {exc!r}"
         log.exception("could not install user packages; starting without them")
     finally:
@@ -162,7 +162,7 @@ async def watch_requirements(services: Services, prepared: PrepareReport) -> Non
                     await _recycle(services, report)
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception:  # boundary: the watcher restarts rather than dies
             log.exception("package watcher failed; restarting it")
             await asyncio.sleep(1.0)
 
@@ -171,7 +171,7 @@ async def _hash_changed(cache: ModuleCache, current: str | None) -> bool:
     """False also when nothing can be read: a worker must not recycle because the DB is down."""
     try:
         entry = await asyncio.wait_for(cache.requirements(), READ_TIMEOUT_S)
-    except Exception:
+    except Exception:  # boundary: any cache back end; unreadable means unchanged
         return False
     return (entry or {}).get("hash") != current
 
@@ -180,7 +180,7 @@ async def _recycle(services: Services, report: PrepareReport) -> None:
     if services.executor is not None:
         try:
             await services.executor.recycle()
-        except Exception as exc:
+        except Exception as exc:  # boundary: reported in the acknowledgement and health
             log.exception("could not recycle the executor")
             report.error = report.error or f"could not restart the execution process: {exc!r}"
     worker: dict[str, Any] = {}
@@ -188,7 +188,7 @@ async def _recycle(services: Services, report: PrepareReport) -> None:
         worker = services.heartbeat.info
         worker["packages"] = report.summary()
         await services.heartbeat.beat()  # /api/health and /api/packages show it now, not in 5 s
-    with contextlib.suppress(Exception):
+    with contextlib.suppress(Unavailable):
         await services.events.publish(
             ACKS_CHANNEL, {"worker": worker.get("id"), **report.summary()}
         )
@@ -214,7 +214,7 @@ def requirements_listener(services: Services) -> Listener:
                     "generation": change.generation,
                 },
             )
-        except Exception as exc:
+        except Unavailable as exc:
             log.warning("could not tell the workers to recycle: %s", exc)
 
     return on_change
@@ -284,7 +284,7 @@ async def _wait_for_workers(
 
     try:
         expected = {w["id"] for w in await live_workers(services)}
-    except Exception as exc:
+    except Unavailable as exc:
         log.warning("cannot list the workers to wait for: %s", exc)
         return {}, []
     answered: dict[str, Any] = {}
@@ -340,7 +340,7 @@ def _reporter(services: Services, job_id: str) -> Callable[[dict[str, Any]], Any
     async def report(event: dict[str, Any]) -> None:
         try:
             await services.events.publish(channel, event)
-        except Exception as exc:
+        except Unavailable as exc:
             log.debug("progress event lost: %s", exc)
 
     return report
@@ -364,7 +364,7 @@ async def install(
     except BifrostError as exc:
         await report({"type": "done", "ok": False, "error": exc.message})
         raise
-    except Exception as exc:
+    except Exception as exc:  # boundary: every failure is announced on the job's channel
         await report({"type": "done", "ok": False, "error": repr(exc)})
         raise
     body = {
@@ -428,7 +428,7 @@ async def list_packages(services: Services) -> dict[str, Any]:
         workers = [
             {"id": w.get("id"), **(w.get("packages") or {})} for w in await live_workers(services)
         ]
-    except Exception as exc:
+    except Unavailable as exc:
         log.warning("cannot list workers: %s", exc)
         workers = []
     return {"hash": current, "packages": packages, "ignored": ignored, "workers": workers}

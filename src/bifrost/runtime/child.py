@@ -74,7 +74,7 @@ def _serve(sock: socket.socket, request: dict[str, Any], importer: VirtualImport
     os.environ["BIFROST_EXECUTION_ID"] = str(request["execution_id"])
     outcome = execute(request, importer)
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception):  # boundary: user code may have replaced the stream
             stream.flush()
     sock.sendall(wire.encode_untrusted({"op": "done", **outcome}))
     return 0

@@ -51,11 +51,11 @@ def describe(exc: BaseException) -> dict[str, str]:
         _name_the_import(exc)
     try:
         text = "".join(traceback.format_exception(exc))
-    except Exception as fmt_exc:  # a broken __str__ must not lose the error
+    except Exception as fmt_exc:  # boundary: user code; a broken __str__ must not lose the error
         text = f"{type(exc).__name__} (traceback unavailable: {fmt_exc!r})\n"
     try:
         message = str(exc)
-    except Exception:
+    except Exception:  # boundary: user code's __str__ may raise anything
         message = repr(exc)
     return {"type": type(exc).__name__, "message": message, "traceback": text}
 

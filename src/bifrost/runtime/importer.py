@@ -136,7 +136,7 @@ class VirtualImporter:
             try:
                 if any(isinstance(p, str) and self.under_root(p) for p in list(locations)):
                     return True
-            except Exception:
+            except Exception:  # boundary: a user module's __path__ may be any object
                 pass
         file = ns.get("__file__")
         return isinstance(file, str) and self.under_root(file)
@@ -174,7 +174,7 @@ class VirtualImporter:
         if data is None:
             try:
                 data = self._fetch(sha)
-            except Exception as exc:
+            except Exception as exc:  # boundary: whatever the fetch raised, named and re-raised
                 exc.add_note(f"while fetching workspace file {relpath} (sha256 {sha})")
                 raise
             if data is None:

@@ -90,7 +90,7 @@ def _drop_privileges() -> None:
     the non-dumpable supervisor's /proc entries (and exec cannot give them back)."""
     if os.geteuid() != 0:
         return
-    with contextlib.suppress(Exception):
+    with contextlib.suppress(AttributeError, OSError):  # no such call on this libc
         _LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
     if _Prepared.account is not None:
         uid, gid = _Prepared.account
@@ -109,7 +109,7 @@ def _drop_privileges() -> None:
 
 def _die_with_parent() -> None:
     """If the template dies, its children must not run on unsupervised (Linux only)."""
-    with contextlib.suppress(Exception):
+    with contextlib.suppress(AttributeError, OSError):  # no such call on this libc
         _LIBC.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     if _Prepared.template_pid and os.getppid() != _Prepared.template_pid:
         os._exit(70)  # it died before prctl took effect

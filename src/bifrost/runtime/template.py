@@ -328,7 +328,7 @@ class Template:
                 try:
                     self.importer.compile_cached(relpath, sha)
                     self.epoch += 1
-                except Exception:  # a SyntaxError is reported by the child that imports it
+                except Exception:  # boundary: user source; the child that imports it reports it
                     pass
             return
         if self._spare_due() == 0.0:
@@ -533,7 +533,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in filter(None, os.environ.get(ENV_PRELOAD, "").split(",")):
         try:
             __import__(name.strip())
-        except Exception as exc:
+        except Exception as exc:  # boundary: a preloaded module may raise anything
             print(f"bifrost template: could not preload {name}: {exc!r}", file=sys.stderr)
     isolation.prepare()
     spare = os.environ.get(ENV_SPARE, "1") != "0"

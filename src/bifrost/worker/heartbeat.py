@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
+from bifrost.errors import Unavailable
 from bifrost.store import executions
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ class Heartbeat:
                 count = await executions.fail_abandoned(self.services.db, live)
                 if count:
                     log.warning("closed %d executions whose worker is gone", count)
-        except Exception as exc:
+        except Exception as exc:  # boundary: a background loop that must keep beating
             log.warning("could not check for abandoned executions: %s", exc)
 
     async def stop(self) -> None:
@@ -85,6 +86,9 @@ async def live_workers(services: Services) -> list[dict[str, Any]]:
     if services.redis is None:
         return [services.heartbeat.info] if services.heartbeat else []
     pattern = f"{services.settings.cache_prefix}worker:*"
-    keys = [key async for key in services.redis.scan_iter(match=pattern, count=500)]
-    values = await services.redis.mget(keys) if keys else []
+    try:
+        keys = [key async for key in services.redis.scan_iter(match=pattern, count=500)]
+        values = await services.redis.mget(keys) if keys else []
+    except RedisError as exc:
+        raise Unavailable(f"cannot list the live workers: Redis cannot be reached ({exc})") from exc
     return [json.loads(v) for v in values if v]

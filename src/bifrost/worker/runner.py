@@ -40,7 +40,7 @@ class Runner:
         outcome = await run
         try:
             await executions.finish(self.db, outcome, self.worker_id)
-        except Exception:  # the waiting request still gets the outcome; the reaper closes the row
+        except Exception:  # boundary: the waiting request still gets the outcome
             log.exception("could not record the outcome of execution %s", request.execution_id)
         await self.events.publish(
             execution_channel(request.execution_id), dataclasses.asdict(outcome)
@@ -50,7 +50,7 @@ class Runner:
     async def _run(self, request: ExecutionRequest) -> ExecutionOutcome:
         try:
             return await self.executor.run(request)
-        except Exception as exc:  # the executor failed, not the user's code
+        except Exception as exc:  # boundary: the executor failed, not the user's code
             log.exception("execution %s could not run", request.execution_id)
             return ExecutionOutcome(
                 execution_id=request.execution_id,
