@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import TypeVar
 
 from sqlalchemy import select, update
 
@@ -12,30 +14,37 @@ from bifrost.store.db import Database
 from bifrost.store.models import Execution, Workflow, Workspace, utcnow
 from bifrost.store.workflows import require_active
 
+T = TypeVar("T")
 GENERATION = select(Workspace.generation).where(Workspace.id == 1).scalar_subquery()
 
 
-async def create(db: Database, workflow: Workflow, parameters: dict) -> Execution:
-    """Record a pending run pinned to the current generation, so it sees every earlier save."""
+async def create(
+    db: Database, workflow_id: str, parameters: dict, accept: Callable[[Workflow], T]
+) -> tuple[Execution, T]:
+    """Record a pending run pinned to the current generation, so it sees every earlier save.
+
+    ``accept`` sees the workflow inside the transaction, before the row is added: what it raises
+    refuses the run with nothing recorded, what it returns comes back with the row."""
     async with db.write() as session:
         found = (
-            await session.execute(select(Workflow, GENERATION).where(Workflow.id == workflow.id))
+            await session.execute(select(Workflow, GENERATION).where(Workflow.id == workflow_id))
         ).first()
         if found is None:
-            raise NotFound(f"no workflow has id {workflow.id}")
-        current, generation = found
-        require_active(current)  # it may have left its file since it was read
+            raise NotFound(f"no workflow has id {workflow_id}")
+        workflow, generation = found
+        require_active(workflow)
+        accepted = accept(workflow)
         execution = Execution(
-            workflow_id=current.id,
-            path=current.path,
-            function_name=current.function_name,
+            workflow_id=workflow.id,
+            path=workflow.path,
+            function_name=workflow.function_name,
             parameters=parameters,
             generation=generation,
             status="pending",
             created_at=utcnow(),
         )
         session.add(execution)
-    return execution
+    return execution, accepted
 
 
 async def mark_running(db: Database, execution_id: str, worker: str) -> None:

@@ -10,7 +10,7 @@ import math
 
 from bifrost.errors import InvalidInput
 from bifrost.runtime.protocol import ExecutionRequest
-from bifrost.store import executions, workflows
+from bifrost.store import executions
 from bifrost.store.db import Database
 from bifrost.store.models import Execution, Workflow
 from bifrost.workspace.paths import module_name
@@ -35,14 +35,19 @@ async def prepare(
     memory_mb: int,
 ) -> tuple[Execution, ExecutionRequest]:
     """Record a pending run of an active workflow and build the request that dispatches it."""
-    workflow = await workflows.get(db, workflow_id)
-    workflows.require_active(workflow)
-    timeout = _timeout(workflow, timeout_s)
-    execution = await executions.create(db, workflow, parameters)
+
+    def entry(workflow: Workflow) -> tuple[str, str, float]:
+        """What the request needs of the workflow; a bad option refuses the run here."""
+        timeout = _timeout(workflow, timeout_s)
+        return module_name(workflow.path) or "", workflow.function_name, timeout
+
+    execution, (module, function, timeout) = await executions.create(
+        db, workflow_id, parameters, entry
+    )
     request = ExecutionRequest(
         execution_id=execution.id,
-        module=module_name(workflow.path) or "",
-        function=workflow.function_name,
+        module=module,
+        function=function,
         parameters=parameters,
         generation=execution.generation,
         timeout_s=timeout,
