@@ -351,8 +351,8 @@ def _reporter(services: Services, job_id: str) -> Callable[[dict[str, Any]], Any
 async def install(
     services: Services, requirement: str, *, user: str | None = None, job_id: str | None = None
 ) -> dict[str, Any]:
-    """Install one requirement for the whole workspace; UserError (422) with the tool's message
-    when it cannot be installed, and then requirements.txt is left as it was."""
+    """Install one requirement for the whole workspace; UserError (422) saying why when it cannot
+    be installed or is refused, and then requirements.txt is left as it was."""
     job_id = job_id or uuid.uuid4().hex
     report = _reporter(services, job_id)
     try:
@@ -361,7 +361,7 @@ async def install(
         result = await installer.install([parsed], report=report)
         if result.failed:
             message = next(iter(result.failed.values()))
-            raise UserError(f"could not install {parsed} with {installer.tool}:\n{message}", 422)
+            raise UserError(f"could not install {parsed}: {message}", 422)
         applied = await _apply(services, lambda c: reqs.add(c, parsed), user, report)
     except UserError as exc:
         await report({"type": "done", "ok": False, "error": exc.message})
