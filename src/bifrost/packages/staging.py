@@ -161,7 +161,7 @@ def _remove(path: Path) -> None:
             path.unlink()
 
 
-def _private_mode(path: Path, st: os.stat_result | None = None) -> None:
+def _private_mode(path: str | Path, st: os.stat_result | None = None) -> None:
     """0755 for directories and executables, 0644 for other files; symbolic links unchanged."""
     st = st or os.lstat(path)
     if stat.S_ISLNK(st.st_mode):
@@ -174,10 +174,14 @@ def _private_mode(path: Path, st: os.stat_result | None = None) -> None:
 
 def make_private(root: Path) -> None:
     """Give every path under ``root`` (not ``root`` itself) the modes of :func:`_private_mode`."""
-    for directory, dirs, files in os.walk(root):
-        for name in dirs + files:
-            path = Path(directory, name)
-            _private_mode(path, os.lstat(path))
+    pending = [str(root)]
+    while pending:
+        with os.scandir(pending.pop()) as entries:
+            for entry in entries:
+                st = entry.stat(follow_symlinks=False)
+                _private_mode(entry.path, st)
+                if stat.S_ISDIR(st.st_mode):
+                    pending.append(entry.path)
 
 
 def leftovers(target: Path) -> None:
