@@ -13,6 +13,7 @@ the staging directory (whatever wrote them).
 
 from __future__ import annotations
 
+import csv
 import importlib.machinery
 import sys
 from collections.abc import Iterable
@@ -53,28 +54,26 @@ def why_forbidden(module: str) -> str | None:
     return None
 
 
+def _lines(dist_info: Path, name: str) -> list[str]:
+    try:
+        return (dist_info / name).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+
+
 def record_entries(dist_info: Path) -> set[str]:
     """First path segments of the files the RECORD lists (``..`` paths lead out of the target)."""
-    try:
-        text = (dist_info / "RECORD").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return set()
-    found = set()
-    for line in text.splitlines():
-        path = line.rsplit(",", 2)[0].strip().strip('"').replace("\\", "/")
-        head = path.split("/", 1)[0]
-        if head and head != "..":
-            found.add(head)
-    return found
+    heads = {
+        row[0].replace("\\", "/").split("/", 1)[0]
+        for row in csv.reader(_lines(dist_info, "RECORD"))
+        if row
+    }
+    return heads - {"", ".."}
 
 
 def declared_modules(dist_info: Path) -> set[str]:
     """Names in ``top_level.txt`` (setuptools writes it; others may not)."""
-    try:
-        text = (dist_info / "top_level.txt").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return set()
-    return {line.strip().split("/", 1)[0] for line in text.splitlines() if line.strip()}
+    return {line.strip().split("/", 1)[0] for line in _lines(dist_info, "top_level.txt")} - {""}
 
 
 def forbidden(entries: Iterable[str]) -> list[tuple[str, str]]:
