@@ -44,6 +44,14 @@ def test_files_and_run_through_the_cli(cluster: Cluster, tmp_path: Path) -> None
     assert "deleted shared/greet.py" in cli(cluster, "files", "rm", "shared/greet.py")
 
 
+def test_paths_that_look_like_urls_stay_names(cluster: Cluster, tmp_path: Path) -> None:
+    (tmp_path / "odd.txt").write_bytes(b"odd\n")
+    for name in ("notes/a?b.txt", "notes/100%.txt", "notes/x#y.txt"):
+        assert name in cli(cluster, "files", "put", str(tmp_path / "odd.txt"), name)
+        assert cli(cluster, "files", "get", name) == "odd\n"
+        assert f"deleted {name}" in cli(cluster, "files", "rm", name)
+
+
 def test_an_error_answer_is_printed_with_its_status(cluster: Cluster) -> None:
     environment = {**os.environ, **cluster.backend.env, "BIFROST_API_URL": cluster.urls[0]}
     done = subprocess.run(

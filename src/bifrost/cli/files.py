@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 import click
 from rich.console import Console
 
 from bifrost.cli.client import err, request
+
+
+def _file_url(path: str) -> str:
+    """The files API URL of a workspace path, percent-encoded: ``a?b.txt`` is a name, not a
+    query, and ``100%.txt`` is not an escape."""
+    return "/api/files/" + quote(path, safe="/")
 
 
 @click.group("files")
@@ -25,7 +32,7 @@ console = Console()
 def put(local: Path, path: str | None) -> None:
     """Upload LOCAL to the workspace, at PATH (default: LOCAL's path)."""
     target = path or local.as_posix()
-    body = request("PUT", f"/api/files/{target}", content=local.read_bytes()).json()
+    body = request("PUT", _file_url(target), content=local.read_bytes()).json()
     names = ", ".join(w["name"] for w in body["workflows"])
     console.print(
         f"{body['file']['path']}: {body['file']['entity_type']}, generation {body['generation']}"
@@ -40,7 +47,7 @@ def put(local: Path, path: str | None) -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write here.")
 def get(path: str, output: Path | None) -> None:
     """Print a workspace file, or save it with -o."""
-    content = request("GET", f"/api/files/{path}").content
+    content = request("GET", _file_url(path)).content
     if output:
         output.write_bytes(content)
     else:
@@ -63,7 +70,7 @@ def ls(prefix: str) -> None:
 @click.argument("path")
 def rm(path: str) -> None:
     """Delete a workspace file."""
-    body = request("DELETE", f"/api/files/{path}").json()
+    body = request("DELETE", _file_url(path)).json()
     console.print(f"deleted {body['path']} (generation {body['generation']})")
 
 
