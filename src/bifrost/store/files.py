@@ -37,6 +37,24 @@ class ANY:
     """Marker: a write that does not compare the current content first."""
 
 
+class EXISTS:
+    """Marker: a write that happens only if the file exists (``If-Match: *``)."""
+
+
+Expected = str | frozenset[str] | type[ANY] | type[EXISTS] | None
+"""A write's precondition: ANY, EXISTS, None (only if absent), a hash or a set of hashes."""
+
+
+def _satisfied(expected: Expected, current: str | None) -> bool:
+    if expected is ANY:
+        return True
+    if expected is EXISTS:
+        return current is not None
+    if isinstance(expected, frozenset):
+        return current in expected
+    return current == expected
+
+
 @dataclass
 class WriteResult:
     file: WorkspaceFile
@@ -120,7 +138,7 @@ class Files:
         content: bytes,
         *,
         user: str | None = None,
-        expected_hash: str | type[ANY] | None = ANY,
+        expected_hash: Expected = ANY,
     ) -> WriteResult:
         """Create or replace a file. ``expected_hash`` makes it a compare-and-swap: the write
         happens only if the current content has that sha256 (None: only if the file is absent)."""
@@ -130,14 +148,15 @@ class Files:
         async with self.db.write() as session:
             await lock_workspace(session)
             row = await session.scalar(select(WorkspaceFile).where(WorkspaceFile.path == path))
-            if expected_hash is not ANY:
-                current = None if row is None or row.is_deleted else row.content_hash
-                if current != expected_hash:
-                    raise UserError(
-                        f"{path} changed since you read it (its hash is now {current}); "
-                        "read it again and reapply your change",
-                        409,
-                    )
+            current = None if row is None or row.is_deleted else row.content_hash
+            if not _satisfied(expected_hash, current):
+                raise UserError(
+                    f"{path} changed since you read it (its hash is now {current}); "
+                    "read it again and reapply your change"
+                    if current is not None or expected_hash is not EXISTS
+                    else f"{path} does not exist (If-Match: * asks to replace it only if it does)",
+                    409,
+                )
             if row is not None and not row.is_deleted and row.content_hash == sha:
                 workflows = await session.scalars(
                     select(Workflow).where(Workflow.path == path, Workflow.is_active.is_(True))
