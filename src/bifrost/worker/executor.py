@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from bifrost.runtime import errors, wire
-from bifrost.runtime.environment import template_env
 from bifrost.runtime.protocol import (
     KEEP_MANIFESTS,
     STATUSES,
@@ -32,6 +31,7 @@ from bifrost.runtime.protocol import (
     ExecutionRequest,
     Snapshot,
 )
+from bifrost.worker.environment import template_env
 
 __all__ = ["Executor", "template_env"]
 
