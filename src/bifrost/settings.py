@@ -9,7 +9,6 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
 MIN_ADMIN_TOKEN_LENGTH = 24
 """A configured admin token is stored as an unsalted SHA-256: it must be long enough that the hash
 cannot be reversed by guessing."""

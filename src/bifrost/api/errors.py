@@ -34,7 +34,9 @@ DESCRIPTIONS = {
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The ``responses=`` of a route: each status with the one error body shape."""
-    return {status: {"model": ErrorBody, "description": DESCRIPTIONS[status]} for status in statuses}
+    return {
+        status: {"model": ErrorBody, "description": DESCRIPTIONS[status]} for status in statuses
+    }
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -47,7 +49,9 @@ def _location(loc: tuple[Any, ...]) -> str:
 
 def validation_message(exc: RequestValidationError) -> str:
     """FastAPI's list of problems as one sentence: where, and what is wrong (never the input)."""
-    return "; ".join(f"{_location(e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in exc.errors())
+    return "; ".join(
+        f"{_location(e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in exc.errors()
+    )
 
 
 def install(app: FastAPI) -> None:

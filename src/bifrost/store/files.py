@@ -27,7 +27,7 @@ from bifrost.workspace.entities import (
     content_type,
     git_blob_sha,
 )
-from bifrost.workspace.paths import InvalidPath, check_python_path, normalize_path
+from bifrost.workspace.paths import InvalidPath, check_python_path, lookalike, normalize_path
 
 INLINE_LIMIT = 256 * 1024  # non-Python files above this go to the object store
 PARSE_IN_THREAD = 256 * 1024
@@ -83,6 +83,21 @@ async def lock_workspace(session: AsyncSession) -> None:
     compare-and-swap, "does the target exist") see every earlier commit. SQLite's BEGIN IMMEDIATE
     already does this; PostgreSQL needs the row lock."""
     await session.execute(select(Workspace.id).where(Workspace.id == 1).with_for_update())
+
+
+async def refuse_lookalike(session: AsyncSession, path: str, leaving: str | None = None) -> None:
+    """409 when a new live path differs from an existing one only by case or Unicode
+    normalization (one file on macOS and Windows). Called under the workspace lock."""
+    live = await session.scalars(
+        select(WorkspaceFile.path).where(WorkspaceFile.is_deleted.is_(False))
+    )
+    clash = lookalike(path, (other for other in live if other != leaving))
+    if clash is not None:
+        raise UserError(
+            f"{path} differs from the existing {clash} only by case or Unicode normalization; "
+            f"on macOS and Windows they are the same name: use {clash} or another name",
+            409,
+        )
 
 
 async def current_generation(session: AsyncSession) -> int:
@@ -150,6 +165,8 @@ class Files:
             await lock_workspace(session)
             row = await session.scalar(select(WorkspaceFile).where(WorkspaceFile.path == path))
             current = None if row is None or row.is_deleted else row.content_hash
+            if current is None:
+                await refuse_lookalike(session, path)
             if not _satisfied(expected_hash, current):
                 raise UserError(
                     f"{path} changed since you read it (its hash is now {current}); "
@@ -324,6 +341,7 @@ class Files:
                 raise UserError(f"{new_path} already exists; delete it first", 409)
             if source is None or source.is_deleted or source.content_hash != sha:
                 raise UserError(f"{old_path} changed during the rename; try again", 409)
+            await refuse_lookalike(session, new_path, leaving=old_path)
             generation = await bump_generation(session)
             self._soft_delete(source, generation, user)
             moved = self._fill(

@@ -18,7 +18,10 @@ RAW_CONTENT = {
     "description": "The file's bytes, with its stored content type",
     "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
     "headers": {
-        "ETag": {"description": '"<sha256>": send it back in If-Match', "schema": {"type": "string"}}
+        "ETag": {
+            "description": '"<sha256>": send it back in If-Match',
+            "schema": {"type": "string"},
+        }
     },
 }
 
@@ -72,7 +75,9 @@ async def rename_file(
     responses=error_responses(409, 413),
     openapi_extra={
         "requestBody": {
-            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            }
         }
     },
 )
