@@ -74,6 +74,7 @@ def _serve(settings: Settings, host: str | None, port: int | None, *, with_worke
     import uvicorn
 
     from bifrost.api.app import create_app
+    from bifrost.api.logs import redact_server_logs
 
     server = uvicorn.Server(
         uvicorn.Config(
@@ -85,6 +86,7 @@ def _serve(settings: Settings, host: str | None, port: int | None, *, with_worke
             ws_max_size=settings.max_request_bytes,
         )
     )
+    redact_server_logs()
     server.run()
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
 
 def _with_offset(moment: datetime) -> datetime:
@@ -69,13 +69,15 @@ class DeleteResponse(BaseModel):
 
 
 class RenameRequest(BaseModel):
-    old_path: str
-    new_path: str
+    old_path: str = Field(min_length=1)
+    new_path: str = Field(min_length=1)
 
 
 class ExecuteRequest(BaseModel):
-    parameters: dict[str, Any] = Field(default_factory=dict)
-    wait: bool = True
+    parameters: dict[str, Any] = Field(
+        default_factory=dict, description="By name; JSON without NaN or Infinity, bounded depth"
+    )
+    wait: StrictBool = Field(True, description="false: answer 202 at once")
 
 
 class ExecutionInfo(BaseModel):

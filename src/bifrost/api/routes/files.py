@@ -62,7 +62,7 @@ async def list_files(prefix: str = "", svc: Services = Depends(services)) -> lis
     return [FileInfo.model_validate(row) for row in await svc.files.list(prefix)]
 
 
-@router.post("/rename", response_model=WriteResponse, responses=error_responses(404, 409, 413))
+@router.post("/rename", response_model=WriteResponse, responses=error_responses(400, 404, 409, 413))
 async def rename_file(
     body: RenameRequest, svc: Services = Depends(services), user: str = Depends(require_token)
 ) -> WriteResponse:

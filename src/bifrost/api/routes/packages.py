@@ -12,9 +12,9 @@ import asyncio
 import logging
 import uuid
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from bifrost.api.auth import require_token
 from bifrost.api.deps import services
@@ -29,15 +29,21 @@ log = logging.getLogger(__name__)
 _background: set[asyncio.Task] = set()  # keeps unawaited installs alive until they finish
 
 
+# PEP 508's name rule (packaging's), so the document says which names exist.
+PACKAGE_NAME = r"^([A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9._-]*[A-Za-z0-9])$"
+
+
 class InstallRequest(BaseModel):
-    requirement: str = Field(description="A PEP 508 requirement: name[extra]>=1.2; marker")
-    wait: bool = Field(True, description="false: answer 202 at once and report by events")
+    requirement: str = Field(
+        min_length=1, description="A PEP 508 requirement: name[extra]>=1.2; marker"
+    )
+    wait: StrictBool = Field(True, description="false: answer 202 at once and report by events")
     job_id: str | None = Field(
         None, pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Events go to packages:<job_id>"
     )
 
 
-@router.get("", response_model=PackageList)
+@router.get("", response_model=PackageList, responses=error_responses(409))
 async def list_packages(svc: Services = Depends(services)) -> PackageList:
     return PackageList.model_validate(await service.list_packages(svc))
 
@@ -47,7 +53,7 @@ async def list_packages(svc: Services = Depends(services)) -> PackageList:
     response_model=InstallResult,
     responses={
         202: {"model": InstallStarted, "description": "Started (wait: false)"},
-        **error_responses(409, 413),
+        **error_responses(400, 409, 413),
     },
 )
 async def install(
@@ -73,6 +79,8 @@ def _finished(task: asyncio.Task) -> None:
 
 @router.delete("/{name}", response_model=RemoveResult, responses=error_responses(404, 409))
 async def remove(
-    name: str, svc: Services = Depends(services), user: str = Depends(require_token)
+    name: str = Path(pattern=PACKAGE_NAME, max_length=200),
+    svc: Services = Depends(services),
+    user: str = Depends(require_token),
 ) -> RemoveResult:
     return RemoveResult.model_validate(await service.remove(svc, name, user=user))

@@ -55,7 +55,7 @@ async def get_workflow(workflow_id: str, svc: Services = Depends(services)) -> W
     response_model=ExecutionInfo,
     responses={
         202: {"model": ExecutionInfo, "description": "Started (wait: false) or still running"},
-        **error_responses(404, 409, 413, 503),
+        **error_responses(400, 404, 409, 413, 503),
     },
 )
 async def execute(
