@@ -56,6 +56,17 @@ def _satisfied(expected: Expected, current: str | None) -> bool:
     return current == expected
 
 
+def _unsatisfied(path: str, expected: Expected, current: str | None) -> str:
+    if current is None:
+        return f"{path} does not exist; the write asked for a file that does"
+    if expected is None:
+        return f"{path} already exists; the write asked to create it only if it did not"
+    return (
+        f"{path} changed since you read it (its hash is now {current}); "
+        "read it again and reapply your change"
+    )
+
+
 @dataclass
 class WriteResult:
     file: WorkspaceFile
@@ -168,13 +179,7 @@ class Files:
             if current is None:
                 await refuse_lookalike(session, path)
             if not _satisfied(expected_hash, current):
-                raise UserError(
-                    f"{path} changed since you read it (its hash is now {current}); "
-                    "read it again and reapply your change"
-                    if current is not None or expected_hash is not EXISTS
-                    else f"{path} does not exist (If-Match: * asks to replace it only if it does)",
-                    409,
-                )
+                raise UserError(_unsatisfied(path, expected_hash, current), 409)
             if row is not None and not row.is_deleted and row.content_hash == sha:
                 workflows = await session.scalars(
                     select(Workflow).where(Workflow.path == path, Workflow.is_active.is_(True))
