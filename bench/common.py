@@ -22,7 +22,7 @@ from tests.servers import REDIS_URL, drop_database, drop_prefix, pg_exec, pg_url
 
 ROOT = Path(__file__).resolve().parent.parent
 BIFROST = str(Path(sys.executable).with_name("bifrost"))
-TOKEN = "bench-admin-token"
+TOKEN = "bench-admin-token-0123456789"
 
 
 class Backend:

@@ -34,7 +34,7 @@ from tests.servers import (
 
 __all__ = ["ADMIN_TOKEN", "Backend", "free_port", "wait_until"]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-ADMIN_TOKEN = "test-admin-token"
+ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
 
 
 def _reachable(kind: str) -> str | None:

@@ -16,7 +16,12 @@ async def test_an_execution_is_pinned_to_the_current_generation(store) -> None:
     await store.files.write("shared/greeting.py", b"def greet(n):\n    return n\n")
     written = await store.files.write("workflows/hello.py", HELLO)
     record, request = await prepare(
-        store.db, written.workflows[0].id, {"name": "Ada"}, timeout_s=5, memory_mb=256
+        store.db,
+        written.workflows[0].id,
+        {"name": "Ada"},
+        timeout_s=5,
+        max_timeout_s=3600,
+        memory_mb=256,
     )
     assert record.generation == request.generation == written.generation
     assert (request.module, request.function) == ("workflows.hello", "hello")
@@ -28,7 +33,7 @@ async def test_runs_of_a_dead_worker_are_closed(store) -> None:
     wid = written.workflows[0].id
     ids = []
     for _ in range(3):
-        record, _ = await prepare(store.db, wid, {}, timeout_s=5, memory_mb=256)
+        record, _ = await prepare(store.db, wid, {}, timeout_s=5, max_timeout_s=3600, memory_mb=256)
         ids.append(record.id)
     await executions.mark_running(store.db, ids[0], "alive:1")
     await executions.mark_running(store.db, ids[1], "dead:2")
@@ -54,7 +59,7 @@ async def test_unknown_ids_are_not_found(store) -> None:
     with pytest.raises(NotFound):
         await executions.get(store.db, "nope")
     with pytest.raises(NotFound):
-        await prepare(store.db, "nope", {}, timeout_s=1, memory_mb=1)
+        await prepare(store.db, "nope", {}, timeout_s=1, max_timeout_s=3600, memory_mb=1)
     assert await _count(store) == 0
 
 
@@ -62,7 +67,7 @@ async def test_a_bad_timeout_option_is_refused_before_anything_is_recorded(store
     source = b'from bifrost import workflow\n\n@workflow(timeout="5m")\ndef slow():\n    return 1\n'
     wid = (await store.files.write("workflows/slow.py", source)).workflows[0].id
     with pytest.raises(InvalidInput) as refused:
-        await prepare(store.db, wid, {}, timeout_s=5, memory_mb=256)
+        await prepare(store.db, wid, {}, timeout_s=5, max_timeout_s=3600, memory_mb=256)
     assert "positive number of seconds" in refused.value.message
     assert await _count(store) == 0
 
@@ -71,5 +76,5 @@ async def test_a_workflow_gone_from_its_file_cannot_run(store) -> None:
     wid = (await store.files.write("workflows/hello.py", HELLO)).workflows[0].id
     await store.files.write("workflows/hello.py", b"x = 1\n")
     with pytest.raises(Conflict, match="no longer in its file"):
-        await prepare(store.db, wid, {}, timeout_s=5, memory_mb=256)
+        await prepare(store.db, wid, {}, timeout_s=5, max_timeout_s=3600, memory_mb=256)
     assert await _count(store) == 0

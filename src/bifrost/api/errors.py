@@ -1,13 +1,25 @@
-"""Domain errors to HTTP answers: the one place that knows which status each error class gets.
+"""Domain errors to HTTP answers: the one place that knows which status each error class gets,
+and where the OpenAPI document learns them.
 
-Every error body has one shape, ``{"detail": "<message>"}``, as FastAPI's own ``HTTPException``.
+Every error the API sends has one body shape, ``{"detail": "<message>"}``
+(:class:`~bifrost.api.schemas.ErrorBody`): domain errors (:class:`~bifrost.errors.BifrostError`,
+by the table below), request validation (turned into one readable sentence), Starlette's own
+404/405 and the guard's 401/413/422.
 """
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+import logging
+from typing import Any
 
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
+from starlette.routing import Match
+
+from bifrost.api.schemas import ErrorBody
 from bifrost.errors import (
     BifrostError,
     Conflict,
@@ -18,6 +30,8 @@ from bifrost.errors import (
     Unavailable,
 )
 
+log = logging.getLogger(__name__)
+
 STATUS: dict[type[BifrostError], int] = {
     NotFound: 404,
     Conflict: 409,
@@ -25,6 +39,16 @@ STATUS: dict[type[BifrostError], int] = {
     InvalidInput: 422,
     Unavailable: 503,
     Inconsistent: 500,
+}
+
+DESCRIPTIONS = {
+    400: "The request is malformed",
+    401: "Missing or invalid token",
+    404: "Not found",
+    409: "Conflicts with the current state (changed since read, collides with another path)",
+    413: "The request body is over its limit",
+    422: "Invalid input; the message says what to fix",
+    503: "A back end (database, Redis, worker) is unavailable",
 }
 
 
@@ -36,10 +60,58 @@ def status_of(exc: BifrostError) -> int:
     return 500
 
 
-async def _domain_error(_request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, BifrostError)
-    return JSONResponse({"detail": exc.message}, status_code=status_of(exc))
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route: each status with the one error body shape."""
+    return {
+        status: {"model": ErrorBody, "description": DESCRIPTIONS[status]} for status in statuses
+    }
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(BifrostError, _domain_error)
+def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": message}, status_code=status, headers=headers)
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "request"
+
+
+def validation_message(exc: RequestValidationError) -> str:
+    """FastAPI's list of problems as one sentence: where, and what is wrong (never the input)."""
+    return "; ".join(
+        f"{_location(e.get('loc', ()))}: {e.get('msg', 'invalid')}" for e in exc.errors()
+    )
+
+
+def allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    """Every method some route offers at this URL (one route per method in FastAPI)."""
+    methods: set[str] = set()
+    for route in app.router.routes:
+        match, _ = route.matches({**request.scope, "method": ""})
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(BifrostError)
+    async def domain_error(_request: Request, exc: BifrostError) -> JSONResponse:
+        return error(status_of(exc), exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error(422, validation_message(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # Starlette names only the first route's methods
+            headers["Allow"] = ", ".join(allowed_methods(app, request))
+        if exc.status_code in (204, 304):
+            return Response(status_code=exc.status_code, headers=headers)
+        return error(exc.status_code, str(exc.detail), headers)
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(request: Request, _exc: ClientDisconnect) -> Response:
+        """The client left mid-upload: nothing was written and nobody reads the answer."""
+        log.info("client disconnected during %s %s", request.method, request.url.path)
+        return Response(status_code=400)

@@ -22,9 +22,19 @@ port_option = click.option("--port", type=int, help="Port to listen on.")
 
 
 def _settings() -> Settings:
+    """The server's settings; bad BIFROST_* values are refused with their messages, before
+    anything starts (only here: the client commands never load pydantic)."""
+    from pydantic import ValidationError
+
     from bifrost.settings import get_settings
 
-    return get_settings()
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for problem in exc.errors():
+            name = "BIFROST_" + "_".join(str(part) for part in problem["loc"]).upper()
+            err.print(f"[red]{name}[/]: {problem['msg'].removeprefix('Value error, ')}")
+        raise SystemExit(2) from None
 
 
 def _setup_logging() -> None:
@@ -44,16 +54,27 @@ def _init(settings: Settings) -> None:
     report = asyncio.run(initialize(settings))
     console.print(f"[green]database ready[/] (workspace generation {report.generation})")
     if report.new_admin_token:
-        console.print(
-            f"[bold]admin token[/] (shown once; saved to {report.token_file}):\n"
-            f"  {report.new_admin_token}"
-        )
+        _announce_token(report.new_admin_token, report.token_file)
+
+
+def _announce_token(token: str, path: Path | None) -> None:
+    """Show a new admin token only to the person at the terminal: stdout and stderr are often
+    a log (journald, docker logs), and a token in a log is a leaked token."""
+    import logging
+    import sys
+
+    if sys.stderr.isatty():
+        err.print(f"[bold]admin token[/] (shown once; saved to {path}):\n  {token}")
+    logging.getLogger("bifrost.cli").info(
+        "a new admin token was saved to %s (readable by this account only)", path
+    )
 
 
 def _serve(settings: Settings, host: str | None, port: int | None, *, with_worker: bool) -> None:
     import uvicorn
 
     from bifrost.api.app import create_app
+    from bifrost.api.logs import redact_server_logs
 
     server = uvicorn.Server(
         uvicorn.Config(
@@ -62,8 +83,10 @@ def _serve(settings: Settings, host: str | None, port: int | None, *, with_worke
             port=port or settings.port,
             log_level="info",
             access_log=False,
+            ws_max_size=settings.max_request_bytes,
         )
     )
+    redact_server_logs()
     server.run()
 
 

@@ -29,7 +29,7 @@ from bifrost.store.db import Database
 from bifrost.store.models import Workflow, Workspace, WorkspaceFile, utcnow
 from bifrost.store.objects import ObjectStore
 from bifrost.workspace.entities import Classification, classify, content_type, git_blob_sha
-from bifrost.workspace.paths import check_python_path, normalize_path
+from bifrost.workspace.paths import Spellings, check_python_path, normalize_path
 
 INLINE_LIMIT = 256 * 1024  # non-Python files above this go to the object store
 PARSE_IN_THREAD = 256 * 1024
@@ -42,14 +42,44 @@ class ANY:
     """Marker: a write that does not compare the current content first."""
 
 
+class EXISTS:
+    """Marker: a write that happens only if the file exists (``If-Match: *``)."""
+
+
+Expected = str | frozenset[str] | type[ANY] | type[EXISTS] | None
+"""A write's precondition: ANY, EXISTS, None (only if absent), a hash or a set of hashes."""
+
+
+def _satisfied(expected: Expected, current: str | None) -> bool:
+    if expected is ANY:
+        return True
+    if expected is EXISTS:
+        return current is not None
+    if isinstance(expected, frozenset):
+        return current in expected
+    return current == expected
+
+
+def _unsatisfied(path: str, expected: Expected, current: str | None) -> str:
+    if current is None:
+        return f"{path} does not exist; the write asked for a file that does"
+    if expected is None:
+        return f"{path} already exists; the write asked to create it only if it did not"
+    return (
+        f"{path} changed since you read it (its hash is now {current}); "
+        "read it again and reapply your change"
+    )
+
+
 @dataclass(frozen=True)
 class Write:
     """Create or replace ``path``. ``expected_hash`` makes it a compare-and-swap: it happens only
-    if the current content has that sha256 (None: only if the file is absent)."""
+    if the current content has that sha256 (or one of a set; EXISTS: if the file exists; None:
+    only if it is absent)."""
 
     path: str
     content: bytes
-    expected_hash: str | type[ANY] | None = ANY
+    expected_hash: Expected = ANY
 
 
 @dataclass(frozen=True)
@@ -142,7 +172,7 @@ class _Content:
 @dataclass(frozen=True)
 class _Write:
     target: _Content
-    expected_hash: str | type[ANY] | None
+    expected_hash: Expected
 
 
 @dataclass(frozen=True)
@@ -261,7 +291,7 @@ class Files:
         content: bytes,
         *,
         user: str | None = None,
-        expected_hash: str | type[ANY] | None = ANY,
+        expected_hash: Expected = ANY,
     ) -> WriteResult:
         """Create or replace a file (see :class:`Write`)."""
         return (await self.apply([Write(raw_path, content, expected_hash)], user=user)).results[0]
@@ -338,6 +368,7 @@ class _Unit:
         self.paths: dict[str, str | None] = {}  # the Change: path -> new sha256 or None
         self.contents: dict[str, bytes] = {}
         self.results: list[WriteResult] = []
+        self.spellings: Spellings | None = None  # live paths, read at the first new path
 
     async def load(self, paths: set[str]) -> None:
         for chunk in _chunks(paths):
@@ -361,6 +392,22 @@ class _Unit:
         row = self.rows.get(path)
         return None if row is None or row.is_deleted else row
 
+    async def _refuse_lookalike(self, path: str) -> None:
+        """A new live path may not differ from an existing one only by case or Unicode
+        normalization: on macOS and Windows they are one file."""
+        if self.spellings is None:  # autoflush: the query sees this unit's edits so far
+            live = await self.session.scalars(
+                select(WorkspaceFile.path).where(WorkspaceFile.is_deleted.is_(False))
+            )
+            self.spellings = Spellings(live)
+        clash = self.spellings.clash(path)
+        if clash is not None:
+            raise Conflict(
+                f"{path} differs from the existing {clash} only by case or Unicode "
+                f"normalization; on macOS and Windows they are the same name: use {clash} or "
+                "another name"
+            )
+
     async def apply(self, edit: _Prepared) -> WriteResult:
         if isinstance(edit, _Write):
             return await self._write(edit)
@@ -374,11 +421,10 @@ class _Unit:
         target = edit.target
         row = self._live(target.path)
         current = None if row is None else row.content_hash
-        if edit.expected_hash is not ANY and current != edit.expected_hash:
-            raise Conflict(
-                f"{target.path} changed since you read it (its hash is now {current}); "
-                "read it again and reapply your change"
-            )
+        if current is None:
+            await self._refuse_lookalike(target.path)
+        if not _satisfied(edit.expected_hash, current):
+            raise Conflict(_unsatisfied(target.path, edit.expected_hash, current))
         if row is not None and current == target.sha:  # identical bytes are no change
             set_committed_value(row, "content", target.content if target.inline else None)
             active = [w for w in self.workflows.get(target.path, {}).values() if w.is_active]
@@ -405,6 +451,7 @@ class _Unit:
             raise Conflict(f"{old} changed during the rename; try again")
         generation = await self._next_generation()
         self._soft_delete(source, generation)
+        await self._refuse_lookalike(target.path)
         moved = self._fill(target, generation)
         # Rows left at the target belonged to a deleted file and are inactive.
         leftovers = self.workflows.pop(target.path, {})
@@ -429,6 +476,8 @@ class _Unit:
     def _fill(self, target: _Content, generation: int) -> WorkspaceFile:
         """Write the content into its path's row; a soft-deleted row is revived, keeping the
         base SHA of its last sync, so a later sync still knows what GitHub had there."""
+        if self.spellings is not None and self._live(target.path) is None:
+            self.spellings.add(target.path)
         row = self.rows.get(target.path)
         if row is None:
             row = WorkspaceFile(path=target.path, created_at=utcnow())
@@ -455,6 +504,8 @@ class _Unit:
         return row
 
     def _soft_delete(self, row: WorkspaceFile, generation: int) -> None:
+        if self.spellings is not None:
+            self.spellings.remove(row.path)
         row.is_deleted = True
         row.generation = generation
         row.updated_at = utcnow()

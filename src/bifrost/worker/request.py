@@ -6,22 +6,24 @@ dispatch message; the decorator options are checked here before any row is writt
 
 from __future__ import annotations
 
-import math
-
 from bifrost.errors import InvalidInput
 from bifrost.runtime.protocol import ExecutionRequest
 from bifrost.store import executions
 from bifrost.store.db import Database
 from bifrost.store.models import Execution, Workflow
+from bifrost.workspace.parameters import check_signature
 from bifrost.workspace.paths import module_name
 
 
-def _timeout(workflow: Workflow, default_s: float) -> float:
+def _timeout(workflow: Workflow, default_s: float, max_s: float) -> float:
+    """The run's timeout: refused here when it is not one the runtime can wait for."""
     value = workflow.options.get("timeout", default_s)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= max_s:
+        shown = f"{value:g}" if isinstance(value, float) else repr(value)
         raise InvalidInput(
-            f"{workflow.path}: @workflow(timeout=...) must be a positive number of seconds, "
-            f"not {value!r}; fix the decorator and save the file",
+            f"{workflow.path}: @workflow(timeout=...) must be a positive number of seconds, at "
+            f"most {max_s:g} (BIFROST_MAX_EXECUTION_TIMEOUT_S), not {shown}; "
+            "fix the decorator and save the file",
         )
     return float(value)
 
@@ -32,13 +34,17 @@ async def prepare(
     parameters: dict,
     *,
     timeout_s: float,
+    max_timeout_s: float,
     memory_mb: int,
 ) -> tuple[Execution, ExecutionRequest]:
-    """Record a pending run of an active workflow and build the request that dispatches it."""
+    """Record a pending run of an active workflow and build the request that dispatches it.
+
+    Nothing is stored when an option is bad or the parameters do not fit the signature (422)."""
 
     def entry(workflow: Workflow) -> tuple[str, str, float]:
-        """What the request needs of the workflow; a bad option refuses the run here."""
-        timeout = _timeout(workflow, timeout_s)
+        """What the request needs of the workflow; a bad option or parameter refuses the run."""
+        timeout = _timeout(workflow, timeout_s, max_timeout_s)
+        check_signature(workflow.function_name, parameters, workflow.parameters)
         return module_name(workflow.path) or "", workflow.function_name, timeout
 
     execution, (module, function, timeout) = await executions.create(

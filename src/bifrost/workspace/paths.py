@@ -20,6 +20,7 @@ import os
 import re
 import sys
 import unicodedata
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 
 from bifrost.errors import InvalidInput
@@ -29,7 +30,9 @@ __all__ = [
     "MAX_SEGMENT_BYTES",
     "RESERVED_SEGMENTS",
     "InvalidPath",
+    "Spellings",
     "check_python_path",
+    "lookalike",
     "module_name",
     "normalize_path",
     "reserved_top_level_names",
@@ -53,10 +56,14 @@ PLATFORM = "the platform's own package"
 INSTALLED_PREFIX = "installed package "
 
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
-# Explicit bidirectional formatting characters: invisible, and able to make a path read differently
-# from what it is ("Trojan Source").
-_BIDI_CONTROLS = frozenset(
-    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+# Invisible characters: formatting (Cf: zero-width spaces, the BOM, bidirectional controls that
+# make a path read differently from what it is) and line or paragraph separators.
+_INVISIBLE = frozenset({"Cf", "Zl", "Zp"})
+_REPLACEMENT = "\ufffd"
+# Names Windows gives to devices, with or without an extension: a checkout cannot create them.
+_WINDOWS_DEVICES = frozenset(
+    {"CON", "PRN", "AUX", "NUL"}
+    | {f"{port}{n}" for port in ("COM", "LPT") for n in [*"123456789", "¹", "²", "³"]}
 )
 
 
@@ -97,8 +104,15 @@ def normalize_path(raw: str) -> str:
         )
     for position, char in enumerate(raw):
         category = unicodedata.category(char)
-        if category == "Cc" or char in _BIDI_CONTROLS:
-            what = "a NUL byte" if char == "\0" else f"the control character {_char_name(char)}"
+        if category == "Cc" or category in _INVISIBLE or char == _REPLACEMENT:
+            if char == "\0":
+                what = "a NUL byte"
+            elif category == "Cc":
+                what = f"the control character {_char_name(char)}"
+            elif char == _REPLACEMENT:
+                what = f"{_char_name(char)} (the mark of text that was decoded wrongly)"
+            else:
+                what = f"the invisible character {_char_name(char)}"
             raise InvalidPath(
                 f"the path {_show(raw)} contains {what} at position {position}; "
                 "remove it (paths may only contain printable characters)"
@@ -160,12 +174,81 @@ def _check_segment(path: str, segment: str) -> None:
             f"the name {_show(segment)} in {_show(path)} starts or ends with white space; "
             f"remove it (for example {_show(segment.strip() or '_')})"
         )
+    if segment.endswith("."):
+        raise InvalidPath(
+            f"the name {_show(segment)} in {_show(path)} ends with '.'; Windows drops it, so "
+            f"it would become {_show(segment.rstrip('.') or '_')}: remove the dot"
+        )
+    if ":" in segment:
+        raise InvalidPath(
+            f"the name {_show(segment)} in {_show(path)} contains ':', which Windows and macOS "
+            "read as a drive, a data stream or a folder separator; use '-' or '_' instead"
+        )
+    device = segment.split(".", 1)[0].rstrip(" ").upper()
+    if device in _WINDOWS_DEVICES:
+        raise InvalidPath(
+            f"the name {_show(segment)} in {_show(path)} is the Windows device name {device}, "
+            f"which no checkout on Windows can create; rename it (for example to "
+            f"{_show(segment[: len(device)] + '_' + segment[len(device) :])})"
+        )
     size = len(segment.encode("utf-8"))
     if size > MAX_SEGMENT_BYTES:
         raise InvalidPath(
             f"the name {_show(segment, 40)} in the path is {size} bytes long (UTF-8); "
             f"the limit is {MAX_SEGMENT_BYTES} bytes per folder or file name, so shorten it"
         )
+
+
+def _fold(text: str) -> str:
+    """What case-insensitive, normalizing file systems (macOS, Windows) see of a name."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).casefold())
+
+
+class Spellings:
+    """The live paths' folders and names by what case-insensitive, normalizing file systems see
+    of them, kept up to date as paths come and go, so a unit of thousands of new files checks
+    each one without rereading the others."""
+
+    def __init__(self, paths: Iterable[str] = ()) -> None:
+        self._seen: dict[str, Counter[str]] = {}
+        for path in paths:
+            self.add(path)
+
+    def add(self, path: str) -> None:
+        for prefix in _prefixes(path):
+            self._seen.setdefault(_fold(prefix), Counter())[prefix] += 1
+
+    def remove(self, path: str) -> None:
+        for prefix in _prefixes(path):
+            seen = self._seen[_fold(prefix)]
+            seen[prefix] -= 1
+            if seen[prefix] <= 0:
+                del seen[prefix]
+
+    def clash(self, path: str) -> str | None:
+        """The folder or file that ``path`` would collide with on macOS or Windows while being
+        spelled differently, or None."""
+        for prefix in _prefixes(path):
+            seen = self._seen.get(_fold(prefix))
+            if seen and prefix not in seen:
+                return min(seen)
+        return None
+
+
+def lookalike(path: str, existing: Iterable[str]) -> str | None:
+    """The folder or file among ``existing`` paths that ``path`` would collide with on a
+    case-insensitive or normalizing file system while being spelled differently, or None.
+
+    ``Docs/x.md`` collides with the folder of ``docs/y.md``, ``café.txt`` in NFD with the same
+    name in NFC: on macOS or Windows both would land in one place, so a checkout or a later sync
+    would lose one of them."""
+    return Spellings(existing).clash(path)
+
+
+def _prefixes(path: str) -> list[str]:
+    """``a/b/c.py`` -> ``a``, ``a/b``, ``a/b/c.py``: its folders, then itself."""
+    parts = path.split("/")
+    return ["/".join(parts[:end]) for end in range(1, len(parts) + 1)]
 
 
 def module_name(path: str) -> str | None:

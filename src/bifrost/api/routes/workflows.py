@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from bifrost.api.deps import services
+from bifrost.api.errors import error_responses
 from bifrost.api.schemas import ExecuteRequest, ExecutionInfo, WorkflowInfo
 from bifrost.errors import Unavailable
 from bifrost.runtime.protocol import ExecutionRequest
@@ -15,6 +16,7 @@ from bifrost.services import Services
 from bifrost.store import executions, workflows
 from bifrost.worker import request as run_request
 from bifrost.worker.runner import execution_channel
+from bifrost.workspace.parameters import check_shape
 
 router = APIRouter(prefix="/api/workflows", tags=["workflows"])
 
@@ -30,21 +32,34 @@ async def list_workflows(
     return [WorkflowInfo.model_validate(w) for w in rows]
 
 
-@router.get("/{workflow_id}", response_model=WorkflowInfo)
+@router.get("/{workflow_id}", response_model=WorkflowInfo, responses=error_responses(404))
 async def get_workflow(workflow_id: str, svc: Services = Depends(services)) -> WorkflowInfo:
     return WorkflowInfo.model_validate(await workflows.get(svc.db, workflow_id))
 
 
-@router.post("/{workflow_id}/execute", response_model=ExecutionInfo)
+@router.post(
+    "/{workflow_id}/execute",
+    response_model=ExecutionInfo,
+    responses={
+        202: {"model": ExecutionInfo, "description": "Started (wait: false) or still running"},
+        **error_responses(400, 404, 409, 413, 503),
+    },
+)
 async def execute(
     workflow_id: str, body: ExecuteRequest, svc: Services = Depends(services)
 ) -> ExecutionInfo | JSONResponse:
     settings = svc.settings
+    check_shape(
+        body.parameters,
+        max_depth=settings.max_parameter_depth,
+        max_bytes=settings.max_parameters_bytes,
+    )
     execution, request = await run_request.prepare(
         svc.db,
         workflow_id,
         body.parameters,
         timeout_s=settings.execution_timeout_s,
+        max_timeout_s=settings.max_execution_timeout_s,
         memory_mb=settings.execution_memory_mb,
     )
     info = ExecutionInfo.model_validate(execution)
