@@ -248,3 +248,19 @@ async def test_setting_only_base_shas_bumps_no_generation(store) -> None:
     assert (await store.files.read("shared/a.py"))[0].git_status == "synced"
     with pytest.raises(InvalidInput, match="git blob id"):
         await store.files.apply([SetBase("shared/a.py", "not-a-sha")])
+
+
+async def test_look_alike_paths_are_refused_inside_one_unit(store) -> None:
+    """Two spellings of one macOS/Windows name in one unit: refused, nothing written; a unit that
+    deletes one spelling first may create the other, and a rename may change the case."""
+    from bifrost.store.files import Delete, Rename, Write
+
+    with pytest.raises(Conflict, match="only by case"):
+        await store.files.apply([Write("docs/a.txt", b"1"), Write("Docs/b.txt", b"2")])
+    assert await store.files.list() == []
+    await store.files.write("docs/a.txt", b"1")
+    with pytest.raises(Conflict, match="only by case"):
+        await store.files.write("DOCS/A.txt", b"2")
+    await store.files.apply([Delete("docs/a.txt"), Write("Docs/a.txt", b"2")])
+    await store.files.apply([Rename("Docs/a.txt", "docs/A.txt")])
+    assert [row.path for row in await store.files.list()] == ["docs/A.txt"]
