@@ -6,18 +6,21 @@ see them, so the template (and every child it forks) gets only these variables.
 
 from __future__ import annotations
 
+import json
 import os
 import site
 from collections.abc import Iterable, Mapping, Sequence
 
 from bifrost.runtime.client import (
+    ENV_CONFINE,
+    ENV_LIMITS,
     ENV_PRELOAD,
     ENV_ROOT,
     ENV_SOCKET,
     ENV_SPARE,
-    ENV_USER,
     ENV_VIRTUAL,
 )
+from bifrost.runtime.confine import Policy
 
 SAFE_ENV = ("PATH", "HOME", "LANG", "LANGUAGE", "TZ")
 
@@ -39,8 +42,9 @@ def template_env(
     preload: Sequence[str] = (),
     base: Mapping[str, str] | None = None,
     spare: bool = True,
-    user: str | None = None,
+    confinement: Policy | None = None,
     virtual: bool = True,
+    limits: Mapping[str, int] | None = None,
 ) -> dict[str, str]:
     """The template's whole environment: an allow-list of the parent's, never its credentials."""
     source = os.environ if base is None else base
@@ -59,8 +63,10 @@ def template_env(
         out[ENV_PRELOAD] = ",".join(preload)
     if not spare:
         out[ENV_SPARE] = "0"
-    if user:
-        out[ENV_USER] = user
+    if confinement is not None:
+        out[ENV_CONFINE] = confinement.to_json()
+    if limits:
+        out[ENV_LIMITS] = json.dumps(dict(limits))
     if not virtual:
         out[ENV_VIRTUAL] = "0"
     return out
