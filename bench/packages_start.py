@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
 from bifrost.packages.installer import Installer, installed  # noqa: E402
-from bifrost.packages.requirements import requirements  # noqa: E402
 from bifrost.packages.service import prepare_worker  # noqa: E402
 from bifrost.settings import Settings  # noqa: E402
+from bifrost.workspace.requirements import requirements  # noqa: E402
 from tests.packages.wheels import wheel  # noqa: E402
 
 REAL = [
@@ -136,7 +136,7 @@ def main() -> None:
         ours = median_s(prepare, args.runs * 3)
         script = (
             "import sys; from pathlib import Path; from bifrost.packages.installer import check; "
-            "from bifrost.packages.requirements import requirements; "
+            "from bifrost.workspace.requirements import requirements; "
             "c = check(requirements(Path(sys.argv[1]).read_text()), Path(sys.argv[2])); "
             "sys.exit(len(c.missing))"
         )

@@ -17,8 +17,8 @@ import time
 import uuid
 from pathlib import Path
 
-from bifrost.runtime.executor import Executor
 from bifrost.runtime.protocol import ExecutionRequest
+from bifrost.worker.executor import Executor
 from tests.runtime.conftest import MemorySource, VirtualWorkspace, private_root
 
 TINY = "import os\n\nA = 1\n\n\ndef f(x):\n    return x + A\n\n\nclass C:\n    pass\n"

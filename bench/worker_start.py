@@ -21,8 +21,8 @@ from bench.common import REDIS_URL, Backend, stop, wait_healthy
 from bench.e2e_latency import free_port
 from bifrost.settings import Settings
 from bifrost.store.db import Database
-from bifrost.store.entities import git_blob_sha
 from bifrost.store.models import Workspace, WorkspaceFile
+from bifrost.workspace.entities import git_blob_sha
 
 
 async def populate(backend: Backend, count: int) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 
-from bifrost.cache.base import Change
+from bifrost.cache.change import Change
 from bifrost.cache.redis import GENERATION_FIELD
 
 

@@ -20,7 +20,7 @@ import redis.asyncio as aioredis
 from saq import Queue, Worker
 from saq.queue.redis import RedisQueue
 
-from bifrost.cache.base import ModuleCache, StoreReader
+from bifrost.cache.base import ModuleCache
 from bifrost.cache.local import LocalModuleCache
 from bifrost.cache.redis import RedisModuleCache
 from bifrost.cache.redis import connect as connect_redis
@@ -32,14 +32,15 @@ from bifrost.store import executions
 from bifrost.store.db import Database
 from bifrost.store.files import Files
 from bifrost.store.objects import LocalObjectStore
-from bifrost.store.paths import reserved_top_level_names
+from bifrost.store.reader import StoreReader
 from bifrost.worker.dispatch import Dispatcher, LocalDispatcher, QueueDispatcher, queue_name
 from bifrost.worker.heartbeat import Heartbeat
 from bifrost.worker.runner import Runner
 from bifrost.worker.source import CacheCodeSource, ExportedCodeSource
+from bifrost.workspace.paths import reserved_top_level_names
 
 if TYPE_CHECKING:
-    from bifrost.runtime.executor import Executor
+    from bifrost.worker.executor import Executor
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ async def open_services(settings: Settings, *, with_worker: bool) -> Services:
 
 async def start_worker(services: Services) -> None:
     """Start the executor; embedded runs jobs directly, distributed consumes the SAQ queue."""
-    from bifrost.runtime.executor import Executor
+    from bifrost.worker.executor import Executor
 
     settings = services.settings
     prepared = await prepare_worker(settings, services.cache)  # packages before the hook

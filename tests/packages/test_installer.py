@@ -12,7 +12,7 @@ import pytest
 from bifrost.errors import UserError
 from bifrost.packages import installer as inst
 from bifrost.packages.installer import Installer, check, installed
-from bifrost.packages.requirements import parse_requirement
+from bifrost.workspace.requirements import parse_requirement
 
 TOOLS = ["uv", "pip"]
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from bifrost.cache.base import StoreReader
 from bifrost.cache.redis import RedisModuleCache, connect
 from bifrost.errors import UserError
 from bifrost.packages import service
@@ -20,6 +19,7 @@ from bifrost.services import Services, open_services
 from bifrost.store.db import Database
 from bifrost.store.files import ANY
 from bifrost.store.objects import LocalObjectStore
+from bifrost.store.reader import StoreReader
 from tests.conftest import Backend, wait_until
 from tests.packages.conftest import open_worker
 

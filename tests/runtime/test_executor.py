@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from bifrost.runtime.environment import template_env
-from bifrost.runtime.executor import Executor
 from bifrost.runtime.protocol import ExecutionOutcome, ExecutionRequest
+from bifrost.worker.environment import template_env
+from bifrost.worker.executor import Executor
 from tests.runtime.conftest import MemorySource, private_root
 
 FILES = {

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 
-from bifrost.cache.base import Change, StoreReader
+from bifrost.cache.base import Source
+from bifrost.cache.change import Change
 from bifrost.runtime.protocol import Snapshot
 
 
@@ -39,7 +40,7 @@ class BlobLRU:
 
 
 class LocalModuleCache:
-    def __init__(self, store: StoreReader) -> None:
+    def __init__(self, store: Source) -> None:
         self.store = store
         self.blobs = BlobLRU()
         self._snapshot: Snapshot | None = None

@@ -15,7 +15,8 @@ import logging
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from bifrost.cache.base import Change, StoreReader
+from bifrost.cache.base import Source
+from bifrost.cache.change import Change
 from bifrost.runtime.protocol import Snapshot
 
 log = logging.getLogger(__name__)
@@ -77,9 +78,7 @@ def connect(url: str) -> aioredis.Redis:
 
 
 class RedisModuleCache:
-    def __init__(
-        self, client: aioredis.Redis, store: StoreReader, prefix: str = "bifrost:"
-    ) -> None:
+    def __init__(self, client: aioredis.Redis, store: Source, prefix: str = "bifrost:") -> None:
         self.redis = client
         self.store = store
         self.prefix = prefix

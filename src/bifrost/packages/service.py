@@ -32,11 +32,12 @@ from typing import TYPE_CHECKING, Any
 
 from packaging.utils import canonicalize_name
 
-from bifrost.cache.base import Change, ModuleCache
+from bifrost.cache.base import ModuleCache
+from bifrost.cache.change import Change
 from bifrost.errors import UserError
-from bifrost.packages import requirements as reqs
 from bifrost.packages.installer import Installer, installed, progress
 from bifrost.store.files import Files
+from bifrost.workspace import requirements as reqs
 
 if TYPE_CHECKING:
     from bifrost.services import Services

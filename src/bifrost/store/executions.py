@@ -11,7 +11,7 @@ from bifrost.errors import UserError
 from bifrost.runtime.protocol import ExecutionOutcome, ExecutionRequest
 from bifrost.store.db import Database
 from bifrost.store.models import Execution, Workflow, Workspace, utcnow
-from bifrost.store.paths import module_name
+from bifrost.workspace.paths import module_name
 
 
 def _timeout(workflow: Workflow, default_s: float) -> float:

@@ -14,19 +14,20 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
-from bifrost.cache.base import Change, ModuleCache
+from bifrost.cache.base import ModuleCache
+from bifrost.cache.change import Change
 from bifrost.errors import UserError
 from bifrost.store.db import Database
-from bifrost.store.entities import (
+from bifrost.store.models import Workflow, Workspace, WorkspaceFile, utcnow
+from bifrost.store.objects import ObjectStore
+from bifrost.workspace.entities import (
     Classification,
     UndecodableSource,
     classify,
     content_type,
     git_blob_sha,
 )
-from bifrost.store.models import Workflow, Workspace, WorkspaceFile, utcnow
-from bifrost.store.objects import ObjectStore
-from bifrost.store.paths import InvalidPath, check_python_path, normalize_path
+from bifrost.workspace.paths import InvalidPath, check_python_path, normalize_path
 
 INLINE_LIMIT = 256 * 1024  # non-Python files above this go to the object store
 PARSE_IN_THREAD = 256 * 1024

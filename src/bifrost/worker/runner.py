@@ -13,7 +13,7 @@ from bifrost.store import executions
 from bifrost.store.db import Database
 
 if TYPE_CHECKING:
-    from bifrost.runtime.executor import Executor
+    from bifrost.worker.executor import Executor
 
 log = logging.getLogger(__name__)
 

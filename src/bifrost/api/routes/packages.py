@@ -20,8 +20,8 @@ from pydantic import BaseModel, Field
 from bifrost.api.auth import require_token
 from bifrost.api.deps import services
 from bifrost.packages import service
-from bifrost.packages.requirements import parse_requirement
 from bifrost.services import Services
+from bifrost.workspace.requirements import parse_requirement
 
 router = APIRouter(prefix="/api/packages", tags=["packages"])
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bifrost.errors import UserError
-from bifrost.packages import requirements as reqs
+from bifrost.workspace import requirements as reqs
 
 VALID = [
     # (typed by the user, canonical name, extras, specifier, marker)

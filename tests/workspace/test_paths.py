@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bifrost.store.paths import (
+from bifrost.workspace.paths import (
     InvalidPath,
     check_python_path,
     module_name,

@@ -10,7 +10,7 @@ from textwrap import dedent
 
 import pytest
 
-from bifrost.store.entities import (
+from bifrost.workspace.entities import (
     Classification,
     UndecodableSource,
     WorkflowDef,

@@ -26,7 +26,6 @@ from typing import Any
 
 from bifrost.runtime import errors, wire
 from bifrost.runtime.confine import Policy
-from bifrost.runtime.environment import template_env
 from bifrost.runtime.protocol import (
     KEEP_MANIFESTS,
     STATUSES,
@@ -35,6 +34,7 @@ from bifrost.runtime.protocol import (
     ExecutionRequest,
     Snapshot,
 )
+from bifrost.worker.environment import template_env
 
 __all__ = ["Executor", "Policy", "template_env"]
 

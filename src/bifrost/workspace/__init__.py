@@ -1,0 +1,1 @@
+"""Pure rules about workspace content, with no I/O: paths, entities, requirements."""
