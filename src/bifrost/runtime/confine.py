@@ -16,6 +16,7 @@ what; nothing silently runs weaker. Stdlib only: it runs in the template and the
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import ctypes
 import dataclasses
@@ -39,7 +40,7 @@ O_PATH = getattr(os, "O_PATH", 0o10000000)
 
 SLOTS_PER_RANGE = 256  # uids (and cgroups) one template may use at once
 RANGES = 255  # templates and launchers on one machine at once; the last range is for builds
-HIDDEN_TMP_DIRS = ("/var/tmp", "/run/lock", "/dev/mqueue")  # world-writable: shared state
+HIDDEN_TMP_DIRS = ("/var/tmp", "/run/lock")  # world-writable, shared between runs: hidden
 
 
 class Unavailable(RuntimeError):
@@ -161,8 +162,7 @@ def enter_view(policy: Policy) -> None:
     binds = [(p, False) for p in keep] + [(p, True) for p in write if os.path.exists(p)]
     opened = [(os.open(p, O_PATH | os.O_CLOEXEC), p, w) for p, w in binds]
     for path in hide:
-        tmp = path in HIDDEN_TMP_DIRS
-        _tmpfs(path, 0o1777 if tmp else 0o755, policy.scratch_mb if tmp else 1)
+        _tmpfs(path, 0o755, 1)
     _finish_binds(opened)
 
 
@@ -285,6 +285,11 @@ class Cgroups:
         for path in self._slot_dirs(slot):
             _write(f"{path}/cgroup.procs", str(pid or os.getpid()))
 
+    def in_use(self, slot: int) -> int:
+        """Tasks charged to the slot, zombies not yet reaped by their new parent included."""
+        with open(f"{self._slot('pids', slot)}/pids.current") as f:
+            return int(f.read())
+
     def procs(self, slot: int) -> list[int]:
         with open(f"{self._slot('pids', slot)}/cgroup.procs") as f:
             return [int(line) for line in f.read().split()]
@@ -364,6 +369,8 @@ class Slots:
 
     def __init__(self, policy: Policy, build: bool = False) -> None:
         problems = missing()
+        if not 0 < policy.uid_base < (1 << 32) - (1 << 16) - 1:
+            problems.append(f"the uid base {policy.uid_base} leaves no room for 65536 uids")
         if problems:
             raise Unavailable("; ".join(problems))
         self.policy = policy
@@ -372,7 +379,7 @@ class Slots:
         else:
             self.index, self._lock = lock_range()
         self.cgroups = Cgroups("build" if build else f"r{self.index}")
-        self.free = list(range(SLOTS_PER_RANGE - 1, -1, -1))
+        self.free = collections.deque(range(SLOTS_PER_RANGE))  # oldest first: time to drain
         self.memory: dict[int, int] = {}
 
     def uid(self, slot: int) -> int:
@@ -381,7 +388,7 @@ class Slots:
     def take(self, memory_mb: int | None = None) -> int:
         if not self.free:
             raise Unavailable(f"all {SLOTS_PER_RANGE} execution slots are in use")
-        slot = self.free.pop()
+        slot = self._drained()
         mb = self.policy.memory_mb if memory_mb is None else memory_mb
         if slot not in self.memory:
             self.cgroups.create(slot, self.policy.pids_max, mb)
@@ -389,6 +396,15 @@ class Slots:
             self.memory[slot] = mb
         self.limit(slot, mb)
         return slot
+
+    def _drained(self) -> int:
+        """The oldest free slot whose killed processes are all gone (they still count against
+        its limits until reaped), else simply the oldest."""
+        for slot in list(self.free)[:8]:
+            if slot not in self.memory or not self.cgroups.in_use(slot):
+                self.free.remove(slot)
+                return slot
+        return self.free.popleft()
 
     def limit(self, slot: int, memory_mb: int) -> None:
         if self.memory.get(slot) != memory_mb:

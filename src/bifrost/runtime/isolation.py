@@ -28,7 +28,8 @@ except OSError:  # pragma: no cover - not glibc/musl
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
 _CAPABILITY_VERSION_3 = 0x20080522
-MAX_WAIT_S = 30 * 86400.0  # longer timeouts mean "no limit" (select() and rlimits overflow beyond)
+MAX_TIMEOUT_S = 1e7  # about 115 days: longer timeouts count as this (no float or rlimit overflow)
+MAX_SELECT_S = 86400.0  # one wait of the template's loop; select() overflows beyond ~24.8 days
 
 
 class _Prepared:
@@ -125,7 +126,7 @@ def set_limits(timeout_s: float, memory_mb: int) -> None:
     if memory_mb > 0:
         resource.setrlimit(resource.RLIMIT_AS, _clamp(resource.RLIMIT_AS, memory_mb << 20))
     if timeout_s > 0:  # CPU seconds across all threads: allow every core for the whole wall time
-        cpu = math.ceil(min(timeout_s, MAX_WAIT_S) * (os.cpu_count() or 1)) + 1
+        cpu = math.ceil(min(timeout_s, MAX_TIMEOUT_S) * (os.cpu_count() or 1)) + 1
         soft, hard = _clamp(resource.RLIMIT_CPU, cpu + 1)
         resource.setrlimit(resource.RLIMIT_CPU, (min(cpu, soft), hard))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

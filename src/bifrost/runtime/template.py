@@ -75,7 +75,7 @@ class Run:
         self.request = request
         self.id = str(request["execution_id"])
         timeout = float(request.get("timeout_s") or 0)
-        timeout = min(timeout, isolation.MAX_WAIT_S)  # beyond, as good as none (and no overflow)
+        timeout = min(timeout, isolation.MAX_TIMEOUT_S)  # beyond, as good as none (no overflow)
         self.deadline = time.monotonic() + timeout if timeout > 0 else float("inf")
 
 
@@ -140,7 +140,7 @@ class Template:
             elif spare_due is not None:
                 timeout = spare_due if timeout is None else min(timeout, spare_due)
             if timeout is not None:
-                timeout = min(timeout, isolation.MAX_WAIT_S)  # select() overflows beyond ~24 days
+                timeout = min(timeout, isolation.MAX_SELECT_S)  # then the loop simply waits again
             events = self.sel.select(timeout)
             if not events:
                 self._idle()
@@ -252,7 +252,7 @@ class Template:
             "gc_frozen": gc.get_freeze_count(),
             "gc_enabled": gc.isenabled(),
             "runs": sum(1 for run in self.runs.values() if run.request is not None),
-            "run_pids": [run.pid for run in self.runs.values() if run.request is not None],
+            "run_pids": [r.pid for r in self.runs.values() if r.request and not r.reported],
             "spare": self.spare.pid if self.spare is not None else None,
             "forks": self.forks,
             "spares_used": self.spares_used,
