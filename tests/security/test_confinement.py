@@ -160,7 +160,10 @@ def nap(seconds: float = 0.3):
 
 
 def _huge(timeout: str) -> str:
-    return f"from bifrost import workflow\n\n@workflow(timeout={timeout})\ndef main():\n    return 1\n"
+    return (
+        "from bifrost import workflow\n\n"
+        f@workflow(timeout={timeout})\ndef main():\n    return 1\n"
+    )
 
 
 FILES = {
