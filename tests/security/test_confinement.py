@@ -161,8 +161,7 @@ def nap(seconds: float = 0.3):
 
 def _huge(timeout: str) -> str:
     return (
-        "from bifrost import workflow\n\n"
-        f@workflow(timeout={timeout})\ndef main():\n    return 1\n"
+        f"from bifrost import workflow\n\n@workflow(timeout={timeout})\ndef main():\n    return 1\n"
     )
 
 
