@@ -379,7 +379,7 @@ class Slots:
         else:
             self.index, self._lock = lock_range()
         self.cgroups = Cgroups("build" if build else f"r{self.index}")
-        self.free = collections.deque(range(SLOTS_PER_RANGE))  # oldest first: time to drain
+        self.free = collections.deque(range(SLOTS_PER_RANGE))  # released slots go to the right
         self.memory: dict[int, int] = {}
 
     def uid(self, slot: int) -> int:
@@ -398,12 +398,18 @@ class Slots:
         return slot
 
     def _drained(self) -> int:
-        """The oldest free slot whose killed processes are all gone (they still count against
-        its limits until reaped), else simply the oldest."""
-        for slot in list(self.free)[:8]:
-            if slot not in self.memory or not self.cgroups.in_use(slot):
+        """The most recently used free slot whose processes are all gone (killed ones count
+        against its limits until reaped), since a cgroup's first use is slow (~20 ms on v1
+        memory); else a fresh slot, else the oldest."""
+        used = [slot for slot in reversed(self.free) if slot in self.memory][:8]
+        for slot in used:
+            if not self.cgroups.in_use(slot):
                 self.free.remove(slot)
                 return slot
+        fresh = next((slot for slot in self.free if slot not in self.memory), None)
+        if fresh is not None:
+            self.free.remove(fresh)
+            return fresh
         return self.free.popleft()
 
     def limit(self, slot: int, memory_mb: int) -> None:
