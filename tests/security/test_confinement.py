@@ -153,6 +153,17 @@ def refuse_replies(sha: str):
 
 
 @workflow
+def sysv_segment(create: bool):
+    """Residue between runs: a System V shared memory segment outlives its creator."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    flags = (0o1000 | 0o666) if create else 0  # IPC_CREAT
+    ident = libc.shmget(0x0B1F, 4096, flags)
+    return ident if ident >= 0 else -ctypes.get_errno()
+
+
+@workflow
 def nap(seconds: float = 0.3):
     time.sleep(seconds)
     return "rested"
@@ -393,6 +404,15 @@ async def test_m3_a_failed_send_keeps_the_childs_outcome(
     sha = hashlib.sha256(BLOB).hexdigest()
     out = await run(confined, source, "attacks", "refuse_replies", parameters={"sha": sha})
     assert (out.status, out.result) == ("success", "still reported"), out.error
+
+
+async def test_a_runs_ipc_objects_die_with_it(confined: Executor, source: MemorySource) -> None:
+    made = await run(confined, source, "attacks", "sysv_segment", parameters={"create": True})
+    assert made.status == "success" and made.result >= 0, made
+    later = await run(confined, source, "attacks", "sysv_segment", parameters={"create": False})
+    assert later.result == -2  # ENOENT: each run has its own IPC namespace
+    keys = [line.split()[0] for line in Path("/proc/sysvipc/shm").read_text().splitlines()[1:]]
+    assert str(0x0B1F) not in keys  # and nothing was left in the host's namespace
 
 
 @pytest.mark.parametrize("module", ["t_1e9", "t_1e20", "t_1e308"])

@@ -32,7 +32,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-CLONE_NEWNS = 0x00020000
+CLONE_NEWNS, CLONE_NEWIPC = 0x00020000, 0x08000000
 MS_RDONLY, MS_NOSUID, MS_NODEV = 1, 2, 4
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
@@ -101,8 +101,8 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
     )
 
 
-def _unshare_mounts() -> None:
-    _check(_LIBC.unshare(CLONE_NEWNS), "unshare(CLONE_NEWNS)")
+def _unshare_mounts(flags: int = 0) -> None:
+    _check(_LIBC.unshare(CLONE_NEWNS | flags), "unshare(CLONE_NEWNS)")
     _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing we mount leaks back to the host
 
 
@@ -168,8 +168,9 @@ def enter_view(policy: Policy) -> None:
 
 def private_tmp(policy: Policy, keep: Sequence[str] = (), write: Sequence[str] = ()) -> None:
     """A fresh ``/tmp`` and ``/dev/shm`` for this process; ``keep`` (read-only) and ``write``
-    (read-write) paths under /tmp stay visible."""
-    _unshare_mounts()
+    (read-write) paths under /tmp stay visible. Its own IPC namespace too: System V shared memory
+    and message queues would otherwise outlive the run and reach the next one."""
+    _unshare_mounts(CLONE_NEWIPC)
     binds = [(p, False) for p in keep] + [(p, True) for p in write]
     opened = [(os.open(p, O_PATH | os.O_CLOEXEC), p, w) for p, w in binds if os.path.exists(p)]
     _tmpfs("/tmp", 0o1777, policy.scratch_mb)
@@ -311,6 +312,13 @@ class Cgroups:
                 time.sleep(0.001)
         return False
 
+    def kill_all(self) -> None:
+        for path in self.dirs:
+            with contextlib.suppress(OSError):
+                for entry in os.listdir(path):
+                    if entry.startswith("s") and entry[1:].isdigit():
+                        self.kill(int(entry[1:]))
+
     def remove(self) -> None:
         for path in self.dirs:
             with contextlib.suppress(OSError):
@@ -379,6 +387,7 @@ class Slots:
         else:
             self.index, self._lock = lock_range()
         self.cgroups = Cgroups("build" if build else f"r{self.index}")
+        self.cgroups.kill_all()  # what an earlier holder of this range (killed itself) left
         self.free = collections.deque(range(SLOTS_PER_RANGE))  # released slots go to the right
         self.memory: dict[int, int] = {}
 

@@ -297,16 +297,35 @@ class Template:
             return
         spare, self.spare = self.spare, None
         if spare is not None and spare.epoch == self.epoch and not spare.ending:
+            if not self._fit(spare, int(request.get("memory_mb") or 0)):
+                self._kill(spare, "stale")
+                self._fork_or_refuse(request)
+                return
             self.spares_used += 1
             spare.assign(request)
-            if self.slots is not None and spare.slot is not None:
-                self.slots.limit(spare.slot, int(request.get("memory_mb") or 0))
             self.clients[spare.peer] = spare
             self._send_client(spare.peer, wire.encode_trusted(("run", request)))
             return
         if spare is not None:
             self._kill(spare, "stale")
-        self._fork(request)
+        self._fork_or_refuse(request)
+
+    def _fit(self, spare: Run, memory_mb: int) -> bool:
+        """Give a spare's slot the request's memory limit (the kernel refuses one below what
+        the spare already uses)."""
+        if self.slots is None or spare.slot is None:
+            return True
+        try:
+            self.slots.limit(spare.slot, memory_mb)
+            return True
+        except OSError:
+            return False
+
+    def _fork_or_refuse(self, request: dict[str, Any]) -> None:
+        try:
+            self._fork(request)
+        except (confine.Unavailable, OSError) as exc:
+            self._report(request, "failed", error=errors.error("WorkerError", str(exc)))
 
     def _fork(self, request: dict[str, Any] | None) -> Run:
         """Fork a child: for ``request`` now, or (None) a spare that waits for one."""
@@ -379,7 +398,10 @@ class Template:
             return
         if self._spare_due() == 0.0:
             self._drop_spare()
-            self.spare = self._fork(None)
+            try:
+                self.spare = self._fork(None)
+            except (confine.Unavailable, OSError):
+                self.use_spare = False  # no free slot or no memory: fork per request from now
 
     def _drop_spare(self) -> None:
         if self.spare is not None:
