@@ -16,6 +16,7 @@ import pytest
 from bifrost.packages.installer import Installer
 from bifrost.runtime.confine import Policy
 from bifrost.workspace.requirements import parse_requirement
+from tests.security.probes import TRY
 
 BACKEND = """
 import json
@@ -25,14 +26,7 @@ TARGET = {target!r}
 DATA = {data!r}
 SUPERVISOR = {supervisor}
 
-
-def _try(action):
-    try:
-        action()
-        return "ALLOWED"
-    except OSError as exc:
-        return type(exc).__name__
-
+{helpers}
 
 def _probe(*args, **kwargs):
     status = dict(line.split(":", 1) for line in open("/proc/self/status"))
@@ -65,7 +59,7 @@ def probing_sdist(directory: Path, target: Path, data: Path) -> None:
             '[build-system]\nrequires = []\nbuild-backend = "probe_backend"\nbackend-path = ["."]\n'
         ),
         f"{root}/probe_backend.py": BACKEND.format(
-            target=str(target), data=str(data), supervisor=os.getpid()
+            target=str(target), data=str(data), supervisor=os.getpid(), helpers=TRY
         ),
     }
     with tarfile.open(directory / f"{root}.tar.gz", "w:gz") as archive:

@@ -11,7 +11,6 @@ import signal
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -20,11 +19,13 @@ import bifrost
 from bifrost.runtime.confine import Policy
 from bifrost.worker.executor import Executor
 from tests.runtime.conftest import MemorySource, private_root
-from tests.runtime.test_executor import request
+from tests.runtime.test_executor import run
+from tests.security.probes import TRY
 
 BLOB = os.urandom(5 << 20)  # a 5 MB workspace file (random: it does not compress)
 
-ATTACKS = '''
+ATTACKS = (
+    """
 import json
 import os
 import signal
@@ -34,32 +35,27 @@ import time
 
 from bifrost import workflow
 
-
-def _errno(action):
-    try:
-        action()
-        return "ALLOWED"
-    except OSError as exc:
-        return type(exc).__name__
-
+"""
+    + TRY
+    + '''
 
 @workflow
 def writes(paths: list):
     """C1: plant code where a privileged process would run it, or alter the system."""
-    return {p: _errno(lambda p=p: os.close(os.open(p, os.O_WRONLY | os.O_APPEND | os.O_CREAT)))
+    return {p: _try(lambda p=p: os.close(os.open(p, os.O_WRONLY | os.O_APPEND | os.O_CREAT)))
             for p in paths}
 
 
 @workflow
 def reads(paths: list):
     """C2: read the data directory's private files and root's home."""
-    return {p: _errno(lambda p=p: open(p, "rb").read(1)) for p in paths}
+    return {p: _try(lambda p=p: open(p, "rb").read(1)) for p in paths}
 
 
 @workflow
 def signals(pids: list):
     """C1: kill the template or the supervisor (and respawn it with planted code)."""
-    return {str(p): _errno(lambda p=p: os.kill(p, 0)) for p in pids}
+    return {str(p): _try(lambda p=p: os.kill(p, 0)) for p in pids}
 
 
 @workflow
@@ -80,8 +76,8 @@ def sibling(secret: str = "", target: int = 0, seconds: float = 0.0):
         return {}
     found = {}
     for name in ("mem", "environ", "maps"):
-        found[name] = _errno(lambda name=name: open(f"/proc/{target}/{name}", "rb").read(64))
-    found["kill"] = _errno(lambda: os.kill(target, 0))
+        found[name] = _try(lambda name=name: open(f"/proc/{target}/{name}", "rb").read(64))
+    found["kill"] = _try(lambda: os.kill(target, 0))
     return found
 
 
@@ -168,6 +164,7 @@ def nap(seconds: float = 0.3):
     time.sleep(seconds)
     return "rested"
 '''
+)
 
 
 def _huge(timeout: str) -> str:
@@ -232,10 +229,6 @@ async def confined(source: MemorySource, data_dir: Path) -> AsyncIterator[Execut
         yield ex
     finally:
         await ex.stop()
-
-
-async def run(ex: Executor, src: MemorySource, module: str, function: str, **kw: Any) -> Any:
-    return await ex.run(request(module, function, src.generation, **kw))
 
 
 def alive(pid: int) -> bool:

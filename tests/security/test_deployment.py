@@ -6,22 +6,18 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+from tests.security.probes import TRY
 from tests.serving import Cluster
 from tests.test_http import execute, put, workflow_id
 
-PROBE = b"""
+PROBE = (
+    b"""
 import os
 
 from bifrost import workflow
-
-
-def _try(action):
-    try:
-        action()
-        return "ALLOWED"
-    except OSError as exc:
-        return type(exc).__name__
-
+"""
+    + TRY.encode()
+    + b"""
 
 @workflow
 def probe(data_dir: str) -> dict:
@@ -44,6 +40,7 @@ def probe(data_dir: str) -> dict:
         "kill_template": _try(lambda: os.kill(os.getppid(), 0)),
     }
 """
+)
 
 
 def test_a_deployed_execution_reaches_no_data_file_and_writes_nothing(cluster: Cluster) -> None:
