@@ -8,6 +8,7 @@ import asyncio
 import hashlib
 import os
 import signal
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -216,19 +217,15 @@ def source() -> MemorySource:
 @pytest_asyncio.fixture(scope="module")
 async def confined(source: MemorySource, data_dir: Path) -> AsyncIterator[Executor]:
     policy = Policy(hide=("/root", str(data_dir)), keep=(str(data_dir / "packages"),), pids_max=64)
-    ex = Executor(
+    async with Executor(
         source,
         root=private_root(),
         concurrency=4,
         extra_sys_path=[str(data_dir / "packages")],
         confinement=policy,
         buffer_bytes=16 << 20,
-    )
-    await ex.start()
-    try:
+    ) as ex:
         yield ex
-    finally:
-        await ex.stop()
 
 
 def alive(pid: int) -> bool:
@@ -459,17 +456,26 @@ async def test_unconfined_is_an_explicit_choice(source: MemorySource) -> None:
     assert int(out.result["CapEff"], 16) == 0
 
 
-async def test_when_the_kernel_refuses_executions_fail_with_the_reason(
-    source: MemorySource,
+@pytest.mark.parametrize("lacking", ["capabilities", "uid range"])
+async def test_when_confinement_is_impossible_executions_fail_with_the_reason(
+    source: MemorySource, tmp_path: Path, lacking: str
 ) -> None:
-    """No silent fallback: a view that cannot be built (here a bogus uid base) fails each run
-    with a message that names the problem and the opt-out."""
-    policy = Policy(uid_base=-5)
-    ex = Executor(source, root=private_root(), confinement=policy)
-    await ex.start()
-    try:
+    """No silent fallback. A worker without capabilities (root with an empty bounding set,
+    like a restricted container) or with no room for its uids fails each run with a message
+    that names the problem and the opt-out."""
+    python, policy = sys.executable, Policy()
+    if lacking == "capabilities":
+        wrapper = tmp_path / "python-without-capabilities"
+        wrapper.write_text(
+            f'#!/bin/sh\nexec setpriv --bounding-set=-all --inh-caps=-all -- {python} "$@"\n'
+        )
+        wrapper.chmod(0o755)
+        python = str(wrapper)
+    else:
+        policy = Policy(uid_base=(1 << 32) - 100)
+    async with Executor(source, root=private_root(), confinement=policy, python=python) as ex:
         out = await run(ex, source, "attacks", "nap")
-    finally:
-        await ex.stop()
     assert out.status == "failed" and out.error["type"] == "SandboxUnavailable", out.error
     assert "BIFROST_SANDBOX=off" in out.error["message"]
+    expected = "Operation not permitted" if lacking == "capabilities" else "no room for 65536 uids"
+    assert expected in out.error["message"], out.error
