@@ -626,6 +626,9 @@ def _confine(listen: str | None) -> tuple[confine.Slots | None, list[str]]:
     raw = os.environ.get(ENV_CONFINE)
     if not raw:
         return None, []
+    problems = confine.missing()
+    if problems:
+        raise confine.Unavailable("; ".join(problems))
     policy = confine.Policy.from_json(raw)
     keep = (*policy.keep, *confine.python_paths())
     policy = dataclasses.replace(policy, keep=keep)
