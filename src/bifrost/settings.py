@@ -44,7 +44,9 @@ class Settings(BaseSettings):
         30, description="On stop, how long a worker lets running executions finish."
     )
     execution_timeout_s: float = Field(300.0, description="Default wall-clock limit per run.")
-    execution_memory_mb: int = Field(1024, description="Address-space limit per run.")
+    execution_memory_mb: int = Field(
+        1024, description="Memory limit per run (its cgroup, and RLIMIT_AS per process)."
+    )
     execution_pids_max: int = Field(
         256, ge=8, description="Processes and threads one run may have at once (its cgroup)."
     )
