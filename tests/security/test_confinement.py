@@ -161,6 +161,24 @@ def sysv_segment(create: bool):
 
 
 @workflow
+def connect_many(count: int = 200):
+    """Use up the template's descriptors by connecting (as forked descendants do) and holding."""
+    held, refused = [], 0
+    for _ in range(count):
+        sock = socket.socket(socket.AF_UNIX)
+        sock.connect(os.environ["BIFROST_RUNTIME_SOCKET"])
+        held.append(sock)
+    time.sleep(0.3)
+    for sock in held:
+        sock.setblocking(False)
+        try:
+            refused += sock.recv(1) == b""
+        except BlockingIOError:
+            pass
+    return refused
+
+
+@workflow
 def nap(seconds: float = 0.3):
     time.sleep(seconds)
     return "rested"
@@ -403,6 +421,18 @@ async def test_a_runs_ipc_objects_die_with_it(confined: Executor, source: Memory
     assert later.result == -2  # ENOENT: each run has its own IPC namespace
     keys = [line.split()[0] for line in Path("/proc/sysvipc/shm").read_text().splitlines()[1:]]
     assert str(0x0B1F) not in keys  # and nothing was left in the host's namespace
+
+
+async def test_m3_a_run_cannot_use_up_the_templates_connections(
+    confined: Executor, source: MemorySource
+) -> None:
+    template = confined.template_pid
+    other = asyncio.create_task(run(confined, source, "attacks", "nap", parameters={"seconds": 1}))
+    out = await run(confined, source, "attacks", "connect_many")
+    assert out.status == "success", out.error
+    assert out.result == 200 - 64  # the template closed every connection past its cap
+    assert (await other).result == "rested"
+    assert confined.template_pid == template
 
 
 @pytest.mark.parametrize("module", ["t_1e9", "t_1e20", "t_1e308"])

@@ -25,6 +25,7 @@ import re
 import selectors
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
@@ -49,6 +50,8 @@ LOG_BYTES = 2 << 20  # output kept per run (start and end); BIFROST_EXECUTION_LO
 BUFFER_BYTES = 64 << 20  # replies a child may leave unread; BIFROST_EXECUTION_BUFFER_BYTES
 SPARE_DELAY_S = 0.005  # quiet time before forking a spare
 LINGER_S = 1.0  # a child that reported must exit this soon, or it is killed
+CONNECTIONS_PER_UID = 64  # a run's descendants connecting through the listener socket
+SO_PEERCRED = getattr(socket, "SO_PEERCRED", 17)
 _SHA = re.compile(r"[0-9a-f]{64}")
 
 
@@ -118,6 +121,8 @@ class Template:
         self.paths_by_sha: dict[str, list[str]] | None = None
         self.runs: dict[int, Run] = {}
         self.clients: dict[Peer, Run | None] = {}
+        self.accepted: dict[Peer, int] = {}  # connections through the listener, by peer uid
+        self.connections: collections.Counter[int] = collections.Counter()
         self.waiting: dict[str, list[Peer]] = {}
         self.jobs: collections.deque[tuple[str, str]] = collections.deque()
         self.use_spare = spare
@@ -410,13 +415,21 @@ class Template:
 
     # -- clients: execution children and their descendants --------------------------------------
     def _accept(self) -> None:
+        """A connection from an execution's descendant (fork, spawn): at most
+        ``CONNECTIONS_PER_UID`` per run, so no run can use up the template's descriptors."""
         assert self.listener is not None
         try:
             conn, _ = self.listener.accept()
-        except (BlockingIOError, InterruptedError):
+        except OSError:  # nothing waiting, or out of descriptors: the client sees a reset
+            return
+        _pid, uid, _gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, SO_PEERCRED, 12))
+        if self.connections[uid] >= CONNECTIONS_PER_UID:
+            conn.close()
             return
         peer = Peer(conn, wire.MAX_UNTRUSTED_FRAME, self.sel, "client", self.buffer_bytes)
         self.clients[peer] = None
+        self.connections[uid] += 1
+        self.accepted[peer] = uid
 
     def _read_client(self, peer: Peer) -> None:
         try:
@@ -430,6 +443,9 @@ class Template:
 
     def _close_client(self, peer: Peer) -> None:
         self.clients.pop(peer, None)
+        uid = self.accepted.pop(peer, None)
+        if uid is not None:
+            self.connections[uid] -= 1
         peer.close()
 
     def _send_client(self, peer: Peer, data: bytes) -> None:
