@@ -486,19 +486,22 @@ async def test_unconfined_is_an_explicit_choice(source: MemorySource) -> None:
     assert int(out.result["CapEff"], 16) == 0
 
 
-@pytest.mark.parametrize("lacking", ["capabilities", "uid range"])
+@pytest.mark.parametrize("lacking", ["root", "capabilities", "uid range"])
 async def test_when_confinement_is_impossible_executions_fail_with_the_reason(
     source: MemorySource, tmp_path: Path, lacking: str
 ) -> None:
-    """No silent fallback. A worker without capabilities (root with an empty bounding set,
-    like a restricted container) or with no room for its uids fails each run with a message
-    that names the problem and the opt-out."""
+    """No silent fallback. A worker that is not root (the system Python as nobody), one without
+    capabilities (root with an empty bounding set, like a restricted container) or one with no
+    room for its uids fails each run with a message that names the problem and the opt-out."""
     python, policy = sys.executable, Policy()
-    if lacking == "capabilities":
-        wrapper = tmp_path / "python-without-capabilities"
-        wrapper.write_text(
-            f'#!/bin/sh\nexec setpriv --bounding-set=-all --inh-caps=-all -- {python} "$@"\n'
-        )
+    drop = {
+        "root": "--reuid=65534 --regid=65534 --clear-groups",
+        "capabilities": "--bounding-set=-all --inh-caps=-all",
+    }
+    if lacking in drop:
+        interpreter = "/usr/bin/python3" if lacking == "root" else python
+        wrapper = tmp_path / "python"
+        wrapper.write_text(f'#!/bin/sh\nexec setpriv {drop[lacking]} -- {interpreter} "$@"\n')
         wrapper.chmod(0o755)
         python = str(wrapper)
     else:
@@ -507,5 +510,9 @@ async def test_when_confinement_is_impossible_executions_fail_with_the_reason(
         out = await run(ex, source, "attacks", "nap")
     assert out.status == "failed" and out.error["type"] == "SandboxUnavailable", out.error
     assert "BIFROST_SANDBOX=off" in out.error["message"]
-    expected = "Operation not permitted" if lacking == "capabilities" else "no room for 65536 uids"
-    assert expected in out.error["message"], out.error
+    expected = {
+        "root": "runs as uid 65534, not root",
+        "capabilities": "Operation not permitted",
+        "uid range": "no room for 65536 uids",
+    }
+    assert expected[lacking] in out.error["message"], out.error
