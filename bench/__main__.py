@@ -11,6 +11,7 @@ BENCHMARKS = [
     ("end-to-end latency through the API", ["-m", "bench.e2e_latency"]),
     ("per-run cost of confinement vs unconfined", ["-m", "bench.confinement"]),
     ("worker start with 10 requirements vs pip", ["bench/packages_start.py"]),
+    ("staged package installs vs uv in place", ["-m", "bench.packages_install"]),
 ]
 
 

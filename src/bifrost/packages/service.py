@@ -5,9 +5,10 @@ survives every restart of every worker: a worker installs what is missing from i
 directory when it starts (:func:`prepare_worker`, before the import hook and the template start).
 
 API side (:func:`install`, :func:`remove`): validate with ``packaging``; install into this machine's
-package directory first, so a package that cannot be installed is refused with the tool's message
-and never reaches the file; update the file with a compare-and-swap on its hash, retried on a
-conflict, so concurrent installs and hand edits all survive; then wait for the workers to confirm.
+package directory first, so a package that cannot be installed, or would shadow the interpreter,
+is refused with the reason and never reaches the file; update the file with a compare-and-swap on
+its hash, retried on a conflict, so concurrent installs and hand edits all survive; then wait for
+the workers to confirm.
 
 Every change of requirements.txt, whoever made it (this API, a hand edit, a GitHub pull), goes
 through :func:`requirements_listener`: it refreshes the cache entry ``requirements:content`` and
@@ -81,9 +82,10 @@ class PrepareReport:
 async def prepare_worker(settings: Settings, cache: ModuleCache) -> PrepareReport:
     """Install what requirements.txt needs into the package directory.
 
-    Executions get that directory on their ``sys.path`` through the template's environment; the
-    supervisor itself never imports from it, since it holds the credentials. Never raises: a
-    worker without its packages still runs everything else, and says why.
+    Executions get that directory on their ``sys.path``, after the standard library and
+    site-packages; the supervisor itself never imports from it, since it holds the credentials.
+    Refused requirements (shadowing) are failures of the report, like ones that do not build.
+    Never raises: a worker without its packages still runs everything else, and says why.
     """
     started = time.perf_counter()
     report = PrepareReport()
@@ -351,8 +353,8 @@ def _reporter(services: Services, job_id: str) -> Callable[[dict[str, Any]], Any
 async def install(
     services: Services, requirement: str, *, user: str | None = None, job_id: str | None = None
 ) -> dict[str, Any]:
-    """Install one requirement for the whole workspace; UserError (422) with the tool's message
-    when it cannot be installed, and then requirements.txt is left as it was."""
+    """Install one requirement for the whole workspace; UserError (422) saying why when it cannot
+    be installed or is refused, and then requirements.txt is left as it was."""
     job_id = job_id or uuid.uuid4().hex
     report = _reporter(services, job_id)
     try:
@@ -361,7 +363,7 @@ async def install(
         result = await installer.install([parsed], report=report)
         if result.failed:
             message = next(iter(result.failed.values()))
-            raise UserError(f"could not install {parsed} with {installer.tool}:\n{message}", 422)
+            raise UserError(f"could not install {parsed}: {message}", 422)
         applied = await _apply(services, lambda c: reqs.add(c, parsed), user, report)
     except UserError as exc:
         await report({"type": "done", "ok": False, "error": exc.message})

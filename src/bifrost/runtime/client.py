@@ -25,6 +25,7 @@ ENV_SPARE = "BIFROST_RUNTIME_SPARE"
 ENV_CONFINE = "BIFROST_RUNTIME_CONFINE"  # the confinement policy (JSON); unset: unconfined
 ENV_LIMITS = "BIFROST_RUNTIME_LIMITS"  # {"log_bytes", "buffer_bytes"} (JSON)
 ENV_VIRTUAL = "BIFROST_RUNTIME_VIRTUAL"  # "0": the rollback path, plain files on sys.path
+ENV_SYS_PATH = "BIFROST_RUNTIME_SYS_PATH"  # after site-packages, never on PYTHONPATH
 
 
 class TemplateClient:

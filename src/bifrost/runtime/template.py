@@ -31,7 +31,7 @@ import threading
 import time
 from typing import Any
 
-from bifrost.runtime import child, confine, errors, isolation, wire
+from bifrost.runtime import bootstrap, child, confine, errors, isolation, wire
 from bifrost.runtime.client import (
     CLIENT,
     ENV_CONFINE,
@@ -661,9 +661,10 @@ def main(argv: list[str] | None = None) -> None:
     # write (EFBIG) rather than kill the child.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     sock = socket.socket(fileno=fd)
+    bootstrap.extend_sys_path()  # the package directory, after the stdlib and site-packages
     listen = os.environ.get(ENV_SOCKET)
     try:
-        slots, tmp_keep = _confine(listen)
+        slots, tmp_keep = _confine(listen)  # what sys.path names stays visible, read-only
     except (confine.Unavailable, OSError) as exc:  # refuse, saying why; never run unconfined
         refused = f"executions cannot be confined: {exc}"
         sock.sendall(wire.encode_untrusted({"op": "ready", "pid": os.getpid(), "refused": refused}))
