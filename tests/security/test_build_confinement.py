@@ -22,7 +22,7 @@ BACKEND = """
 import json
 import os
 
-TARGET = {target!r}
+OUT = {out!r}  # the build cache: writable by builds, hidden from executions
 DATA = {data!r}
 SUPERVISOR = {supervisor}
 
@@ -41,7 +41,7 @@ def _probe(*args, **kwargs):
         "write_etc": _try(lambda: open("/etc/bifrost-build-planted", "w")),
         "write_data": _try(lambda: open(os.path.join(DATA, "planted"), "w")),
     }}
-    with open(os.path.join(TARGET, "probe.json"), "w") as out:
+    with open(os.path.join(OUT, "probe.json"), "w") as out:
         json.dump(found, out)
     raise RuntimeError("the probe is done")
 
@@ -51,7 +51,7 @@ prepare_metadata_for_build_wheel = build_wheel = build_sdist = _probe
 """
 
 
-def probing_sdist(directory: Path, target: Path, data: Path) -> None:
+def probing_sdist(directory: Path, out: Path, data: Path) -> None:
     root = "bft-probe-1.0"
     members = {
         f"{root}/PKG-INFO": "Metadata-Version: 2.1\nName: bft-probe\nVersion: 1.0\n",
@@ -59,7 +59,7 @@ def probing_sdist(directory: Path, target: Path, data: Path) -> None:
             '[build-system]\nrequires = []\nbuild-backend = "probe_backend"\nbackend-path = ["."]\n'
         ),
         f"{root}/probe_backend.py": BACKEND.format(
-            target=str(target), data=str(data), supervisor=os.getpid(), helpers=TRY
+            out=str(out), data=str(data), supervisor=os.getpid(), helpers=TRY
         ),
     }
     with tarfile.open(directory / f"{root}.tar.gz", "w:gz") as archive:
@@ -80,7 +80,7 @@ def test_an_sdist_build_script_is_confined(tool: str, tmp_path: Path) -> None:
     data.chmod(0o700)
     index = tmp_path / "index"
     index.mkdir(mode=0o755)
-    probing_sdist(index, target, data)
+    probing_sdist(index, data / "build-cache", data)
     installer = Installer(
         target,
         tool=tool,
@@ -90,7 +90,8 @@ def test_an_sdist_build_script_is_confined(tool: str, tmp_path: Path) -> None:
     )
     result = asyncio.run(installer.install([parse_requirement("bft-probe")]))
     assert "bft-probe" in result.failed  # the probe fails the build on purpose
-    found = json.loads((target / "probe.json").read_text())
+    probe = data / "build-cache" / "probe.json"
+    found = json.loads(probe.read_text())
     assert found["uid"] >= 2_000_000_000 and found["caps"] == 0, found
     for key in ("token", "database", "root"):
         assert found[key] == "FileNotFoundError", found
@@ -101,4 +102,4 @@ def test_an_sdist_build_script_is_confined(tool: str, tmp_path: Path) -> None:
     assert not Path("/etc/bifrost-build-planted").exists()
     assert not (data / "planted").exists()
     # What the build wrote is root's again once it is over.
-    assert (target / "probe.json").stat().st_uid == 0 and target.stat().st_uid == 0
+    assert probe.stat().st_uid == 0 and target.stat().st_uid == 0
