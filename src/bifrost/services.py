@@ -127,6 +127,7 @@ async def open_services(settings: Settings, *, with_worker: bool) -> Services:
 
 async def start_worker(services: Services) -> None:
     """Start the executor; embedded runs jobs directly, distributed consumes the SAQ queue."""
+    from bifrost.sandbox import execution_policy
     from bifrost.worker.executor import Executor
 
     settings = services.settings
@@ -147,8 +148,10 @@ async def start_worker(services: Services) -> None:
         root=settings.workspace_root,
         concurrency=settings.worker_concurrency,
         extra_sys_path=sys_path,
-        user=settings.execution_user if os.geteuid() == 0 else None,
+        confinement=execution_policy(settings),
         virtual=settings.virtual_imports,
+        log_bytes=settings.execution_log_bytes,
+        buffer_bytes=settings.execution_buffer_bytes,
     )
     await executor.start()
     services.executor = executor

