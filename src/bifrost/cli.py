@@ -6,8 +6,9 @@ import asyncio
 import json
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 import typer
@@ -16,6 +17,9 @@ from rich.table import Table
 
 from bifrost.packages.cli import app as packages_app
 from bifrost.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from bifrost.roles.api import RoleName
 
 app = typer.Typer(
     help="Bifrost: Python automation whose code lives in a database.", no_args_is_help=True
@@ -48,14 +52,16 @@ def _init(settings: Settings) -> None:
         )
 
 
-def _serve(settings: Settings, host: str | None, port: int | None, *, with_worker: bool) -> None:
+def _serve(
+    settings: Settings, host: str | None, port: int | None, roles: Sequence[RoleName]
+) -> None:
     import uvicorn
 
-    from bifrost.api.app import create_app
+    from bifrost.roles.api import http_app
 
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings, with_worker=with_worker),
+            http_app(settings, roles),
             host=host or settings.host,
             port=port or settings.port,
             log_level="info",
@@ -63,6 +69,18 @@ def _serve(settings: Settings, host: str | None, port: int | None, *, with_worke
         )
     )
     server.run()
+
+
+def _headless(settings: Settings, role: RoleName) -> None:
+    if settings.embedded:
+        err.print(
+            f"[red]bifrost {role} needs BIFROST_REDIS_URL[/]: in embedded mode `bifrost up` "
+            f"runs the {role} inside the API process."
+        )
+        raise typer.Exit(2)
+    from bifrost.roles.api import run_headless
+
+    asyncio.run(run_headless(settings, [role]))
 
 
 @app.command()
@@ -77,11 +95,12 @@ def up(
     host: HostOption = None,
     port: PortOption = None,
 ) -> None:
-    """Init, then serve the API with a worker in the same process (the one-machine setup)."""
+    """Init, then serve the API with a worker and a scheduler in the same process (the
+    one-machine setup)."""
     _setup_logging()
     settings = get_settings()
     _init(settings)
-    _serve(settings, host, port, with_worker=True)
+    _serve(settings, host, port, ("api", "worker", "scheduler"))
 
 
 @app.command()
@@ -89,25 +108,29 @@ def api(
     host: HostOption = None,
     port: PortOption = None,
 ) -> None:
-    """Serve the API only; executions go to `bifrost worker` processes through Redis."""
+    """Serve the API only; executions and jobs go to `bifrost worker` and `bifrost scheduler`
+    processes through Redis (in embedded mode this process runs them too)."""
     _setup_logging()
-    _serve(get_settings(), host, port, with_worker=False)
+    settings = get_settings()
+    roles: tuple[RoleName, ...] = ("api",)
+    if settings.embedded:
+        roles = ("api", "worker", "scheduler")
+    _serve(settings, host, port, roles)
 
 
 @app.command()
 def worker() -> None:
     """Run executions taken from the Redis queue (needs BIFROST_REDIS_URL)."""
     _setup_logging()
-    settings = get_settings()
-    if settings.embedded:
-        err.print(
-            "[red]bifrost worker needs BIFROST_REDIS_URL[/]: in embedded mode `bifrost up` "
-            "runs the worker inside the API process."
-        )
-        raise typer.Exit(2)
-    from bifrost.worker.process import run_worker
+    _headless(get_settings(), "worker")
 
-    asyncio.run(run_worker(settings))
+
+@app.command()
+def scheduler() -> None:
+    """Run jobs (package installs and removals) taken from the Redis queue (needs
+    BIFROST_REDIS_URL)."""
+    _setup_logging()
+    _headless(get_settings(), "scheduler")
 
 
 @app.command()

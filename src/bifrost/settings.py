@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     worker_shutdown_grace_s: int = Field(
         30, description="On stop, how long a worker lets running executions finish."
     )
+    reap_interval_s: float = Field(
+        30.0,
+        gt=0,
+        description="How often workers and schedulers close the work of dead processes, and how "
+        "old a pending execution or job must be before its lost queue task closes it.",
+    )
     execution_timeout_s: float = Field(300.0, description="Default wall-clock limit per run.")
     execution_memory_mb: int = Field(1024, description="Address-space limit per run.")
     execution_user: str | None = Field(

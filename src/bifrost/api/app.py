@@ -1,39 +1,28 @@
-"""The FastAPI application and its lifespan."""
+"""The FastAPI application: routers, error handler, static page. The lifespan (which opens the
+context and starts the process's roles) is given by the caller, bifrost.roles.api."""
 
 from __future__ import annotations
 
 import logging
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from bifrost.api.auth import require_token
-from bifrost.api.routes import executions, files, health, packages, workflows, ws
+from bifrost.api.routes import executions, files, health, jobs, packages, workflows, ws
 from bifrost.errors import UserError
-from bifrost.services import open_services
-from bifrost.settings import Settings
-from bifrost.store.tokens import TokenChecker
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
 
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
-def create_app(settings: Settings, *, with_worker: bool) -> FastAPI:
-    """``with_worker`` also runs executions in this process (always so in embedded mode)."""
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
-        svc = await open_services(settings, with_worker=with_worker or settings.embedded)
-        configured = settings.admin_token.get_secret_value() if settings.admin_token else None
-        app.state.services = svc
-        app.state.tokens = TokenChecker(svc.db, configured)
-        try:
-            yield
-        finally:
-            await svc.close()
-
+def create_app(lifespan: Lifespan) -> FastAPI:
+    """``lifespan`` must set ``app.state.services`` (api.deps.Services) and ``app.state.tokens``."""
     app = FastAPI(title="Bifrost", version="0.1.0", lifespan=lifespan)
     protected = [Depends(require_token)]
     app.include_router(health.router)
@@ -41,6 +30,7 @@ def create_app(settings: Settings, *, with_worker: bool) -> FastAPI:
     app.include_router(workflows.router, dependencies=protected)
     app.include_router(executions.router, dependencies=protected)
     app.include_router(packages.router, dependencies=protected)
+    app.include_router(jobs.router, dependencies=protected)
     app.include_router(ws.router)
 
     @app.exception_handler(UserError)

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bifrost.jobs.status import JobStatus
+
 
 class FileInfo(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -82,3 +84,23 @@ class ExecutionInfo(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     duration_ms: float | None = None
+
+
+class JobInfo(BaseModel):
+    """A background job (a package install or removal): its state, progress and outcome."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    kind: str
+    status: JobStatus
+    progress: dict[str, Any] | None = Field(
+        description="The last progress event: phase, current, total, path, message"
+    )
+    log: str = Field(description="The tail of the job's output")
+    result: dict[str, Any] | None
+    error: dict[str, Any] | None = Field(description="type and message, when the job failed")
+    created_by: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None

@@ -16,6 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bifrost.names import job_channel
+
 app = typer.Typer(help="Install, list and remove the workspace's Python packages.")
 console = Console()
 err = Console(stderr=True)
@@ -40,7 +42,7 @@ def _follow(job_id: str, ready: threading.Event, stop: threading.Event) -> None:
         with connect(
             f"{base}/api/ws", additional_headers={"Authorization": f"Bearer {token}"}
         ) as ws:
-            ws.send(json.dumps({"subscribe": f"packages:{job_id}"}))
+            ws.send(json.dumps({"subscribe": job_channel(job_id)}))
             json.loads(ws.recv(timeout=5))
             ready.set()
             while not stop.is_set():

@@ -44,6 +44,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from bifrost.errors import UserError
+from bifrost.jobs.progress import output, progress
 
 if TYPE_CHECKING:
     from bifrost.settings import Settings
@@ -51,8 +52,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Report = Callable[[dict[str, Any]], Awaitable[None]]
-"""Receives ``{"type": "output", "line"}`` and ``{"type": "progress", "phase", "current",
-"total", "item"}`` events while an install runs."""
+"""Receives output and progress events (bifrost.jobs.progress) while an install runs."""
 
 LOCK_FILE = ".bifrost-install.lock"
 _URL_CREDENTIALS = re.compile(r"(://)[^/@\s]+@")  # https://user:token@mirror/simple
@@ -376,7 +376,7 @@ class Installer:
                 line = raw.decode("utf-8", "replace").rstrip()
                 tail.append(line)
                 del tail[:-MESSAGE_LINES]
-                await _emit(report, {"type": "output", "line": line})
+                await _emit(report, output(line))
 
         try:
             await asyncio.wait_for(pump(), self.timeout_s)
@@ -391,10 +391,6 @@ class Installer:
             code = -1
         message = "\n".join(line for line in tail if line.strip())[-MESSAGE_CHARS:]
         return code, message or f"{self.tool} exited with status {code}"
-
-
-def progress(phase: str, current: int, total: int, item: str = "") -> dict[str, Any]:
-    return {"type": "progress", "phase": phase, "current": current, "total": total, "item": item}
 
 
 async def _emit(report: Report | None, event: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
+from bifrost import names
 from bifrost.cache.base import ModuleCache
 from bifrost.cache.change import Change
 from bifrost.errors import UserError
@@ -31,7 +32,6 @@ from bifrost.workspace.paths import InvalidPath, check_python_path, normalize_pa
 
 INLINE_LIMIT = 256 * 1024  # non-Python files above this go to the object store
 PARSE_IN_THREAD = 256 * 1024
-REQUIREMENTS = "requirements.txt"  # the workspace's packages (see bifrost.packages)
 
 
 class ANY:
@@ -149,7 +149,7 @@ class Files:
             row = self._fill(session, row, path, found, content, sha, inline, generation, user)
             workflows = await self._sync_workflows(session, path, found)
         blobs = {sha: content} if path.endswith(".py") else {}
-        requirements = content if path == REQUIREMENTS else None
+        requirements = content if path == names.REQUIREMENTS_PATH else None
         await self._committed(Change(generation, {path: sha}, blobs, requirements))
         return WriteResult(row, generation, changed=True, workflows=workflows)
 
@@ -317,7 +317,7 @@ class Files:
             )
             workflows = await self._sync_workflows(session, new_path, found)
         blobs = {sha: content} if new_path.endswith(".py") else {}
-        requirements = content if new_path == REQUIREMENTS else None
+        requirements = content if new_path == names.REQUIREMENTS_PATH else None
         await self._committed(
             Change(generation, {old_path: None, new_path: sha}, blobs, requirements)
         )

@@ -22,7 +22,6 @@ from packaging.utils import InvalidName, canonicalize_name
 
 from bifrost.errors import UserError
 
-PATH = "requirements.txt"
 _COMMENT = re.compile(r"(^|\s+)#.*$")  # pip's rule: '#' at the start or after whitespace
 MAX_REQUIREMENT_CHARS = 1000
 

@@ -7,10 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy import select
 
-from bifrost.api.deps import services
-from bifrost.services import Services
+from bifrost.api.deps import Services, services
 from bifrost.store.models import Workspace
-from bifrost.worker.heartbeat import live_workers
 
 router = APIRouter(tags=["health"])
 
@@ -48,7 +46,7 @@ async def health(request: Request, svc: Services = Depends(services)) -> dict:
         database.update(ok=False, error=type(exc).__name__)
     cache = await svc.cache.health()
     try:
-        workers = await live_workers(svc)
+        workers = await svc.live_workers()
     except Exception as exc:
         workers = []
         cache.setdefault("error", type(exc).__name__)

@@ -9,14 +9,13 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from bifrost.api.deps import services
+from bifrost.api.deps import Services, services
 from bifrost.api.schemas import ExecuteRequest, ExecutionInfo, WorkflowInfo
 from bifrost.errors import UserError
+from bifrost.names import execution_channel
 from bifrost.runtime.protocol import ExecutionRequest
-from bifrost.services import Services
 from bifrost.store import executions
 from bifrost.store.models import Workflow
-from bifrost.worker.runner import execution_channel
 
 router = APIRouter(prefix="/api/workflows", tags=["workflows"])
 
@@ -90,8 +89,6 @@ async def execute(
 
 
 async def _submit(svc: Services, request: ExecutionRequest) -> None:
-    if svc.dispatcher is None:
-        raise UserError("this process runs no worker and has no queue", 503)
     try:
         await svc.dispatcher.submit(request)
     except RedisError as exc:
