@@ -48,9 +48,9 @@ class Cluster:
                 port = free_port()
                 self._spawn("api", "api", "--port", str(port), extra_env=extra_env)
                 self.urls.append(f"http://127.0.0.1:{port}")
-            for _ in range(workers):
-                self._spawn("worker", "worker", extra_env=extra_env)
             self._spawn("scheduler", "scheduler", extra_env=extra_env)
+            for _ in range(workers):  # last: tests find workers at the end of `processes`
+                self._spawn("worker", "worker", extra_env=extra_env)
         self.wait_ready(min_workers=max(workers, 1))
         return self
 

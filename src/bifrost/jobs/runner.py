@@ -127,7 +127,9 @@ class JobRunner:
         except Exception as exc:  # boundary: a failed job is recorded, never raised further
             log.exception("job %s (%s) failed", job_id, job.kind)
             error = {"type": type(exc).__name__, "message": repr(exc)}
-        await records.finish(self.db, job_id, result=result, error=error, log=report.log)
+        await records.finish(
+            self.db, job_id, result=result, error=error, progress=report.progress, log=report.log
+        )
         done = events_.done(result, error["message"] if error else None)
         await report.publish(done)
 

@@ -75,6 +75,7 @@ async def finish(
     *,
     result: dict[str, Any] | None,
     error: dict[str, Any] | None,
+    progress: dict[str, Any] | None,
     log: str,
 ) -> None:
     async with db.write() as session:
@@ -85,6 +86,7 @@ async def finish(
                 status=JobStatus.FAILED if error is not None else JobStatus.SUCCESS,
                 result=result,
                 error=error,
+                progress=progress,
                 log=bounded(log),
                 finished_at=utcnow(),
             )
