@@ -17,7 +17,7 @@ from bifrost.roles.worker import WorkerRole
 from bifrost.store import executions
 from bifrost.store import jobs as records
 from bifrost.worker.dispatch import QueueDispatcher
-from bifrost.worker.reaper import close_lost_executions
+from bifrost.worker.reaper import LOST_EXECUTION, close_lost
 from tests.conftest import REDIS_URL, Backend, wait_until
 from tests.packages.conftest import FakeExecutor
 from tests.test_files import HELLO
@@ -49,8 +49,14 @@ async def test_a_pending_run_the_queue_lost_is_closed_and_a_queued_one_is_not(
             await QueueDispatcher(transport.executions).submit(queued_request)  # no consumer yet
             await transport.workers.announce({"id": "me"})
 
-            closed = await close_lost_executions(
-                ctx.db, transport.workers, "me", transport.executions, min_age_s=0
+            closed = await close_lost(
+                ctx.db,
+                executions,
+                transport.workers,
+                "me",
+                transport.executions,
+                min_age_s=0,
+                message=LOST_EXECUTION,
             )
             assert closed == 1
             assert (await executions.get(ctx.db, queued.id)).status == "pending"
@@ -62,8 +68,14 @@ async def test_a_pending_run_the_queue_lost_is_closed_and_a_queued_one_is_not(
             await transport.workers.withdraw("me")
             another, _ = await executions.create(ctx.db, wid, {}, timeout_s=5, memory_mb=256)
             assert (
-                await close_lost_executions(
-                    ctx.db, transport.workers, "me", transport.executions, min_age_s=0
+                await close_lost(
+                    ctx.db,
+                    executions,
+                    transport.workers,
+                    "me",
+                    transport.executions,
+                    min_age_s=0,
+                    message=LOST_EXECUTION,
                 )
                 == 0
             )

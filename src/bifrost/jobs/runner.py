@@ -13,7 +13,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from bifrost.errors import UserError
@@ -23,16 +22,14 @@ from bifrost.jobs.status import JobStatus
 from bifrost.names import job_channel
 from bifrost.store import jobs as records
 from bifrost.store.db import Database
-from bifrost.store.models import Job, utcnow
-from bifrost.worker.heartbeat import Roster
-from bifrost.worker.queue import Handler, Presence, WorkQueue
+from bifrost.store.models import Job
+from bifrost.worker.queue import Handler, WorkQueue
 
 log = logging.getLogger(__name__)
 
 SAVE_EVERY_S = 1.0
 JOB_TIMEOUT_S = 3600  # the queue gives up on a job after this long
 WAIT_CHECK_S = 5.0  # a waiter re-reads the record this often, in case an event was lost
-LOST = "the job's queued task is gone (the queue lost it); start it again"
 
 
 @dataclass
@@ -164,18 +161,3 @@ class _Reporter:
             await self.events.publish(self.channel, event)
         except Exception as exc:  # a lost event must never fail a job
             log.debug("job event lost: %s", exc)
-
-
-async def close_lost_jobs(
-    db: Database, schedulers: Roster, own_id: str, queue: WorkQueue, min_age_s: float
-) -> int:
-    """Close running jobs whose scheduler is gone and pending jobs their queue lost."""
-    live = {s["id"] for s in await schedulers.live()}
-    if own_id not in live:  # never judge others while our own view is broken
-        return 0
-    count = await records.fail_abandoned(db, live)
-    lost = []
-    for job_id in await records.pending_since(db, utcnow() - timedelta(seconds=min_age_s)):
-        if (await queue.state(job_id)).presence is Presence.GONE:
-            lost.append(job_id)
-    return count + await records.fail_lost(db, lost, LOST)

@@ -21,7 +21,9 @@ from bifrost.api.app import create_app
 from bifrost.api.deps import Services
 from bifrost.context import Context, open_context
 from bifrost.jobs.runner import Jobs
+from bifrost.roles.scheduler import SchedulerRole
 from bifrost.roles.shared import Transport, open_transport, package_service, protect_process
+from bifrost.roles.worker import WorkerRole
 from bifrost.settings import Settings
 from bifrost.store.tokens import TokenChecker
 from bifrost.worker.dispatch import QueueDispatcher
@@ -67,11 +69,7 @@ def build_role(name: RoleName, ctx: Context, transport: Transport) -> Role:
     if name == "api":
         return ApiRole(ctx, transport)
     if name == "worker":
-        from bifrost.roles.worker import WorkerRole
-
         return WorkerRole(ctx, transport)
-    from bifrost.roles.scheduler import SchedulerRole
-
     return SchedulerRole(ctx, transport)
 
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from bifrost.context import Context
-from bifrost.jobs.runner import JobHandler, JobRun, JobRunner, close_lost_jobs
+from bifrost.jobs.runner import JobHandler, JobRun, JobRunner
 from bifrost.names import INSTALL_PACKAGE_JOB, REMOVE_PACKAGE_JOB
 from bifrost.roles.shared import Transport, package_service, process_id, protect_process
 from bifrost.store import jobs as records
 from bifrost.worker.heartbeat import Heartbeat
 from bifrost.worker.queue import Consumer
-from bifrost.worker.reaper import Reaper
+from bifrost.worker.reaper import LOST_JOB, Reaper, close_lost
 
 CONCURRENCY = 4  # jobs one scheduler runs at once (package edits queue on a lock anyway)
 
@@ -65,12 +65,14 @@ class SchedulerRole:
         await self._reaper.start()
 
     async def _sweep(self) -> int:
-        return await close_lost_jobs(
+        return await close_lost(
             self.ctx.db,
+            records,
             self.transport.schedulers,
             self.id,
             self.transport.jobs,
-            self.ctx.settings.reap_interval_s,
+            min_age_s=self.ctx.settings.reap_interval_s,
+            message=LOST_JOB,
         )
 
     async def stop(self) -> None:

@@ -23,7 +23,7 @@ from bifrost.store import executions
 from bifrost.worker.dispatch import execution_handler
 from bifrost.worker.heartbeat import Heartbeat
 from bifrost.worker.queue import Consumer
-from bifrost.worker.reaper import Reaper, close_lost_executions
+from bifrost.worker.reaper import LOST_EXECUTION, Reaper, close_lost
 from bifrost.worker.runner import Runner
 from bifrost.worker.source import CacheCodeSource, ExportedCodeSource
 
@@ -124,13 +124,14 @@ class WorkerRole:
             await self.heartbeat.report("packages", report)
 
     async def _sweep(self) -> int:
-        settings = self.ctx.settings
-        return await close_lost_executions(
+        return await close_lost(
             self.ctx.db,
+            executions,
             self.transport.workers,
             self.id,
             self.transport.executions,
-            settings.reap_interval_s,
+            min_age_s=self.ctx.settings.reap_interval_s,
+            message=LOST_EXECUTION,
         )
 
     async def stop(self) -> None:

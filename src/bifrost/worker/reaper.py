@@ -1,10 +1,12 @@
-"""Closing work that nothing will finish: runs of dead workers, and pending runs the queue lost.
+"""Closing work that nothing will finish: executions and jobs of dead processes, and pending ones
+their queue lost.
 
 A run is marked ``running`` only after 50 ms, so a run that ended sooner and could not record its
 outcome, or whose queued task Redis lost, would otherwise stay ``pending`` for ever. A pending run
 older than one sweep period is lost when its queue no longer holds it, or when the queue says it
 has been active for longer than that period (a live worker would have marked it by then). Such
-runs are closed as failed, never re-dispatched: they may have run already.
+runs are closed as failed, never re-dispatched: they may have run already. Jobs follow the same
+rules (a scheduler claims a job as soon as it takes it).
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from collections.abc import Awaitable, Callable, Collection
+from datetime import datetime, timedelta
+from typing import Protocol
 
-from bifrost.store import executions
 from bifrost.store.db import Database
 from bifrost.store.models import utcnow
 from bifrost.worker.heartbeat import Roster
@@ -23,10 +25,11 @@ from bifrost.worker.queue import Presence, WorkQueue
 
 log = logging.getLogger(__name__)
 
-LOST = (
+LOST_EXECUTION = (
     "the execution's queued task is gone (its worker stopped before it was recorded, or the "
     "queue lost it); start the run again"
 )
+LOST_JOB = "the job's queued task is gone (the queue lost it); start it again"
 
 
 class Reaper:
@@ -59,22 +62,39 @@ class Reaper:
                 await self._task
 
 
-async def close_lost_executions(
-    db: Database, workers: Roster, own_id: str, queue: WorkQueue, min_age_s: float
+class Records(Protocol):
+    """What a reaper needs of a kind of record (``store.executions``, ``store.jobs``)."""
+
+    async def fail_abandoned(self, db: Database, live: set[str] | None) -> int: ...
+
+    async def pending_since(self, db: Database, before: datetime) -> list[str]: ...
+
+    async def fail_lost(self, db: Database, ids: Collection[str], message: str) -> int: ...
+
+
+async def close_lost(
+    db: Database,
+    records: Records,
+    roster: Roster,
+    own_id: str,
+    queue: WorkQueue,
+    *,
+    min_age_s: float,
+    message: str,
 ) -> int:
-    """Close running rows whose worker is gone and pending rows their queue lost."""
-    live = {w["id"] for w in await workers.live()}
+    """Close running rows whose process is gone and pending rows their queue lost."""
+    live = {entry["id"] for entry in await roster.live()}
     if own_id not in live:  # never judge others while our own view is broken
         return 0
-    count = await executions.fail_abandoned(db, live)
+    count = await records.fail_abandoned(db, live)
     now = utcnow()
     lost = []
-    for execution_id in await executions.pending_since(db, now - timedelta(seconds=min_age_s)):
-        state = await queue.state(execution_id)
+    for record_id in await records.pending_since(db, now - timedelta(seconds=min_age_s)):
+        state = await queue.state(record_id)
         if state.presence is Presence.GONE or (
             state.presence is Presence.ACTIVE
             and state.started_at is not None
             and now.timestamp() - state.started_at > min_age_s
         ):
-            lost.append(execution_id)
-    return count + await executions.fail_lost(db, lost, LOST)
+            lost.append(record_id)
+    return count + await records.fail_lost(db, lost, message)

@@ -37,8 +37,8 @@ class Runner:
         outcome = await run
         try:
             await executions.finish(self.db, outcome, self.worker_id)
-        except Exception:  # the waiting request still gets the outcome; the reaper closes the row
-            # (still pending if the run took under 50 ms: worker/reaper.py)
+        except Exception:  # the waiting request still gets the outcome; a row left pending
+            # (a run under 50 ms) is closed by worker/reaper.py once the queue has let it go
             log.exception("could not record the outcome of execution %s", request.execution_id)
         await self.events.publish(
             execution_channel(request.execution_id), dataclasses.asdict(outcome)
