@@ -56,6 +56,7 @@ async def test_install_updates_file_cache_and_recycles_workers(svc: Node) -> Non
             {"requirement": "BFT_Alpha[x]>=1.0"},
             job_id="job1",
             created_by=None,
+            wait_s=120,
         )
         body = raise_for_failure(job)
         while not events or events[-1]["type"] != "done":  # Redis delivers a little later
@@ -122,7 +123,11 @@ async def test_a_package_that_cannot_be_installed_is_refused(svc: Node) -> None:
     recycles = svc.executor.recycles  # type: ignore[union-attr]
     async with svc.events.subscribe(names.job_channel("bad")) as inbox:
         job = await svc.api.jobs.run(
-            names.INSTALL_PACKAGE_JOB, {"requirement": "bft-broken"}, job_id="bad", created_by=None
+            names.INSTALL_PACKAGE_JOB,
+            {"requirement": "bft-broken"},
+            job_id="bad",
+            created_by=None,
+            wait_s=120,
         )
         with pytest.raises(UserError) as refused:
             raise_for_failure(job)

@@ -62,23 +62,36 @@ class Jobs:
         return job
 
     async def run(
-        self, kind: str, params: dict[str, Any], *, job_id: str, created_by: str | None
+        self,
+        kind: str,
+        params: dict[str, Any],
+        *,
+        job_id: str,
+        created_by: str | None,
+        wait_s: float,
     ) -> Job:
-        """Start the job and return its finished record."""
+        """Start the job and return its record once finished, or after ``wait_s`` (unfinished:
+        no scheduler took it, or it is still running)."""
+        deadline = time.monotonic() + wait_s
         async with self.events.subscribe(job_channel(job_id)) as inbox:
             await self.start(kind, params, job_id=job_id, created_by=created_by)
-            while True:
+            while time.monotonic() < deadline:
                 try:
                     event = await asyncio.wait_for(inbox.get(), WAIT_CHECK_S)
                 except TimeoutError:
                     event = None
                 if event is None or event.get("type") == "done":
                     job = await records.get(self.db, job_id)
-                    if job.status not in (JobStatus.PENDING, JobStatus.RUNNING):
+                    if finished(job):
                         return job
+        return await records.get(self.db, job_id)
 
     async def get(self, job_id: str) -> Job:
         return await records.get(self.db, job_id)
+
+
+def finished(job: Job) -> bool:
+    return job.status in (JobStatus.SUCCESS, JobStatus.FAILED)
 
 
 def raise_for_failure(job: Job) -> dict[str, Any]:

@@ -197,15 +197,11 @@ class LocalConsumer:
             self._slots.release()
 
     async def drain(self, grace_s: float) -> None:
+        """Embedded mode waits for every task it took, without the grace limit (there is no
+        other process to hand them to)."""
         if self._reader is not None:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
-        if not self._tasks:
-            return
-        _, late = await asyncio.wait(set(self._tasks), timeout=grace_s + 2)
-        if late:
-            log.warning("tasks still running after %s s; stopping them", grace_s)
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from bifrost.api.auth import require_token
 from bifrost.api.deps import Services, services
-from bifrost.jobs.runner import raise_for_failure
+from bifrost.jobs.runner import finished, raise_for_failure
 from bifrost.names import INSTALL_PACKAGE_JOB, REMOVE_PACKAGE_JOB, job_channel
 from bifrost.workspace.requirements import canonical_name, parse_requirement
 
@@ -44,21 +44,36 @@ async def install(
     job_id = body.job_id or uuid.uuid4().hex
     parse_requirement(body.requirement)  # a typo is refused now, not in a background event
     params = {"requirement": body.requirement}
-    if body.wait:
-        job = await svc.jobs.run(INSTALL_PACKAGE_JOB, params, job_id=job_id, created_by=user)
-        return raise_for_failure(job)
-    await svc.jobs.start(INSTALL_PACKAGE_JOB, params, job_id=job_id, created_by=user)
+    if not body.wait:
+        await svc.jobs.start(INSTALL_PACKAGE_JOB, params, job_id=job_id, created_by=user)
+        return _started(job_id)
+    job = await svc.jobs.run(
+        INSTALL_PACKAGE_JOB, params, job_id=job_id, created_by=user, wait_s=_wait_s(svc)
+    )
+    return raise_for_failure(job) if finished(job) else _started(job_id)
+
+
+@router.delete("/{name}", response_model=None)
+async def remove(
+    name: str, svc: Services = Depends(services), user: str = Depends(require_token)
+) -> dict[str, Any] | JSONResponse:
+    canonical_name(name)  # an invalid name is refused before any job starts
+    job_id = uuid.uuid4().hex
+    job = await svc.jobs.run(
+        REMOVE_PACKAGE_JOB, {"name": name}, job_id=job_id, created_by=user, wait_s=_wait_s(svc)
+    )
+    return raise_for_failure(job) if finished(job) else _started(job_id)
+
+
+def _wait_s(svc: Services) -> float:
+    """Longer than an install or removal can take: then the job is stuck in the queue (no
+    scheduler is running), and the answer says where to follow it."""
+    settings = svc.settings
+    return settings.package_install_timeout_s * 2 + settings.package_recycle_wait_s + 60
+
+
+def _started(job_id: str) -> JSONResponse:
     return JSONResponse(
         {"job_id": job_id, "status": "started", "channel": job_channel(job_id)},
         status_code=202,
     )
-
-
-@router.delete("/{name}")
-async def remove(
-    name: str, svc: Services = Depends(services), user: str = Depends(require_token)
-) -> dict[str, Any]:
-    canonical_name(name)  # an invalid name is refused before any job starts
-    job_id = uuid.uuid4().hex
-    job = await svc.jobs.run(REMOVE_PACKAGE_JOB, {"name": name}, job_id=job_id, created_by=user)
-    return raise_for_failure(job)
