@@ -10,6 +10,7 @@ BENCHMARKS = [
     ("worker start, 100 vs 10,000 files", ["-m", "bench.worker_start"]),
     ("end-to-end latency through the API", ["-m", "bench.e2e_latency"]),
     ("worker start with 10 requirements vs pip", ["bench/packages_start.py"]),
+    ("staged package installs vs uv in place", ["-m", "bench.packages_install"]),
 ]
 
 

@@ -27,7 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
-from bifrost.packages.installer import Installer, installed  # noqa: E402
+from bifrost.packages.distributions import installed  # noqa: E402
+from bifrost.packages.installer import Installer  # noqa: E402
 from bifrost.packages.worker import prepare_worker  # noqa: E402
 from bifrost.settings import Settings  # noqa: E402
 from bifrost.workspace.requirements import requirements  # noqa: E402
@@ -135,7 +136,8 @@ def main() -> None:
         first_call = median_s(prepare, 1)  # nothing parsed or cached yet in this process
         ours = median_s(prepare, args.runs * 3)
         script = (
-            "import sys; from pathlib import Path; from bifrost.packages.installer import check; "
+            "import sys; from pathlib import Path; "
+            "from bifrost.packages.distributions import check; "
             "from bifrost.workspace.requirements import requirements; "
             "c = check(requirements(Path(sys.argv[1]).read_text()), Path(sys.argv[2])); "
             "sys.exit(len(c.missing))"

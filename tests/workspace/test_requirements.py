@@ -18,7 +18,7 @@ VALID = [
     ("pkg~=1.4.2", "pkg", set(), "~=1.4.2", None),
     ("pkg===1.0-local", "pkg", set(), "===1.0-local", None),
     ('pkg; python_version >= "3.8"', "pkg", set(), "", 'python_version >= "3.8"'),
-    ("pkg @ https://example.com/pkg-1.0.tar.gz", "pkg", set(), "", None),
+    ("zope.interface>=5", "zope-interface", set(), ">=5", None),
 ]
 
 
@@ -43,6 +43,22 @@ def test_parse_requirement(text: str, name: str, extras: set, specifier: str, ma
         ("pkg==1.0\nother", "one line"),
         ("pkg[", "not a valid requirement"),
         ("x" * 1001, "at most 1000"),
+        # H2: a direct reference bypasses the administrator's index and builds whatever it names.
+        ("pkg @ https://example.com/pkg-1.0.tar.gz", "direct references (name @ URL)"),
+        ("x @ https://h/x.whl", "direct references (name @ URL)"),
+        ("x @ file:///tmp/x", "direct references (name @ URL)"),
+        ('x[a] @ file:///tmp/x ; python_version > "3"', "direct references (name @ URL)"),
+        ("https://h/x-1.0.tar.gz", "URLs and paths are never installed"),
+        ("git+https://h/x.git", "URLs and paths are never installed"),
+        ("file:///tmp/x", "URLs and paths are never installed"),
+        ("./local/path", "URLs and paths are never installed"),
+        ("/tmp/x-1.0-py3-none-any.whl", "URLs and paths are never installed"),
+        ("~/x.tar.gz", "URLs and paths are never installed"),
+        ("sub/dir", "URLs and paths are never installed"),
+        # Valid PEP 508 names that uv and pip would open as files in their working directory.
+        ("evil-1.0-py3-none-any.whl", "is a file name"),
+        ("evil-1.0.tar.gz", "is a file name"),
+        ("evil.zip", "is a file name"),
     ],
 )
 def test_parse_requirement_refuses(text: str, says: str) -> None:
@@ -66,6 +82,9 @@ Django_Rest.Framework[extra]==3.0 ; python_version >= "3"
 ./local/path
 long-one>=1.0, \\
     <2.0
+direct @ https://example.invalid/direct-1.0.tar.gz
+https://example.invalid/bare-1.0.tar.gz
+thing-1.0-py3-none-any.whl
 """
 
 
@@ -77,10 +96,19 @@ def test_parse_keeps_what_it_cannot_use_as_ignored_lines() -> None:
         None,
         None,
         "long-one",
+        "direct",
+        None,
+        "thing-1-0-py3-none-any-whl",
     ]
     assert "pip options" in entries[2].error
     assert "not a valid requirement" in entries[3].error
+    assert "URLs and paths are never installed" in entries[3].error
     assert str(entries[4].requirement.specifier) == "<2.0,>=1.0"
+    # H2: never handed to an installer, and the reason says what to do instead.
+    assert entries[5].requirement is None and entries[5].error == reqs.DIRECT_REFERENCE
+    assert "BIFROST_PACKAGE_INDEX_ARGS" in entries[5].error
+    assert entries[6].requirement is None and reqs.LOCATION in entries[6].error
+    assert entries[7].requirement is None and "is a file name" in entries[7].error
     assert [str(r) for r in reqs.requirements(HAND_WRITTEN)] == [
         "requests>=2.31",
         'Django_Rest.Framework[extra]==3.0; python_version >= "3"',
@@ -99,7 +127,10 @@ def test_add_replaces_the_same_package_by_canonical_name() -> None:
     replaced = reqs.add(HAND_WRITTEN, reqs.parse_requirement("REQUESTS==2.32.3"))
     assert replaced == HAND_WRITTEN.replace("requests>=2.31  # http", "REQUESTS==2.32.3  # http")
     multi = reqs.add(HAND_WRITTEN, reqs.parse_requirement("Long_One>=3"))
-    assert multi.endswith("./local/path\nLong_One>=3\n")
+    assert "./local/path\nLong_One>=3\ndirect @ " in multi
+    # An ignored direct reference is replaced by the named requirement of the same project.
+    direct = reqs.add(HAND_WRITTEN, reqs.parse_requirement("Direct==1.0"))
+    assert "direct @" not in direct and "\nDirect==1.0\nhttps://example.invalid/bare" in direct
     duplicates = reqs.add("a==1\nb\nA==2\n# end\n", reqs.parse_requirement("a>=3"))
     assert duplicates == "a>=3\nb\n# end\n"
 
@@ -110,7 +141,11 @@ def test_remove_every_line_of_the_package() -> None:
     assert "Django" not in content and "# Packages for our automations" in content
     content, removed = reqs.remove(content, "LONG_ONE")
     assert removed == ["long-one>=1.0, <2.0"] and "long-one" not in content
-    assert content.endswith("./local/path\n")
+    content, removed = reqs.remove(content, "direct")
+    assert removed == ["direct @ https://example.invalid/direct-1.0.tar.gz"]
+    assert content.endswith(
+        "./local/path\nhttps://example.invalid/bare-1.0.tar.gz\nthing-1.0-py3-none-any.whl\n"
+    )
     unchanged, removed = reqs.remove(HAND_WRITTEN, "absent")
     assert unchanged == HAND_WRITTEN and removed == []
 

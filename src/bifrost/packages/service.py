@@ -1,9 +1,10 @@
-"""Installing, removing and listing the workspace's packages (the API's half; jobs run it).
+"""Installing, removing and listing the workspace's packages (installs and removals run as jobs
+on a scheduler; the worker's half is packages/worker.py).
 
 Validate with ``packaging``; install into this machine's package directory first, so a package
-that cannot be installed is refused with the tool's message and never reaches the file; update
-the file with a compare-and-swap on its hash, retried on a conflict, so concurrent installs and
-hand edits all survive; then wait for the workers (packages/worker.py) to confirm.
+that cannot be installed, or would shadow the interpreter, is refused with the reason and never
+reaches the file; update the file with a compare-and-swap on its hash, retried on a conflict, so
+concurrent installs and hand edits all survive; then wait for the workers to confirm.
 """
 
 from __future__ import annotations
@@ -111,14 +112,14 @@ class PackageService:
     async def install(
         self, requirement: str, *, user: str | None = None, report: Report = _ignore
     ) -> dict[str, Any]:
-        """Install one requirement for the whole workspace; UserError (422) with the tool's
-        message when it cannot be installed, and then requirements.txt is left as it was."""
+        """Install one requirement for the whole workspace; UserError (422) saying why when it
+        cannot be installed or is refused, and then requirements.txt is left as it was."""
         parsed = reqs.parse_requirement(requirement)
         installer = Installer.from_settings(self.settings)
         result = await installer.install([parsed], report=report)
         if result.failed:
             message = next(iter(result.failed.values()))
-            raise UserError(f"could not install {parsed} with {installer.tool}:\n{message}", 422)
+            raise UserError(f"could not install {parsed}: {message}", 422)
         applied = await self._apply(lambda c: reqs.add(c, parsed), user, report)
         return {
             "requirement": str(parsed),

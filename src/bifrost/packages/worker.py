@@ -61,9 +61,10 @@ class PrepareReport:
 async def prepare_worker(settings: Settings, cache: ModuleCache) -> PrepareReport:
     """Install what requirements.txt needs into the package directory.
 
-    Executions get that directory on their ``sys.path`` through the template's environment; the
-    supervisor itself never imports from it, since it holds the credentials. Never raises: a
-    worker without its packages still runs everything else, and says why.
+    Executions get that directory on their ``sys.path``, after the standard library and
+    site-packages; the supervisor itself never imports from it, since it holds the credentials.
+    Refused requirements (shadowing) are failures of the report, like ones that do not build.
+    Never raises: a worker without its packages still runs everything else, and says why.
     """
     started = time.perf_counter()
     report = PrepareReport()

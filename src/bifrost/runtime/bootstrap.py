@@ -14,15 +14,40 @@ Stdlib only.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 
-from bifrost.runtime.client import CLIENT, ENV_GENERATION, ENV_ROOT, ENV_SOCKET, TemplateClient
+from bifrost.runtime.client import (
+    CLIENT,
+    ENV_GENERATION,
+    ENV_ROOT,
+    ENV_SOCKET,
+    ENV_SYS_PATH,
+    TemplateClient,
+)
 from bifrost.runtime.importer import VirtualImporter, install, installed
 
 
-def install_from_env(environ: Mapping[str, str] | None = None) -> VirtualImporter | None:
-    """Install (once) the hook described by ``BIFROST_RUNTIME_*``; None outside an execution."""
+def extend_sys_path(environ: Mapping[str, str] | None = None) -> None:
+    """Add ``BIFROST_RUNTIME_SYS_PATH`` (the package directory) after the standard library and
+    site-packages, and before the workspace root, which stays last.
+
+    Called once the interpreter has started, so nothing in the package directory runs at
+    start-up: ``site`` never sees it (its ``.pth`` files are not honoured), and its
+    ``sitecustomize``/``usercustomize`` are never imported. The standard library and
+    site-packages are found first, whatever the package directory contains."""
     env = os.environ if environ is None else environ
+    root = env.get(ENV_ROOT)
+    for entry in filter(None, env.get(ENV_SYS_PATH, "").split(os.pathsep)):
+        if entry not in sys.path:
+            sys.path.insert(sys.path.index(root) if root in sys.path else len(sys.path), entry)
+
+
+def install_from_env(environ: Mapping[str, str] | None = None) -> VirtualImporter | None:
+    """Install (once) the hook described by ``BIFROST_RUNTIME_*``, after putting the package
+    directory on ``sys.path``; None outside an execution."""
+    env = os.environ if environ is None else environ
+    extend_sys_path(env)
     root = env.get(ENV_ROOT)
     if not root:
         return None

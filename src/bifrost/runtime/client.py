@@ -24,6 +24,7 @@ ENV_PRELOAD = "BIFROST_RUNTIME_PRELOAD"
 ENV_SPARE = "BIFROST_RUNTIME_SPARE"
 ENV_USER = "BIFROST_RUNTIME_USER"
 ENV_VIRTUAL = "BIFROST_RUNTIME_VIRTUAL"  # "0": the rollback path, plain files on sys.path
+ENV_SYS_PATH = "BIFROST_RUNTIME_SYS_PATH"  # after site-packages, never on PYTHONPATH
 
 
 class TemplateClient:

@@ -26,7 +26,7 @@ import threading
 import time
 from typing import Any
 
-from bifrost.runtime import child, errors, isolation, wire
+from bifrost.runtime import bootstrap, child, errors, isolation, wire
 from bifrost.runtime.client import CLIENT, ENV_PRELOAD, ENV_ROOT, ENV_SOCKET, ENV_SPARE
 from bifrost.runtime.importer import VirtualImporter, install
 from bifrost.runtime.protocol import KEEP_MANIFESTS
@@ -529,6 +529,7 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     sock = socket.socket(fileno=fd)
     CLIENT.disable()  # the template only serves blobs; a fetch here would wait on itself
+    bootstrap.extend_sys_path()  # the package directory, after the stdlib and site-packages
     importer = install(os.environ[ENV_ROOT], CLIENT.fetch)
     for name in filter(None, os.environ.get(ENV_PRELOAD, "").split(",")):
         try:

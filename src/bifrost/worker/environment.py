@@ -2,6 +2,12 @@
 
 The supervisor holds database, cache and admin credentials in its environment; executions must not
 see them, so the template (and every child it forks) gets only these variables.
+
+The package directory is not on ``PYTHONPATH``: entries there come before the standard library,
+so an installed ``selectors.py`` replaced the real one in the root template, and a
+``sitecustomize.py`` or ``.pth`` file in it ran at every interpreter start (findings H1, C1). It
+travels in ``BIFROST_RUNTIME_SYS_PATH`` instead, which the template appends to ``sys.path`` after
+site-packages (:func:`bifrost.runtime.bootstrap.extend_sys_path`), once the interpreter has started.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from bifrost.runtime.client import (
     ENV_ROOT,
     ENV_SOCKET,
     ENV_SPARE,
+    ENV_SYS_PATH,
     ENV_USER,
     ENV_VIRTUAL,
 )
@@ -42,7 +49,10 @@ def template_env(
     user: str | None = None,
     virtual: bool = True,
 ) -> dict[str, str]:
-    """The template's whole environment: an allow-list of the parent's, never its credentials."""
+    """The template's whole environment: an allow-list of the parent's, never its credentials.
+
+    ``extra_sys_path``: directories executions import from after the standard library and
+    site-packages (the package directory; ``BIFROST_EXPORT_DIR`` on the rollback path)."""
     source = os.environ if base is None else base
     out = {k: v for k, v in source.items() if k in SAFE_ENV or k.startswith("LC_")}
     out.setdefault("PATH", os.defpath)
@@ -50,9 +60,12 @@ def template_env(
         if key.startswith("BIFROST_") or key.startswith("PYTHON"):
             raise ValueError(f"{key} is reserved and cannot be passed to executions")
         out[key] = str(value)
-    paths = [*runtime_pythonpath(), *extra_sys_path]
-    if paths:
-        out["PYTHONPATH"] = os.pathsep.join(str(p) for p in paths)
+    checkout = runtime_pythonpath()  # Bifrost's own source: needed to start the template at all
+    if checkout:
+        out["PYTHONPATH"] = os.pathsep.join(checkout)
+    after = [str(p) for p in extra_sys_path]
+    if after:
+        out[ENV_SYS_PATH] = os.pathsep.join(after)
     out[ENV_ROOT] = root
     out[ENV_SOCKET] = socket_path
     if preload:

@@ -7,9 +7,11 @@ and unrelated line exactly as written. Upstream split names on a few operators (
 and names are compared in their canonical form (``Foo_Bar`` and ``foo-bar`` are one package).
 
 Lines that are not plain requirements (pip options such as ``-r`` or ``--index-url``, bare URLs,
-file paths, ``--hash`` pins) are never passed to an installer: they are kept in the file and
-reported as ignored, so a hand-written line cannot smuggle installer options in. Index options
-belong to the administrator (``BIFROST_PACKAGE_INDEX_ARGS``).
+file paths, ``--hash`` pins, direct references ``name @ URL``) are never passed to an installer:
+they are kept in the file and reported as ignored, so a hand-written line cannot smuggle installer
+options in or fetch code from somewhere the administrator did not choose. The API refuses the same
+things with a 422. Packages come only from the administrator's index options
+(``BIFROST_PACKAGE_INDEX_ARGS``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,13 @@ from bifrost.errors import UserError
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")  # pip's rule: '#' at the start or after whitespace
 MAX_REQUIREMENT_CHARS = 1000
+# ./x, /x, ~/x, C:\x, https:, git+ssh:, a/b: where pip or uv would fetch or build, not resolve
+_LOCATION = re.compile(r"^(\.|/|~|[A-Za-z]:[\\/]|[A-Za-z][\w+.-]*:)|[/\\]")
+_ARCHIVE = re.compile(r"\.(whl|zip|tar|tgz|tar\.(gz|bz2|xz)|egg)$", re.IGNORECASE)
+INDEX_ONLY = "packages come only from the administrator's index (BIFROST_PACKAGE_INDEX_ARGS)"
+OPTIONS = "pip options are not used; the administrator sets BIFROST_PACKAGE_INDEX_ARGS"
+DIRECT_REFERENCE = f"direct references (name @ URL) are never installed: {INDEX_ONLY}"
+LOCATION = f"URLs and paths are never installed: {INDEX_ONLY}"
 
 
 @dataclass(frozen=True)
@@ -34,12 +43,26 @@ class Entry:
     end: int  # one past the last physical line index
     text: str  # without comment and continuation backslashes
     comment: str  # the trailing comment of the last physical line, with its leading spaces
-    requirement: Requirement | None
+    requirement: Requirement | None  # None when the line is ignored
     error: str | None  # why the line is ignored; None for a usable requirement
+    name: str | None  # canonical project name, also of an ignored direct reference
 
-    @property
-    def name(self) -> str | None:
-        return canonicalize_name(self.requirement.name) if self.requirement else None
+
+def _refusal(requirement: Requirement) -> str | None:
+    """Why a parsed requirement must not reach an installer, or None if it may."""
+    if requirement.url is not None:
+        return DIRECT_REFERENCE
+    if _ARCHIVE.search(requirement.name):  # uv and pip read "x-1.0-py3-none-any.whl" as a file
+        return f"{requirement.name!r} is a file name, not a package name: {INDEX_ONLY}"
+    return None
+
+
+def _unparsable(text: str, exc: InvalidRequirement) -> str:
+    """Why a line is not a requirement: a location gets the policy, anything else the parser's
+    own message."""
+    if _LOCATION.search(text.split(";", 1)[0].split("[", 1)[0]):
+        return LOCATION
+    return str(exc)
 
 
 def parse_requirement(text: str) -> Requirement:
@@ -55,9 +78,13 @@ def parse_requirement(text: str) -> Requirement:
             "the administrator (BIFROST_PACKAGE_INDEX_ARGS)"
         )
     try:
-        return Requirement(text)
+        requirement = Requirement(text)
     except InvalidRequirement as exc:
-        raise UserError(f"{text!r} is not a valid requirement: {exc}") from exc
+        raise UserError(f"{text!r} is not a valid requirement: {_unparsable(text, exc)}") from exc
+    refusal = _refusal(requirement)
+    if refusal is not None:
+        raise UserError(f"{text!r} is refused: {refusal}")
+    return requirement
 
 
 def canonical_name(name: str) -> str:
@@ -93,16 +120,23 @@ def parse(content: str) -> list[Entry]:
         text = " ".join(part.strip() for part in parts).strip()
         if not text:
             continue
-        requirement, error = None, None
-        if text.startswith("-"):
-            error = "pip options are not used; the administrator sets BIFROST_PACKAGE_INDEX_ARGS"
-        else:
-            try:
-                requirement = Requirement(text)
-            except InvalidRequirement as exc:
-                error = f"not a valid requirement: {exc}"
-        entries.append(Entry(start, index, text, comment, requirement, error))
+        entries.append(_entry(start, index, text, comment))
     return entries
+
+
+def _entry(start: int, end: int, text: str, comment: str) -> Entry:
+    if text.startswith("-"):
+        return Entry(start, end, text, comment, None, OPTIONS, None)
+    try:
+        requirement = Requirement(text)
+    except InvalidRequirement as exc:
+        error = f"not a valid requirement: {_unparsable(text, exc)}"
+        return Entry(start, end, text, comment, None, error, None)
+    name = canonicalize_name(requirement.name)
+    refusal = _refusal(requirement)
+    if refusal is not None:
+        return Entry(start, end, text, comment, None, refusal, name)
+    return Entry(start, end, text, comment, requirement, None, name)
 
 
 def requirements(content: str) -> list[Requirement]:
