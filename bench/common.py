@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BIFROST = str(Path(sys.executable).with_name("bifrost"))
 PG_ADMIN = os.environ.get("BIFROST_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("BIFROST_TEST_REDIS", "redis://127.0.0.1:6379/0")
-TOKEN = "bench-admin-token"
+TOKEN = "bench-admin-token-0123456789"
 
 
 class Backend:

@@ -27,7 +27,7 @@ from bifrost.store import migrate
 PG_ADMIN = os.environ.get("BIFROST_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("BIFROST_TEST_REDIS", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-ADMIN_TOKEN = "test-admin-token"
+ADMIN_TOKEN = "test-admin-token-0123456789abcdef"
 
 
 def _reachable(kind: str) -> str | None:

@@ -11,7 +11,12 @@ async def test_an_execution_is_pinned_to_the_current_generation(store) -> None: 
     await store.files.write("shared/greeting.py", b"def greet(n):\n    return n\n")
     written = await store.files.write("workflows/hello.py", HELLO)
     record, request = await executions.create(
-        store.db, written.workflows[0].id, {"name": "Ada"}, timeout_s=5, memory_mb=256
+        store.db,
+        written.workflows[0].id,
+        {"name": "Ada"},
+        timeout_s=5,
+        max_timeout_s=3600,
+        memory_mb=256,
     )
     assert record.generation == request.generation == written.generation
     assert (request.module, request.function) == ("workflows.hello", "hello")
@@ -22,7 +27,9 @@ async def test_runs_of_a_dead_worker_are_closed(store) -> None:  # type: ignore[
     wid = written.workflows[0].id
     ids = []
     for _ in range(3):
-        record, _ = await executions.create(store.db, wid, {}, timeout_s=5, memory_mb=256)
+        record, _ = await executions.create(
+            store.db, wid, {}, timeout_s=5, max_timeout_s=3600, memory_mb=256
+        )
         ids.append(record.id)
     await executions.mark_running(store.db, ids[0], "alive:1")
     await executions.mark_running(store.db, ids[1], "dead:2")
@@ -48,7 +55,7 @@ async def test_unknown_ids_are_404(store) -> None:  # type: ignore[no-untyped-de
         await executions.get(store.db, "nope")
     assert missing.value.status == 404
     with pytest.raises(UserError) as no_workflow:
-        await executions.create(store.db, "nope", {}, timeout_s=1, memory_mb=1)
+        await executions.create(store.db, "nope", {}, timeout_s=1, max_timeout_s=3600, memory_mb=1)
     assert no_workflow.value.status == 404
     assert Execution.__tablename__ == "executions"
 
@@ -61,5 +68,5 @@ async def test_a_bad_timeout_option_is_a_clear_422(store) -> None:  # type: igno
     source = b'from bifrost import workflow\n\n@workflow(timeout="5m")\ndef slow():\n    return 1\n'
     wid = (await store.files.write("workflows/slow.py", source)).workflows[0].id
     with pytest.raises(UserError) as refused:
-        await executions.create(store.db, wid, {}, timeout_s=5, memory_mb=256)
+        await executions.create(store.db, wid, {}, timeout_s=5, max_timeout_s=3600, memory_mb=256)
     assert refused.value.status == 422 and "positive number of seconds" in refused.value.message

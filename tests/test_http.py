@@ -306,7 +306,9 @@ def test_live_events_over_the_websocket(cluster: Cluster) -> None:
     ws_url = cluster.urls[0].replace("http://", "ws://") + "/api/ws"
     with cluster.client() as client:
         wid = save_hello(client)
-        with connect(f"{ws_url}?token={ADMIN_TOKEN}") as socket:
+        with connect(
+            ws_url, additional_headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        ) as socket:
             started = client.post(f"/api/workflows/{wid}/execute", json={"wait": False}).json()
             socket.send(json.dumps({"subscribe": f"execution:{started['id']}"}))
             assert json.loads(socket.recv(timeout=10)) == {
@@ -320,5 +322,5 @@ def test_live_events_over_the_websocket(cluster: Cluster) -> None:
                 record = client.get(f"/api/executions/{started['id']}").json()
                 assert record["status"] == "success"
         with pytest.raises(InvalidStatus) as refused:
-            connect(f"{ws_url}?token=wrong")
+            connect(ws_url, additional_headers={"Authorization": "Bearer wrong"})
         assert refused.value.response.status_code == 403

@@ -9,9 +9,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import quote
 
 import httpx
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -22,7 +24,9 @@ if TYPE_CHECKING:
     from bifrost.roles.api import RoleName
 
 app = typer.Typer(
-    help="Bifrost: Python automation whose code lives in a database.", no_args_is_help=True
+    help="Bifrost: Python automation whose code lives in a database.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # a traceback's locals could hold a secret
 )
 files_app = typer.Typer(help="Read and write workspace files.", no_args_is_help=True)
 app.add_typer(files_app, name="files")
@@ -31,6 +35,19 @@ console = Console()
 HostOption = Annotated[str | None, typer.Option(help="Address to listen on.")]
 PortOption = Annotated[int | None, typer.Option(help="Port to listen on.")]
 err = Console(stderr=True)
+log = logging.getLogger("bifrost.cli")
+
+
+@app.callback()
+def _check_settings() -> None:
+    """Refuse bad BIFROST_* settings with their messages, before any command runs."""
+    try:
+        get_settings()
+    except ValidationError as exc:
+        for problem in exc.errors():
+            name = "BIFROST_" + "_".join(str(part) for part in problem["loc"]).upper()
+            err.print(f"[red]{name}[/]: {problem['msg'].removeprefix('Value error, ')}")
+        raise typer.Exit(2) from None
 
 
 def _setup_logging() -> None:
@@ -46,10 +63,15 @@ def _init(settings: Settings) -> None:
     report = asyncio.run(initialize(settings))
     console.print(f"[green]database ready[/] (workspace generation {report.generation})")
     if report.new_admin_token:
-        console.print(
-            f"[bold]admin token[/] (shown once; saved to {report.token_file}):\n"
-            f"  {report.new_admin_token}"
-        )
+        _announce_token(report.new_admin_token, report.token_file)
+
+
+def _announce_token(token: str, path: Path | None) -> None:
+    """Show a new admin token only to the person at the terminal: stdout and stderr are often
+    a log (journald, docker logs), and a token in a log is a leaked token."""
+    if sys.stderr.isatty():
+        err.print(f"[bold]admin token[/] (shown once; saved to {path}):\n  {token}")
+    log.info("a new admin token was saved to %s (readable by this account only)", path)
 
 
 def _serve(
@@ -57,6 +79,7 @@ def _serve(
 ) -> None:
     import uvicorn
 
+    from bifrost.api.logs import redact_server_logs
     from bifrost.roles.api import http_app
 
     server = uvicorn.Server(
@@ -66,8 +89,10 @@ def _serve(
             port=port or settings.port,
             log_level="info",
             access_log=False,
+            ws_max_size=settings.max_request_bytes,
         )
     )
+    redact_server_logs()
     server.run()
 
 
@@ -172,6 +197,12 @@ def _check(response: httpx.Response) -> httpx.Response:
     raise typer.Exit(1)
 
 
+def _file_url(path: str) -> str:
+    """The files API URL of a workspace path, percent-encoded: ``a?b.txt`` is a name, not a
+    query, and ``100%.txt`` is not an escape."""
+    return "/api/files/" + quote(path, safe="/")
+
+
 def _request(method: str, url: str, **kwargs: Any) -> httpx.Response:
     try:
         with _client() as client:
@@ -190,7 +221,7 @@ def files_put(
 ) -> None:
     """Upload LOCAL to the workspace."""
     target = path or local.as_posix()
-    body = _request("PUT", f"/api/files/{target}", content=local.read_bytes()).json()
+    body = _request("PUT", _file_url(target), content=local.read_bytes()).json()
     names = ", ".join(w["name"] for w in body["workflows"])
     console.print(
         f"{body['file']['path']}: {body['file']['entity_type']}, generation {body['generation']}"
@@ -206,7 +237,7 @@ def files_get(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="Write here.")] = None,
 ) -> None:
     """Print a workspace file, or save it with -o."""
-    content = _request("GET", f"/api/files/{path}").content
+    content = _request("GET", _file_url(path)).content
     if output:
         output.write_bytes(content)
     else:
@@ -225,7 +256,7 @@ def files_ls(prefix: Annotated[str, typer.Argument()] = "") -> None:
 @files_app.command("rm")
 def files_rm(path: str) -> None:
     """Delete a workspace file."""
-    body = _request("DELETE", f"/api/files/{path}").json()
+    body = _request("DELETE", _file_url(path)).json()
     console.print(f"deleted {body['path']} (generation {body['generation']})")
 
 

@@ -6,12 +6,19 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_ADMIN_TOKEN_LENGTH = 24
+"""A configured admin token is stored as an unsalted SHA-256: it must be long enough that the hash
+cannot be reversed by guessing."""
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BIFROST_", extra="ignore", env_ignore_empty=True)
+    # hide_input_in_errors: a refused setting (a short admin token) is never echoed in the error.
+    model_config = SettingsConfigDict(
+        env_prefix="BIFROST_", extra="ignore", env_ignore_empty=True, hide_input_in_errors=True
+    )
 
     data_dir: Path = Field(Path(".bifrost"), description="Holds the SQLite file and object store.")
     database_url: SecretStr | None = Field(
@@ -38,6 +45,15 @@ class Settings(BaseSettings):
         None, description="Directory written by `bifrost export`, used when virtual_imports=false."
     )
     max_file_bytes: int = Field(5 * 1024 * 1024, description="Largest file a write accepts.")
+    max_request_bytes: int = Field(
+        1024 * 1024, gt=0, description="Largest JSON request body (file uploads: max_file_bytes)."
+    )
+    max_parameter_depth: int = Field(
+        32, gt=0, description="Deepest nesting of lists and objects in execution parameters."
+    )
+    max_parameters_bytes: int = Field(
+        256 * 1024, gt=0, description="Largest execution parameters, as compact JSON."
+    )
 
     worker_concurrency: int = Field(4, description="Executions one worker runs at once.")
     worker_shutdown_grace_s: int = Field(
@@ -49,7 +65,15 @@ class Settings(BaseSettings):
         description="How often workers and schedulers close the work of dead processes, and how "
         "old a pending execution or job must be before its lost queue task closes it.",
     )
-    execution_timeout_s: float = Field(300.0, description="Default wall-clock limit per run.")
+    max_execution_timeout_s: float = Field(
+        24 * 3600.0,
+        gt=0,
+        allow_inf_nan=False,
+        description="Largest timeout a run may have (BIFROST_EXECUTION_TIMEOUT_S, @workflow).",
+    )
+    execution_timeout_s: float = Field(
+        300.0, gt=0, allow_inf_nan=False, description="Default wall-clock limit per run."
+    )
     execution_memory_mb: int = Field(1024, description="Address-space limit per run.")
     execution_user: str | None = Field(
         "nobody",
@@ -76,6 +100,28 @@ class Settings(BaseSettings):
     package_check_interval_s: float = Field(
         60.0, description="Workers also re-check requirements.txt this often (a lost message)."
     )
+
+    @field_validator("admin_token")
+    @classmethod
+    def _long_enough(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None and len(token.get_secret_value()) < MIN_ADMIN_TOKEN_LENGTH:
+            raise ValueError(
+                f"BIFROST_ADMIN_TOKEN is {len(token.get_secret_value())} characters long; "
+                f"use at least {MIN_ADMIN_TOKEN_LENGTH} random characters "
+                "(or unset it and let `bifrost init` mint one)"
+            )
+        return token
+
+    @field_validator("execution_timeout_s")
+    @classmethod
+    def _within_maximum(cls, timeout: float, info: ValidationInfo) -> float:
+        maximum = info.data.get("max_execution_timeout_s")
+        if maximum is not None and timeout > maximum:
+            raise ValueError(
+                f"BIFROST_EXECUTION_TIMEOUT_S is {timeout:g} s, above "
+                f"BIFROST_MAX_EXECUTION_TIMEOUT_S ({maximum:g} s); lower it or raise the maximum"
+            )
+        return timeout
 
     @property
     def embedded(self) -> bool:

@@ -98,8 +98,8 @@ def test_packages_over_http(cluster: Cluster, pkg_backend: Backend, tmp_path: Pa
     assert run(client, "bft_epsilon")["result"] == "3.0"
 
     # A long install, followed live on the WebSocket.
-    ws_url = cluster.urls[0].replace("http", "ws", 1) + f"/api/ws?token={ADMIN_TOKEN}"
-    with connect(ws_url) as ws:
+    ws_url = cluster.urls[0].replace("http", "ws", 1) + "/api/ws"
+    with connect(ws_url, additional_headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as ws:
         ws.send(json.dumps({"subscribe": "job:job-42"}))
         assert json.loads(ws.recv(timeout=10)) == {"subscribed": "job:job-42"}
         started = client.post(
@@ -127,7 +127,7 @@ def test_packages_over_http(cluster: Cluster, pkg_backend: Backend, tmp_path: Pa
     assert again_42.status_code == 409 and "job-42" in again_42.json()["detail"]
 
     # Job channels have their own namespace: job id "workers" is not the acknowledgements'.
-    with connect(ws_url) as ws:
+    with connect(ws_url, additional_headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as ws:
         for channel in ("job:workers", "packages:workers"):
             ws.send(json.dumps({"subscribe": channel}))
             assert json.loads(ws.recv(timeout=10)) == {"subscribed": channel}

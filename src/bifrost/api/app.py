@@ -8,12 +8,14 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
-from fastapi import Depends, FastAPI, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi import Depends, FastAPI
+from fastapi.responses import FileResponse
 
+from bifrost.api import errors
 from bifrost.api.auth import require_token
+from bifrost.api.guard import RequestGuard
 from bifrost.api.routes import executions, files, health, jobs, packages, workflows, ws
-from bifrost.errors import UserError
+from bifrost.settings import Settings
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
@@ -21,21 +23,24 @@ STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
-def create_app(lifespan: Lifespan) -> FastAPI:
+def create_app(settings: Settings, lifespan: Lifespan) -> FastAPI:
     """``lifespan`` must set ``app.state.services`` (api.deps.Services) and ``app.state.tokens``."""
-    app = FastAPI(title="Bifrost", version="0.1.0", lifespan=lifespan)
-    protected = [Depends(require_token)]
+    app = FastAPI(
+        title="Bifrost",
+        version="0.1.0",
+        lifespan=lifespan,
+        responses=errors.error_responses(422),  # any URL that is not UTF-8
+    )
+    app.add_middleware(RequestGuard, settings=settings)
+    errors.install(app)
+    protected = {"dependencies": [Depends(require_token)], "responses": errors.error_responses(401)}
     app.include_router(health.router)
-    app.include_router(files.router, dependencies=protected)
-    app.include_router(workflows.router, dependencies=protected)
-    app.include_router(executions.router, dependencies=protected)
-    app.include_router(packages.router, dependencies=protected)
-    app.include_router(jobs.router, dependencies=protected)
+    app.include_router(files.router, **protected)
+    app.include_router(workflows.router, **protected)
+    app.include_router(executions.router, **protected)
+    app.include_router(packages.router, **protected)
+    app.include_router(jobs.router, **protected)
     app.include_router(ws.router)
-
-    @app.exception_handler(UserError)
-    async def user_error(_request: Request, exc: UserError) -> JSONResponse:
-        return JSONResponse({"detail": exc.message}, status_code=exc.status)
 
     @app.get("/", include_in_schema=False)
     async def index() -> FileResponse:

@@ -1,13 +1,28 @@
-"""Response and request bodies."""
+"""Response and request bodies: every endpoint answers with one of these (the OpenAPI contract)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
 from bifrost.jobs.status import JobStatus
+
+
+def _with_offset(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes; every one Bifrost stores is UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+Timestamp = Annotated[datetime, AfterValidator(_with_offset)]
+"""A moment that always carries its offset in JSON (RFC 3339 ``date-time``)."""
+
+
+class ErrorBody(BaseModel):
+    """The one shape of every error response."""
+
+    detail: str = Field(description="What went wrong and what to change")
 
 
 class FileInfo(BaseModel):
@@ -23,7 +38,7 @@ class FileInfo(BaseModel):
     git_status: str
     diagnostics: str | None
     generation: int
-    updated_at: datetime
+    updated_at: Timestamp
     updated_by: str | None
 
 
@@ -56,13 +71,15 @@ class DeleteResponse(BaseModel):
 
 
 class RenameRequest(BaseModel):
-    old_path: str
-    new_path: str
+    old_path: str = Field(min_length=1)
+    new_path: str = Field(min_length=1)
 
 
 class ExecuteRequest(BaseModel):
-    parameters: dict[str, Any] = Field(default_factory=dict)
-    wait: bool = True
+    parameters: dict[str, Any] = Field(
+        default_factory=dict, description="By name; JSON without NaN or Infinity, bounded depth"
+    )
+    wait: StrictBool = Field(True, description="false: answer 202 at once")
 
 
 class ExecutionInfo(BaseModel):
@@ -80,10 +97,115 @@ class ExecutionInfo(BaseModel):
     generation: int
     ran_generation: int | None = None
     worker: str | None = None
-    created_at: datetime
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
+    created_at: Timestamp
+    started_at: Timestamp | None = None
+    finished_at: Timestamp | None = None
     duration_ms: float | None = None
+
+
+class ComponentHealth(BaseModel):
+    kind: str = Field(description="sqlite/postgresql, embedded/redis")
+    ok: bool
+    generation: int | None = None
+    error: str | None = Field(None, description="The failure's type")
+    message: str | None = Field(None, description="The failure's text (with a token only)")
+
+
+class WorkerPackages(BaseModel):
+    requirements: int = Field(description="How many requirements the worker applied")
+    failed: list[str] = Field(description="Requirements it could not install")
+    error: bool = Field(description="Whether requirements.txt could not be read or applied")
+    messages: dict[str, str] | None = Field(
+        None, description="The installer's message per failed requirement (with a token only)"
+    )
+    error_message: str | None = Field(None, description="The error's text (with a token only)")
+
+
+class WorkerHealth(BaseModel):
+    id: str | None = Field(description="host:pid (with a token only)")
+    concurrency: int | None
+    seen_at: float | None = Field(description="Last heartbeat, Unix time")
+    packages: WorkerPackages
+
+
+class Health(BaseModel):
+    """The same fields with and without a token; a token only fills in the details."""
+
+    status: Literal["ok", "degraded"]
+    mode: Literal["embedded", "distributed"]
+    database: ComponentHealth
+    cache: ComponentHealth
+    workers: list[WorkerHealth]
+
+
+class PackageInfo(BaseModel):
+    name: str
+    requirement: str
+    installed_version: str | None
+
+
+class IgnoredLine(BaseModel):
+    line: str
+    error: str | None
+
+
+class WorkerPackageReport(BaseModel):
+    """What one worker did to its package directory."""
+
+    id: str | None = None
+    hash: str | None = None
+    requirements: list[str] = Field(default_factory=list)
+    installed: list[str] = Field(default_factory=list)
+    failed: dict[str, str] = Field(default_factory=dict)
+    removed: list[str] = Field(default_factory=list)
+    ignored: list[str] = Field(default_factory=list)
+    error: str | None = None
+    generation: int = 0
+    tool: str | None = None
+    seconds: float = 0.0
+
+
+class PackageList(BaseModel):
+    hash: str | None = Field(description="sha256 of requirements.txt")
+    packages: list[PackageInfo]
+    ignored: list[IgnoredLine]
+    workers: list[WorkerPackageReport]
+
+
+class WorkerAck(BaseModel):
+    """A worker's answer after it recycled onto the new requirements."""
+
+    installed: list[str] | None = None
+    failed: dict[str, str] | None = None
+    removed: list[str] | None = None
+    error: str | None = None
+
+
+class RequirementsChange(BaseModel):
+    job_id: str
+    name: str
+    changed: bool = Field(description="False: requirements.txt already said so")
+    hash: str | None
+    generation: int
+    workers: dict[str, WorkerAck] = Field(description="Answers per worker id")
+    waiting_for: list[str] = Field(description="Workers that did not answer in time")
+
+
+class InstallResult(RequirementsChange):
+    requirement: str
+    installed: list[str]
+    tool: str
+
+
+class RemoveResult(RequirementsChange):
+    lines: list[str] = Field(description="The lines removed from requirements.txt")
+    uninstalled: list[str] | None = None
+
+
+class InstallStarted(BaseModel):
+    job_id: str
+    status: Literal["started"]
+    channel: str = Field(description="Subscribe to it on /api/ws for progress and the outcome")
 
 
 class JobInfo(BaseModel):
@@ -101,6 +223,6 @@ class JobInfo(BaseModel):
     result: dict[str, Any] | None
     error: dict[str, Any] | None = Field(description="type and message, when the job failed")
     created_by: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    created_at: Timestamp
+    started_at: Timestamp | None
+    finished_at: Timestamp | None

@@ -202,7 +202,7 @@ class RedisModuleCache:
             await self.redis.ping()
             return {"kind": "redis", "ok": True, "generation": await self.generation()}
         except RedisError as exc:
-            return {"kind": "redis", "ok": False, "error": str(exc)}
+            return {"kind": "redis", "ok": False, "error": type(exc).__name__, "message": str(exc)}
 
     async def close(self) -> None:
         await self.redis.aclose()

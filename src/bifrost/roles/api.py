@@ -102,7 +102,7 @@ def http_app(settings: Settings, names: Sequence[RoleName]) -> FastAPI:
             app.state.tokens = api.tokens
             yield
 
-    return create_app(lifespan)
+    return create_app(settings, lifespan)
 
 
 async def run_headless(settings: Settings, names: Sequence[RoleName]) -> None:

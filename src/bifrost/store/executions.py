@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
@@ -12,15 +11,19 @@ from bifrost.errors import UserError
 from bifrost.runtime.protocol import ExecutionOutcome, ExecutionRequest, ExecutionStatus
 from bifrost.store.db import Database
 from bifrost.store.models import Execution, Workflow, Workspace, utcnow
+from bifrost.workspace.parameters import InvalidParameters, check_signature
 from bifrost.workspace.paths import module_name
 
 
-def _timeout(workflow: Workflow, default_s: float) -> float:
+def _timeout(workflow: Workflow, default_s: float, max_s: float) -> float:
+    """The run's timeout: refused here when it is not one the runtime can wait for."""
     value = workflow.options.get("timeout", default_s)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < math.inf:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= max_s:
+        shown = f"{value:g}" if isinstance(value, float) else repr(value)
         raise UserError(
-            f"{workflow.path}: @workflow(timeout=...) must be a positive number of seconds, "
-            f"not {value!r}; fix the decorator and save the file",
+            f"{workflow.path}: @workflow(timeout=...) must be a positive number of seconds, at "
+            f"most {max_s:g} (BIFROST_MAX_EXECUTION_TIMEOUT_S), not {shown}; "
+            "fix the decorator and save the file",
         )
     return float(value)
 
@@ -35,9 +38,12 @@ async def create(
     parameters: dict,
     *,
     timeout_s: float,
+    max_timeout_s: float,
     memory_mb: int,
 ) -> tuple[Execution, ExecutionRequest]:
-    """Record a pending run pinned to the current generation, so it sees every earlier save."""
+    """Record a pending run pinned to the current generation, so it sees every earlier save.
+
+    Nothing is stored when the parameters do not fit the workflow's signature (422)."""
     async with db.write() as session:
         found = (
             await session.execute(select(Workflow, GENERATION).where(Workflow.id == workflow_id))
@@ -51,7 +57,11 @@ async def create(
                 "restore the function or run another workflow",
                 409,
             )
-        timeout = _timeout(workflow, timeout_s)
+        timeout = _timeout(workflow, timeout_s, max_timeout_s)
+        try:
+            check_signature(workflow.function_name, parameters, workflow.parameters)
+        except InvalidParameters as exc:
+            raise UserError(str(exc)) from exc
         execution = Execution(
             workflow_id=workflow.id,
             path=workflow.path,

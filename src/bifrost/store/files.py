@@ -28,7 +28,7 @@ from bifrost.workspace.entities import (
     content_type,
     git_blob_sha,
 )
-from bifrost.workspace.paths import InvalidPath, check_python_path, normalize_path
+from bifrost.workspace.paths import InvalidPath, check_python_path, lookalike, normalize_path
 
 INLINE_LIMIT = 256 * 1024  # non-Python files above this go to the object store
 PARSE_IN_THREAD = 256 * 1024
@@ -36,6 +36,35 @@ PARSE_IN_THREAD = 256 * 1024
 
 class ANY:
     """Marker: a write that does not compare the current content first."""
+
+
+class EXISTS:
+    """Marker: a write that happens only if the file exists (``If-Match: *``)."""
+
+
+Expected = str | frozenset[str] | type[ANY] | type[EXISTS] | None
+"""A write's precondition: ANY, EXISTS, None (only if absent), a hash or a set of hashes."""
+
+
+def _satisfied(expected: Expected, current: str | None) -> bool:
+    if expected is ANY:
+        return True
+    if expected is EXISTS:
+        return current is not None
+    if isinstance(expected, frozenset):
+        return current in expected
+    return current == expected
+
+
+def _unsatisfied(path: str, expected: Expected, current: str | None) -> str:
+    if current is None:
+        return f"{path} does not exist; the write asked for a file that does"
+    if expected is None:
+        return f"{path} already exists; the write asked to create it only if it did not"
+    return (
+        f"{path} changed since you read it (its hash is now {current}); "
+        "read it again and reapply your change"
+    )
 
 
 @dataclass
@@ -65,6 +94,21 @@ async def lock_workspace(session: AsyncSession) -> None:
     compare-and-swap, "does the target exist") see every earlier commit. SQLite's BEGIN IMMEDIATE
     already does this; PostgreSQL needs the row lock."""
     await session.execute(select(Workspace.id).where(Workspace.id == 1).with_for_update())
+
+
+async def refuse_lookalike(session: AsyncSession, path: str, leaving: str | None = None) -> None:
+    """409 when a new live path differs from an existing one only by case or Unicode
+    normalization (one file on macOS and Windows). Called under the workspace lock."""
+    live = await session.scalars(
+        select(WorkspaceFile.path).where(WorkspaceFile.is_deleted.is_(False))
+    )
+    clash = lookalike(path, (other for other in live if other != leaving))
+    if clash is not None:
+        raise UserError(
+            f"{path} differs from the existing {clash} only by case or Unicode normalization; "
+            f"on macOS and Windows they are the same name: use {clash} or another name",
+            409,
+        )
 
 
 async def current_generation(session: AsyncSession) -> int:
@@ -121,7 +165,7 @@ class Files:
         content: bytes,
         *,
         user: str | None = None,
-        expected_hash: str | type[ANY] | None = ANY,
+        expected_hash: Expected = ANY,
     ) -> WriteResult:
         """Create or replace a file. ``expected_hash`` makes it a compare-and-swap: the write
         happens only if the current content has that sha256 (None: only if the file is absent)."""
@@ -131,14 +175,11 @@ class Files:
         async with self.db.write() as session:
             await lock_workspace(session)
             row = await session.scalar(select(WorkspaceFile).where(WorkspaceFile.path == path))
-            if expected_hash is not ANY:
-                current = None if row is None or row.is_deleted else row.content_hash
-                if current != expected_hash:
-                    raise UserError(
-                        f"{path} changed since you read it (its hash is now {current}); "
-                        "read it again and reapply your change",
-                        409,
-                    )
+            current = None if row is None or row.is_deleted else row.content_hash
+            if current is None:
+                await refuse_lookalike(session, path)
+            if not _satisfied(expected_hash, current):
+                raise UserError(_unsatisfied(path, expected_hash, current), 409)
             if row is not None and not row.is_deleted and row.content_hash == sha:
                 workflows = await session.scalars(
                     select(Workflow).where(Workflow.path == path, Workflow.is_active.is_(True))
@@ -305,6 +346,7 @@ class Files:
                 raise UserError(f"{new_path} already exists; delete it first", 409)
             if source is None or source.is_deleted or source.content_hash != sha:
                 raise UserError(f"{old_path} changed during the rename; try again", 409)
+            await refuse_lookalike(session, new_path, leaving=old_path)
             generation = await bump_generation(session)
             self._soft_delete(source, generation, user)
             moved = self._fill(

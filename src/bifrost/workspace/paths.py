@@ -28,6 +28,7 @@ __all__ = [
     "RESERVED_SEGMENTS",
     "InvalidPath",
     "check_python_path",
+    "lookalike",
     "module_name",
     "normalize_path",
     "reserved_top_level_names",
@@ -51,10 +52,14 @@ PLATFORM = "the platform's own package"
 INSTALLED_PREFIX = "installed package "
 
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
-# Explicit bidirectional formatting characters: invisible, and able to make a path read differently
-# from what it is ("Trojan Source").
-_BIDI_CONTROLS = frozenset(
-    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+# Invisible characters: formatting (Cf: zero-width spaces, the BOM, bidirectional controls that
+# make a path read differently from what it is) and line or paragraph separators.
+_INVISIBLE = frozenset({"Cf", "Zl", "Zp"})
+_REPLACEMENT = "\ufffd"
+# Names Windows gives to devices, with or without an extension: a checkout cannot create them.
+_WINDOWS_DEVICES = frozenset(
+    {"CON", "PRN", "AUX", "NUL"}
+    | {f"{port}{n}" for port in ("COM", "LPT") for n in [*"123456789", "¹", "²", "³"]}
 )
 
 
@@ -103,8 +108,15 @@ def normalize_path(raw: str) -> str:
         )
     for position, char in enumerate(raw):
         category = unicodedata.category(char)
-        if category == "Cc" or char in _BIDI_CONTROLS:
-            what = "a NUL byte" if char == "\0" else f"the control character {_char_name(char)}"
+        if category == "Cc" or category in _INVISIBLE or char == _REPLACEMENT:
+            if char == "\0":
+                what = "a NUL byte"
+            elif category == "Cc":
+                what = f"the control character {_char_name(char)}"
+            elif char == _REPLACEMENT:
+                what = f"{_char_name(char)} (the mark of text that was decoded wrongly)"
+            else:
+                what = f"the invisible character {_char_name(char)}"
             raise InvalidPath(
                 f"the path {_show(raw)} contains {what} at position {position}; "
                 "remove it (paths may only contain printable characters)"
@@ -166,12 +178,58 @@ def _check_segment(path: str, segment: str) -> None:
             f"the name {_show(segment)} in {_show(path)} starts or ends with white space; "
             f"remove it (for example {_show(segment.strip() or '_')})"
         )
+    if segment.endswith("."):
+        raise InvalidPath(
+            f"the name {_show(segment)} in {_show(path)} ends with '.'; Windows drops it, so "
+            f"it would become {_show(segment.rstrip('.') or '_')}: remove the dot"
+        )
+    if ":" in segment:
+        raise InvalidPath(
+            f"the name {_show(segment)} in {_show(path)} contains ':', which Windows and macOS "
+            "read as a drive, a data stream or a folder separator; use '-' or '_' instead"
+        )
+    device = segment.split(".", 1)[0].rstrip(" ").upper()
+    if device in _WINDOWS_DEVICES:
+        raise InvalidPath(
+            f"the name {_show(segment)} in {_show(path)} is the Windows device name {device}, "
+            f"which no checkout on Windows can create; rename it (for example to "
+            f"{_show(segment[: len(device)] + '_' + segment[len(device) :])})"
+        )
     size = len(segment.encode("utf-8"))
     if size > MAX_SEGMENT_BYTES:
         raise InvalidPath(
             f"the name {_show(segment, 40)} in the path is {size} bytes long (UTF-8); "
             f"the limit is {MAX_SEGMENT_BYTES} bytes per folder or file name, so shorten it"
         )
+
+
+def _fold(text: str) -> str:
+    """What case-insensitive, normalizing file systems (macOS, Windows) see of a name."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).casefold())
+
+
+def lookalike(path: str, existing: Iterable[str]) -> str | None:
+    """The folder or file among ``existing`` paths that ``path`` would collide with on a
+    case-insensitive or normalizing file system while being spelled differently, or None.
+
+    ``Docs/x.md`` collides with the folder of ``docs/y.md``, ``café.txt`` in NFD with the same
+    name in NFC: on macOS or Windows both would land in one place, so a checkout or a later sync
+    would lose one of them."""
+    spellings: dict[str, set[str]] = {}
+    for other in existing:
+        for prefix in _prefixes(other):
+            spellings.setdefault(_fold(prefix), set()).add(prefix)
+    for prefix in _prefixes(path):
+        seen = spellings.get(_fold(prefix), {prefix})
+        if prefix not in seen:
+            return min(seen)
+    return None
+
+
+def _prefixes(path: str) -> list[str]:
+    """``a/b/c.py`` -> ``a``, ``a/b``, ``a/b/c.py``: its folders, then itself."""
+    parts = path.split("/")
+    return ["/".join(parts[:end]) for end in range(1, len(parts) + 1)]
 
 
 def module_name(path: str) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from bifrost.api.deps import Services, services
+from bifrost.api.errors import error_responses
 from bifrost.api.schemas import ExecutionInfo
 from bifrost.store import executions
 
@@ -19,6 +20,6 @@ async def list_executions(
     return [ExecutionInfo.model_validate(row) for row in rows]
 
 
-@router.get("/{execution_id}", response_model=ExecutionInfo)
+@router.get("/{execution_id}", response_model=ExecutionInfo, responses=error_responses(404))
 async def get_execution(execution_id: str, svc: Services = Depends(services)) -> ExecutionInfo:
     return ExecutionInfo.model_validate(await executions.get(svc.db, execution_id))

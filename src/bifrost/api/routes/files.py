@@ -6,11 +6,23 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 
 from bifrost.api.auth import require_token
 from bifrost.api.deps import Services, services
+from bifrost.api.errors import error_responses
 from bifrost.api.schemas import DeleteResponse, FileInfo, RenameRequest, WorkflowInfo, WriteResponse
 from bifrost.errors import UserError
-from bifrost.store.files import ANY, WriteResult
+from bifrost.store.files import ANY, EXISTS, Expected, WriteResult
 
 router = APIRouter(prefix="/api/files", tags=["files"])
+
+RAW_CONTENT = {
+    "description": "The file's bytes, with its stored content type",
+    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+    "headers": {
+        "ETag": {
+            "description": '"<sha256>": send it back in If-Match',
+            "schema": {"type": "string"},
+        }
+    },
+}
 
 
 def _written(result: WriteResult) -> WriteResponse:
@@ -22,47 +34,72 @@ def _written(result: WriteResult) -> WriteResponse:
     )
 
 
+def expected_from(if_match: str | None, if_none_match: str | None) -> Expected:
+    """The compare-and-swap an If-Match header asks for (RFC 9110 section 13.1.1).
+
+    ``*`` means "the file exists"; a list of entity tags means "its hash is one of these". A weak
+    tag (``W/"..."``) never matches, since If-Match uses the strong comparison. Without If-Match,
+    ``If-None-Match: *`` means "only if the file does not exist yet"."""
+    if if_match is None:
+        return None if (if_none_match or "").strip() == "*" else ANY
+    if if_match.strip() == "*":
+        return EXISTS
+    tags = [tag.strip() for tag in if_match.split(",") if tag.strip()]
+    strong = frozenset(tag[1:-1] for tag in tags if len(tag) >= 2 and tag[0] == tag[-1] == '"')
+    if not strong:
+        raise UserError(
+            f"If-Match {if_match[:80]!r} names no strong entity tag: send the ETag exactly as "
+            'GET returned it ("<sha256>", in double quotes), or * for "if the file exists"; '
+            "weak tags (W/...) never match",
+            409,
+        )
+    return strong
+
+
 @router.get("", response_model=list[FileInfo])
 async def list_files(prefix: str = "", svc: Services = Depends(services)) -> list[FileInfo]:
     return [FileInfo.model_validate(row) for row in await svc.files.list(prefix)]
 
 
-@router.post("/rename", response_model=WriteResponse)
+@router.post("/rename", response_model=WriteResponse, responses=error_responses(400, 404, 409, 413))
 async def rename_file(
     body: RenameRequest, svc: Services = Depends(services), user: str = Depends(require_token)
 ) -> WriteResponse:
     return _written(await svc.files.rename(body.old_path, body.new_path, user=user))
 
 
-@router.put("/{path:path}", response_model=WriteResponse)
+@router.put(
+    "/{path:path}",
+    response_model=WriteResponse,
+    responses=error_responses(409, 413),
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            }
+        }
+    },
+)
 async def put_file(
     path: str,
     request: Request,
-    if_match: str | None = Header(None, description='"<sha256>" from the ETag: compare-and-swap'),
+    if_match: str | None = Header(
+        None, description='"<sha256>" from the ETag (compare-and-swap), or * (only if it exists)'
+    ),
+    if_none_match: str | None = Header(None, description="* (only if it does not exist yet)"),
     svc: Services = Depends(services),
     user: str = Depends(require_token),
 ) -> WriteResponse:
-    expected = ANY if if_match is None else (if_match.strip().strip('"') or None)
-    content = await _body(request, svc)
+    expected = expected_from(if_match, if_none_match)
+    content = await request.body()  # bounded by the guard (BIFROST_MAX_FILE_BYTES)
     return _written(await svc.files.write(path, content, user=user, expected_hash=expected))
 
 
-async def _body(request: Request, svc: Services) -> bytes:
-    """Read the upload, refusing it as soon as it is larger than any file may be."""
-    limit = svc.settings.max_file_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise UserError(f"the file is {int(declared):,} bytes; the limit is {limit:,} bytes", 413)
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise UserError(f"the file is over the limit of {limit:,} bytes", 413)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-@router.get("/{path:path}")
+@router.get(
+    "/{path:path}",
+    response_class=Response,
+    responses={200: RAW_CONTENT, **error_responses(404)},
+)
 async def get_file(path: str, svc: Services = Depends(services)) -> Response:
     row, content = await svc.files.read(path)
     return Response(
@@ -72,7 +109,7 @@ async def get_file(path: str, svc: Services = Depends(services)) -> Response:
     )
 
 
-@router.delete("/{path:path}", response_model=DeleteResponse)
+@router.delete("/{path:path}", response_model=DeleteResponse, responses=error_responses(404))
 async def delete_file(
     path: str, svc: Services = Depends(services), user: str = Depends(require_token)
 ) -> DeleteResponse:

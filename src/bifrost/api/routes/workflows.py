@@ -10,12 +10,14 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from bifrost.api.deps import Services, services
+from bifrost.api.errors import error_responses
 from bifrost.api.schemas import ExecuteRequest, ExecutionInfo, WorkflowInfo
 from bifrost.errors import UserError
 from bifrost.names import execution_channel
 from bifrost.runtime.protocol import ExecutionRequest
 from bifrost.store import executions
 from bifrost.store.models import Workflow
+from bifrost.workspace.parameters import InvalidParameters, check_shape
 
 router = APIRouter(prefix="/api/workflows", tags=["workflows"])
 
@@ -38,7 +40,7 @@ async def list_workflows(
         return [WorkflowInfo.model_validate(w) for w in await session.scalars(query)]
 
 
-@router.get("/{workflow_id}", response_model=WorkflowInfo)
+@router.get("/{workflow_id}", response_model=WorkflowInfo, responses=error_responses(404))
 async def get_workflow(workflow_id: str, svc: Services = Depends(services)) -> WorkflowInfo:
     async with svc.db.read() as session:
         workflow = await session.get(Workflow, workflow_id)
@@ -47,16 +49,32 @@ async def get_workflow(workflow_id: str, svc: Services = Depends(services)) -> W
     return WorkflowInfo.model_validate(workflow)
 
 
-@router.post("/{workflow_id}/execute", response_model=ExecutionInfo)
+@router.post(
+    "/{workflow_id}/execute",
+    response_model=ExecutionInfo,
+    responses={
+        202: {"model": ExecutionInfo, "description": "Started (wait: false) or still running"},
+        **error_responses(400, 404, 409, 413, 503),
+    },
+)
 async def execute(
     workflow_id: str, body: ExecuteRequest, svc: Services = Depends(services)
 ) -> ExecutionInfo | JSONResponse:
     settings = svc.settings
+    try:
+        check_shape(
+            body.parameters,
+            max_depth=settings.max_parameter_depth,
+            max_bytes=settings.max_parameters_bytes,
+        )
+    except InvalidParameters as exc:
+        raise UserError(str(exc)) from exc
     execution, request = await executions.create(
         svc.db,
         workflow_id,
         body.parameters,
         timeout_s=settings.execution_timeout_s,
+        max_timeout_s=settings.max_execution_timeout_s,
         memory_mb=settings.execution_memory_mb,
     )
     info = ExecutionInfo.model_validate(execution)
