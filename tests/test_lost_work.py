@@ -43,9 +43,11 @@ async def test_a_pending_run_the_queue_lost_is_closed_and_a_queued_one_is_not(
             written = await ctx.files.write("workflows/hello.py", HELLO)
             wid = written.workflows[0].id
             queued, queued_request = await executions.create(
-                ctx.db, wid, {}, timeout_s=5, memory_mb=256
+                ctx.db, wid, {}, timeout_s=5, max_timeout_s=86400, memory_mb=256
             )
-            lost, _ = await executions.create(ctx.db, wid, {}, timeout_s=5, memory_mb=256)
+            lost, _ = await executions.create(
+                ctx.db, wid, {}, timeout_s=5, max_timeout_s=86400, memory_mb=256
+            )
             await QueueDispatcher(transport.executions).submit(queued_request)  # no consumer yet
             await transport.workers.announce({"id": "me"})
 
@@ -66,7 +68,9 @@ async def test_a_pending_run_the_queue_lost_is_closed_and_a_queued_one_is_not(
 
             # A worker that cannot see itself in the roster judges nobody.
             await transport.workers.withdraw("me")
-            another, _ = await executions.create(ctx.db, wid, {}, timeout_s=5, memory_mb=256)
+            another, _ = await executions.create(
+                ctx.db, wid, {}, timeout_s=5, max_timeout_s=86400, memory_mb=256
+            )
             assert (
                 await close_lost(
                     ctx.db,
@@ -94,9 +98,9 @@ async def test_the_worker_closes_a_run_whose_queued_task_vanished(backend: Backe
         written = await ctx.files.write("workflows/hello.py", HELLO)
         worker = WorkerRole(ctx, transport, worker_id="reaper-test", executor=FakeExecutor())
 
-        async def create():  # type: ignore[no-untyped-def]
+        async def create():
             return await executions.create(
-                ctx.db, written.workflows[0].id, {}, timeout_s=5, memory_mb=256
+                ctx.db, written.workflows[0].id, {}, timeout_s=5, max_timeout_s=86400, memory_mb=256
             )
 
         if backend.name == "postgres":  # queued, then lost before any worker took it
