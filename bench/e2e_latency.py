@@ -37,8 +37,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def measure(kind: str, runs: int, seconds: float, clients: int) -> dict[str, float]:
+def measure(
+    kind: str, runs: int, seconds: float, clients: int, env: dict[str, str] | None = None
+) -> dict[str, float]:
     backend = Backend(kind)
+    backend.env.update(env or {})
     port = free_port()
     proc = backend.spawn("up", "--port", str(port))
     url = f"http://127.0.0.1:{port}"

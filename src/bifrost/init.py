@@ -37,21 +37,20 @@ def save_token(path: Path, token: str) -> None:
 
 
 def secure_data_dir(settings: Settings) -> None:
-    """Executions must reach the package directory inside the data directory, but never list it,
-    nor read the SQLite file, the object store or the admin token.
+    """Only this account may enter the data directory (database, WAL and SHM, objects, admin
+    token). Executions never need to: their view hides it and binds the package directory back.
 
-    As root the private parts get mode 000: the supervisor reads them through its capabilities,
-    while executions (another account, or root stripped of every capability) cannot."""
+    The database files get 0600, not 000: SQLite gives a new ``-wal`` and ``-shm`` the database
+    file's mode, except for mode 0, where they get 0644 (readable by everyone)."""
     data = settings.data_dir.resolve()
-    private_file, private_dir = (0o000, 0o000) if os.geteuid() == 0 else (0o600, 0o700)
     data.mkdir(parents=True, exist_ok=True)
-    data.chmod(0o711)
+    data.chmod(0o700)
     objects = data / "objects"
     objects.mkdir(exist_ok=True)
-    objects.chmod(private_dir)
+    objects.chmod(0o700)
     for path in [*data.glob("bifrost.db*"), token_file(settings)]:
         if path.exists():
-            path.chmod(private_file)
+            path.chmod(0o600)
 
 
 async def initialize(settings: Settings) -> InitReport:

@@ -74,13 +74,35 @@ class Settings(BaseSettings):
     execution_timeout_s: float = Field(
         300.0, gt=0, allow_inf_nan=False, description="Default wall-clock limit per run."
     )
-    execution_memory_mb: int = Field(1024, description="Address-space limit per run.")
-    execution_user: str | None = Field(
-        "nobody",
-        description=(
-            "Account executions run as when the worker runs as root. 'root' keeps them root, "
-            "without any capability (also the fallback when Python is unreadable to others)."
-        ),
+    execution_memory_mb: int = Field(
+        1024, description="Memory limit per run (its cgroup, and RLIMIT_AS per process)."
+    )
+    execution_pids_max: int = Field(
+        256, ge=8, description="Processes and threads one run may have at once (its cgroup)."
+    )
+    execution_scratch_mb: int = Field(
+        512, ge=1, description="Size of a run's private /tmp and /dev/shm (counted as memory)."
+    )
+    execution_log_bytes: int = Field(
+        2 << 20, ge=1024, description="Output kept per run (its start and its end)."
+    )
+    execution_buffer_bytes: int = Field(
+        64 << 20,
+        ge=1 << 20,
+        description="Replies a run may leave unread on its channel before it is stopped.",
+    )
+    sandbox: Literal["on", "off"] = Field(
+        "on",
+        description="off: run executions and package builds unconfined (logged loudly). With on, "
+        "they refuse to run where the kernel cannot confine them.",
+    )
+    sandbox_uid_base: int = Field(
+        2_000_000_000,
+        ge=1,
+        description="First of 65536 uids (and gids) reserved for confined processes.",
+    )
+    sandbox_hide: list[str] = Field(
+        [], description="More directories executions and builds must not see (JSON list)."
     )
     packages_dir: Path | None = Field(
         None, description="Where workers install user packages; default <data_dir>/packages."

@@ -49,6 +49,7 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for index in range(10):
         wheel(directory, f"bft-bench{index}", "1.0")
     broken_sdist(directory, "bft-broken", "1.0")
+    directory.chmod(0o755)  # builds run as an unprivileged uid: the index must be readable
     return directory
 
 

@@ -42,6 +42,7 @@ SHADOWING = [
 @pytest.fixture(scope="module")
 def shadow_house(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("shadow-house")
+    directory.chmod(0o755)  # builds run as an unprivileged uid: the index must be readable
     for project, extra, _, _ in SHADOWING:
         if isinstance(extra, dict):
             wheel(directory, project, "1.0", files=extra)

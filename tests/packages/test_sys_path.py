@@ -80,7 +80,13 @@ async def test_the_package_directory_shadows_nothing_and_runs_nothing_at_start(
     build(house, marks)
     packages = tmp_path / "packages"
     settings = pkg_backend.settings.model_copy(
-        update={"packages_dir": packages, "package_index_args": f"--no-index --find-links {house}"}
+        update={
+            "packages_dir": packages,
+            "package_index_args": f"--no-index --find-links {house}",
+            # Unconfined, so that markers written by executions reach this test's directory (a
+            # confined run writes only its private /tmp): this test is about sys.path alone.
+            "sandbox": "off",
+        }
     )
     uv = find_uv()
     assert uv is not None

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import fcntl
 import importlib
 import logging
@@ -48,6 +49,7 @@ from bifrost.jobs.progress import output, progress
 from bifrost.packages.distributions import Check, check, installed, remove_dist
 from bifrost.packages.output import redact, summarize
 from bifrost.packages.staging import Staging, leftovers
+from bifrost.runtime.confine import Policy
 
 if TYPE_CHECKING:
     from bifrost.settings import Settings
@@ -138,10 +140,17 @@ class Installer:
         tool: str = "auto",
         index_args: Sequence[str] = (),
         timeout_s: float = 600.0,
+        confinement: Policy | None = Policy(),  # frozen: sharing the default is safe
+        cache: Path | None = None,
     ) -> None:
+        """``confinement``: how the tool (and the build scripts it runs) is confined; it may
+        write only its staging directory and ``cache`` (default: next to the target). None:
+        unconfined (``BIFROST_SANDBOX=off``)."""
         self.target = target
         self.index_args = list(index_args)
         self.timeout_s = timeout_s
+        self.confinement = confinement
+        self.cache = cache or target.with_name(f".{target.name}-build-cache")
         uv = find_uv() if tool in ("auto", "uv") else None
         if tool == "uv" and uv is None:
             raise UserError(
@@ -153,11 +162,15 @@ class Installer:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Installer:
+        from bifrost.sandbox import build_cache, build_policy
+
         return cls(
             settings.packages_path,
             tool=settings.package_installer,
             index_args=shlex.split(settings.package_index_args),
             timeout_s=settings.package_install_timeout_s,
+            confinement=build_policy(settings),
+            cache=build_cache(settings),
         )
 
     @property
@@ -272,6 +285,23 @@ class Installer:
         finally:
             staging.discard()
 
+    def _launch(self, command: list[str], into: Path) -> tuple[list[str], dict[str, str]]:
+        """The command line and environment that run ``command`` confined, like an execution
+        (see ``bifrost.runtime.confine``): its own uid, only ``into`` and its cache writable."""
+        env = _environment()
+        if self.confinement is None:
+            return command, env
+        tools = [os.path.dirname(self.uv)] if self.uv else []
+        local = [arg for arg in self.index_args if os.path.isabs(arg) and os.path.exists(arg)]
+        policy = dataclasses.replace(
+            self.confinement,
+            keep=(*self.confinement.keep, *tools, *local),
+            write=(*self.confinement.write, str(into), str(self.cache)),
+        )
+        env.update(UV_CACHE_DIR=str(self.cache), PIP_CACHE_DIR=str(self.cache))
+        launcher = [sys.executable, "-m", "bifrost.runtime.confine", policy.to_json(), "--"]
+        return [*launcher, *command], env
+
     async def _run(
         self, requirements: Sequence[str], into: Path, report: Report | None
     ) -> tuple[int, list[str]]:
@@ -279,12 +309,13 @@ class Installer:
         exit code and the last lines of the output."""
         command = self.command(requirements, into)
         log.info("running %s", redact(shlex.join(command)))
+        argv, env = self._launch(command, into)
         proc = await asyncio.create_subprocess_exec(
-            *command,
+            *argv,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
-            env=_environment(),
+            env=env,
             start_new_session=True,  # a timeout kills the tool and its build backends
         )
         tail: list[str] = []

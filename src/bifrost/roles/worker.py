@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from typing import Protocol
 
 from bifrost.context import Context
 from bifrost.packages.worker import RequirementsWatcher, prepare_worker
 from bifrost.roles.shared import Transport, process_id, protect_process
 from bifrost.runtime.protocol import CodeSource, ExecutionOutcome, ExecutionRequest
+from bifrost.sandbox import execution_policy
 from bifrost.settings import Settings
 from bifrost.store import executions
 from bifrost.worker.dispatch import execution_handler
@@ -62,8 +62,10 @@ def build_executor(settings: Settings, ctx: Context) -> RunsExecutions:
         root=settings.workspace_root,
         concurrency=settings.worker_concurrency,
         extra_sys_path=sys_path,
-        user=settings.execution_user if os.geteuid() == 0 else None,
+        confinement=execution_policy(settings),
         virtual=settings.virtual_imports,
+        log_bytes=settings.execution_log_bytes,
+        buffer_bytes=settings.execution_buffer_bytes,
     )
 
 

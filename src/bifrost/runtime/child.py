@@ -2,8 +2,8 @@
 
 The child isolates itself (see ``isolation``), imports the entry module
 by its dotted name (never ``exec`` of source, so ``__package__`` and pickling work), calls the
-decorated function and reports a JSON outcome. Output goes to a memfd the template also holds, so
-logs survive a timeout kill or a crash. Stdlib only.
+decorated function and reports a JSON outcome. Output goes to a pipe the template drains into a
+bounded buffer, so logs survive a timeout kill or a crash. Stdlib only.
 """
 
 from __future__ import annotations
@@ -39,12 +39,16 @@ class ExecutionError(Exception):
 
 
 def main(
-    sock: socket.socket, log_fd: int, request: dict[str, Any], importer: VirtualImporter
+    sock: socket.socket,
+    log_fd: int,
+    request: dict[str, Any],
+    importer: VirtualImporter,
+    slot: int | None,
 ) -> NoReturn:
     """Entry point after ``fork`` for a request known at fork time; never returns."""
     code = 70
     try:
-        isolation.isolate(sock.fileno(), log_fd)
+        isolation.isolate(sock.fileno(), log_fd, slot)
         code = _serve(sock, request, importer)
     except BaseException:
         _last_words()
@@ -52,11 +56,13 @@ def main(
         os._exit(code)
 
 
-def spare_main(sock: socket.socket, log_fd: int, importer: VirtualImporter) -> NoReturn:
+def spare_main(
+    sock: socket.socket, log_fd: int, importer: VirtualImporter, slot: int | None
+) -> NoReturn:
     """Entry point of a spare: isolate and warm up now, then wait for one request."""
     code = 70
     try:
-        isolation.isolate(sock.fileno(), log_fd)
+        isolation.isolate(sock.fileno(), log_fd, slot)
         _pretouch()
         payload = wire.recv_frame(sock)
         # No payload: the template dropped this spare.

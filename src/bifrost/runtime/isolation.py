@@ -1,4 +1,4 @@
-"""Isolation of an execution process: its own process group, fds, streams and rlimits.
+"""Isolation of an execution process: its own process group, fds, streams, confinement, rlimits.
 
 The template calls :func:`prepare` once, so a forked child only rebinds ready-made objects (fewer
 copy-on-write page faults on the critical path). Stdlib only.
@@ -14,11 +14,10 @@ import math
 import os
 import resource
 import signal
-import stat
 import sys
 from typing import Any
 
-from bifrost.runtime.client import ENV_ROOT, ENV_USER
+from bifrost.runtime import confine
 
 try:
     _LIBC: Any = ctypes.CDLL(None, use_errno=True)
@@ -29,6 +28,8 @@ except OSError:  # pragma: no cover - not glibc/musl
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
 _CAPABILITY_VERSION_3 = 0x20080522
+MAX_TIMEOUT_S = 1e7  # about 115 days: longer timeouts count as this (no float or rlimit overflow)
+MAX_SELECT_S = 86400.0  # one wait of the template's loop; select() overflows beyond ~24.8 days
 
 
 class _Prepared:
@@ -39,10 +40,11 @@ class _Prepared:
     stderr: io.TextIOWrapper | None = None
     handler: logging.Handler | None = None
     template_pid = 0
-    account: tuple[int, int] | None = None  # (uid, gid) executions switch to
+    slots: confine.Slots | None = None  # None: unconfined (the operator's explicit opt-out)
+    tmp_keep: list[str] = []  # paths under /tmp a child's private /tmp must still show
 
 
-def prepare() -> None:
+def prepare(slots: confine.Slots | None = None, tmp_keep: list[str] | None = None) -> None:
     """Called in the template: build stream wrappers and the log handler children will use."""
     _Prepared.stdin = open(0, closefd=False)  # noqa: SIM115
     _Prepared.stdout = _text_stream(1)
@@ -51,53 +53,17 @@ def prepare() -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     _Prepared.handler = handler
     _Prepared.template_pid = os.getpid()
-    _Prepared.account = _account(os.environ.get(ENV_USER))
+    _Prepared.slots = slots
+    _Prepared.tmp_keep = list(tmp_keep or ())
 
 
-def _account(user: str | None) -> tuple[int, int] | None:
-    """Resolved once in the template: a child must not read /etc/passwd after the fork.
-
-    Only when running as root, and only if that account can read this Python installation
-    (a Python under /root cannot be read by others; the children then stay root, without
-    capabilities)."""
-    if not user or user == "root" or os.geteuid() != 0:
-        return None
-    root = os.environ.get(ENV_ROOT) or "\0"  # the virtual root is served, never read from disk
-    on_disk = [p for p in sys.path if p != root and not p.startswith(root + os.sep)]
-    if not all(map(_readable_by_others, on_disk)):
-        return None
-    import pwd
-
-    entry = pwd.getpwnam(user)
-    return entry.pw_uid, entry.pw_gid
-
-
-def _readable_by_others(path: str) -> bool:
-    """Every directory on the way is searchable by others, and the last one readable."""
-    if not path or not os.path.isdir(path):
-        return True
-    parts = os.path.realpath(path).split(os.sep)
-    for depth in range(2, len(parts) + 1):
-        mode = os.stat(os.sep.join(parts[:depth]) or os.sep).st_mode
-        if not mode & stat.S_IXOTH:
-            return False
-    return bool(os.stat(path).st_mode & stat.S_IROTH)
-
-
-def _drop_privileges() -> None:
-    """User code must not reach the supervisor's environment or memory (credentials). As another
-    account it cannot; as root it must at least lose every capability, so the kernel refuses it
-    the non-dumpable supervisor's /proc entries (and exec cannot give them back)."""
+def _drop_capabilities() -> None:
+    """Unconfined mode only (the opt-out): as root, at least lose every capability, so the kernel
+    refuses the non-dumpable supervisor's /proc entries (and exec cannot give them back)."""
     if os.geteuid() != 0:
         return
     with contextlib.suppress(Exception):
         _LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-    if _Prepared.account is not None:
-        uid, gid = _Prepared.account
-        os.setgroups([])
-        os.setgid(gid)
-        os.setuid(uid)
-        return
     for capability in range(64):  # the bounding set limits what any exec could regain
         if _LIBC.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
             break
@@ -115,8 +81,9 @@ def _die_with_parent() -> None:
         os._exit(70)  # it died before prctl took effect
 
 
-def isolate(keep_fd: int, log_fd: int) -> None:
-    """In a fresh child: own process group, only ``keep_fd`` open, output to ``log_fd``."""
+def isolate(keep_fd: int, log_fd: int, slot: int | None) -> None:
+    """In a fresh child: own process group, only ``keep_fd`` open, output to ``log_fd``, then
+    confined to ``slot`` (its cgroup, a private /tmp, its uid) unless confinement is off."""
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)
     _die_with_parent()
@@ -124,11 +91,16 @@ def isolate(keep_fd: int, log_fd: int) -> None:
     os.dup2(null, 0)
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
-    os.closerange(3, keep_fd)  # the template's sockets, pidfds and other children's memfds
+    os.closerange(3, keep_fd)  # the template's sockets, pidfds and other children's pipes
     os.closerange(keep_fd + 1, 1 << 20)
     if _Prepared.handler is None:
         prepare()
-    _drop_privileges()
+    if _Prepared.slots is not None and slot is not None:
+        _Prepared.slots.enter(slot, _Prepared.tmp_keep)
+        _die_with_parent()  # a change of uid cleared the death signal
+        os.environ["HOME"] = "/tmp"
+    else:
+        _drop_capabilities()
     sys.stdin, sys.stdout, sys.stderr = _Prepared.stdin, _Prepared.stdout, _Prepared.stderr
     root = logging.getLogger()
     for old in root.handlers[:]:
@@ -154,7 +126,7 @@ def set_limits(timeout_s: float, memory_mb: int) -> None:
     if memory_mb > 0:
         resource.setrlimit(resource.RLIMIT_AS, _clamp(resource.RLIMIT_AS, memory_mb << 20))
     if timeout_s > 0:  # CPU seconds across all threads: allow every core for the whole wall time
-        cpu = math.ceil(timeout_s * (os.cpu_count() or 1)) + 1
+        cpu = math.ceil(min(timeout_s, MAX_TIMEOUT_S) * (os.cpu_count() or 1)) + 1
         soft, hard = _clamp(resource.RLIMIT_CPU, cpu + 1)
         resource.setrlimit(resource.RLIMIT_CPU, (min(cpu, soft), hard))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))

@@ -4,59 +4,81 @@ Started by the executor as ``python -m bifrost.runtime.template --fd N`` with a 
 environment (no credentials). It installs the import hook, preloads the runtime, freezes the GC and
 then multiplexes with one selector: run requests from the executor, blob requests from children
 (forwarded to the executor, answered back, kept so later children import from memory and compiled
-when idle), child exits (pidfds) and deadlines (SIGKILL of the child's process group).
-Stdlib only.
+when idle), children's output (drained into bounded buffers), child exits (pidfds) and deadlines
+(SIGKILL of the child's process group; at the end of a run everything left in its slot's cgroup).
+When confinement is on (``BIFROST_RUNTIME_CONFINE``) the template first enters its file-system
+view (see ``confine``) and gives every child a slot of its own. Stdlib only.
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import gc
 import hashlib
 import importlib.machinery
+import json
 import os
 import pickle
 import re
 import selectors
 import signal
 import socket
+import struct
 import sys
 import threading
 import time
 from typing import Any
 
-from bifrost.runtime import bootstrap, child, errors, isolation, wire
-from bifrost.runtime.client import CLIENT, ENV_PRELOAD, ENV_ROOT, ENV_SOCKET, ENV_SPARE
+from bifrost.runtime import bootstrap, child, confine, errors, isolation, wire
+from bifrost.runtime.client import (
+    CLIENT,
+    ENV_CONFINE,
+    ENV_LIMITS,
+    ENV_PRELOAD,
+    ENV_ROOT,
+    ENV_SOCKET,
+    ENV_SPARE,
+)
 from bifrost.runtime.importer import VirtualImporter, install
+from bifrost.runtime.logs import LogBuffer
 from bifrost.runtime.protocol import KEEP_MANIFESTS
 from bifrost.runtime.wire import Peer
 
-MAX_LOG_BYTES = 1 << 20
+LOG_BYTES = 2 << 20  # output kept per run (start and end); BIFROST_EXECUTION_LOG_BYTES
+BUFFER_BYTES = 64 << 20  # replies a child may leave unread; BIFROST_EXECUTION_BUFFER_BYTES
 SPARE_DELAY_S = 0.005  # quiet time before forking a spare
 LINGER_S = 1.0  # a child that reported must exit this soon, or it is killed
+CONNECTIONS_PER_UID = 64  # a run's descendants connecting through the listener socket
+SO_PEERCRED = getattr(socket, "SO_PEERCRED", 17)
 _SHA = re.compile(r"[0-9a-f]{64}")
 
 
 class Run:
     """One forked child: a spare waiting for work, or an execution."""
 
-    def __init__(self, pid: int, peer: Peer, log_fd: int, epoch: int) -> None:
+    def __init__(
+        self, pid: int, peer: Peer, log_fd: int, epoch: int, slot: int | None, log_bytes: int
+    ) -> None:
         self.pid = pid
         self.peer = peer
-        self.log_fd = log_fd
+        self.log_fd = log_fd  # the read end of the child's output pipe; -1 once at its end
+        self.logs = LogBuffer(log_bytes)
+        self.slot = slot
         self.epoch = epoch
         self.pidfd = -1
         self.request: dict[str, Any] | None = None
         self.id = ""
         self.deadline = float("inf")
-        self.ending = ""  # "timeout" | "cancelled" | "stale" once the template killed it
+        self.ending = ""  # why the template killed it: timeout, cancelled, stale, flooded...
         self.reported = False
 
     def assign(self, request: dict[str, Any]) -> None:
         self.request = request
         self.id = str(request["execution_id"])
         timeout = float(request.get("timeout_s") or 0)
+        timeout = min(timeout, isolation.MAX_TIMEOUT_S)  # beyond, as good as none (no overflow)
         self.deadline = time.monotonic() + timeout if timeout > 0 else float("inf")
 
 
@@ -75,14 +97,22 @@ class Template:
         importer: VirtualImporter,
         listen: str | None,
         spare: bool = True,
+        slots: confine.Slots | None = None,
+        log_bytes: int = LOG_BYTES,
+        buffer_bytes: int = BUFFER_BYTES,
     ) -> None:
         self.importer = importer
+        self.slots = slots
+        self.log_bytes = log_bytes
+        self.buffer_bytes = buffer_bytes
         self.sel = selectors.DefaultSelector()
         self.executor = Peer(sock, wire.MAX_FRAME, self.sel, "executor")
         self.listener: socket.socket | None = None
         if listen:
             self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             self.listener.bind(listen)
+            if slots is not None:  # children run as other uids; the directory is private
+                os.chmod(listen, 0o666)
             self.listener.listen(64)
             self.listener.setblocking(False)
             self.sel.register(self.listener, selectors.EVENT_READ, ("listener", None))
@@ -91,6 +121,8 @@ class Template:
         self.paths_by_sha: dict[str, list[str]] | None = None
         self.runs: dict[int, Run] = {}
         self.clients: dict[Peer, Run | None] = {}
+        self.accepted: dict[Peer, int] = {}  # connections through the listener, by peer uid
+        self.connections: collections.Counter[int] = collections.Counter()
         self.waiting: dict[str, list[Peer]] = {}
         self.jobs: collections.deque[tuple[str, str]] = collections.deque()
         self.use_spare = spare
@@ -112,6 +144,8 @@ class Template:
                 timeout = 0.0
             elif spare_due is not None:
                 timeout = spare_due if timeout is None else min(timeout, spare_due)
+            if timeout is not None:
+                timeout = min(timeout, isolation.MAX_SELECT_S)  # then the loop simply waits again
             events = self.sel.select(timeout)
             if not events:
                 self._idle()
@@ -125,6 +159,8 @@ class Template:
                     self._read_executor()
                 elif kind == "client":
                     self._read_client(obj)
+                elif kind == "log":
+                    self._read_log(obj)
                 elif kind == "exit":
                     self._reap(obj)
                 elif kind == "listener":
@@ -161,6 +197,11 @@ class Template:
         if self.executor.out:
             with contextlib.suppress(OSError):
                 self.executor.sock.sendall(self.executor.out)
+        if self.slots is not None:
+            for run in self.runs.values():
+                if run.slot is not None:
+                    self.slots.release(run.slot)
+            self.slots.close()
 
     # -- executor messages ----------------------------------------------------------------------
     def _read_executor(self) -> None:
@@ -216,6 +257,7 @@ class Template:
             "gc_frozen": gc.get_freeze_count(),
             "gc_enabled": gc.isenabled(),
             "runs": sum(1 for run in self.runs.values() if run.request is not None),
+            "run_pids": [r.pid for r in self.runs.values() if r.request and not r.reported],
             "spare": self.spare.pid if self.spare is not None else None,
             "forks": self.forks,
             "spares_used": self.spares_used,
@@ -260,19 +302,44 @@ class Template:
             return
         spare, self.spare = self.spare, None
         if spare is not None and spare.epoch == self.epoch and not spare.ending:
+            if not self._fit(spare, int(request.get("memory_mb") or 0)):
+                self._kill(spare, "stale")
+                self._fork_or_refuse(request)
+                return
             self.spares_used += 1
             spare.assign(request)
             self.clients[spare.peer] = spare
-            spare.peer.send(wire.encode_trusted(("run", request)))
+            self._send_client(spare.peer, wire.encode_trusted(("run", request)))
             return
         if spare is not None:
             self._kill(spare, "stale")
-        self._fork(request)
+        self._fork_or_refuse(request)
+
+    def _fit(self, spare: Run, memory_mb: int) -> bool:
+        """Give a spare's slot the request's memory limit (the kernel refuses one below what
+        the spare already uses)."""
+        if self.slots is None or spare.slot is None:
+            return True
+        try:
+            self.slots.limit(spare.slot, memory_mb)
+            return True
+        except OSError:
+            return False
+
+    def _fork_or_refuse(self, request: dict[str, Any]) -> None:
+        try:
+            self._fork(request)
+        except (confine.Unavailable, OSError) as exc:
+            self._report(request, "failed", error=errors.error("WorkerError", str(exc)))
 
     def _fork(self, request: dict[str, Any] | None) -> Run:
         """Fork a child: for ``request`` now, or (None) a spare that waits for one."""
+        slot = None
+        if self.slots is not None:
+            memory = int(request.get("memory_mb") or 0) if request is not None else None
+            slot = self.slots.take(memory)
         parent_sock, child_sock = socket.socketpair()
-        log_fd = os.memfd_create("bifrost-execution", os.MFD_CLOEXEC)
+        log_r, log_w = os.pipe2(os.O_CLOEXEC)
         for stream in (sys.stdout, sys.stderr):
             stream.flush()
         gc.freeze()  # objects made since the last fork stay shared, not copied on first GC pass
@@ -281,17 +348,20 @@ class Template:
             try:
                 parent_sock.close()
                 if request is None:
-                    child.spare_main(child_sock, log_fd, self.importer)
+                    child.spare_main(child_sock, log_w, self.importer, slot)
                 else:
-                    child.main(child_sock, log_fd, request, self.importer)
+                    child.main(child_sock, log_w, request, self.importer, slot)
             finally:
                 os._exit(70)
         self.forks += 1
         child_sock.close()
+        os.close(log_w)
+        os.set_blocking(log_r, False)
         with contextlib.suppress(OSError):
             os.setpgid(pid, pid)
-        peer = Peer(parent_sock, wire.MAX_UNTRUSTED_FRAME, self.sel, "client")
-        run = Run(pid, peer, log_fd, self.epoch)
+        peer = Peer(parent_sock, wire.MAX_UNTRUSTED_FRAME, self.sel, "client", self.buffer_bytes)
+        run = Run(pid, peer, log_r, self.epoch, slot, self.log_bytes)
+        self.sel.register(log_r, selectors.EVENT_READ, ("log", run))
         if request is not None:
             run.assign(request)
         self.runs[pid] = run
@@ -333,7 +403,10 @@ class Template:
             return
         if self._spare_due() == 0.0:
             self._drop_spare()
-            self.spare = self._fork(None)
+            try:
+                self.spare = self._fork(None)
+            except (confine.Unavailable, OSError):
+                self.use_spare = False  # no free slot or no memory: fork per request from now
 
     def _drop_spare(self) -> None:
         if self.spare is not None:
@@ -342,13 +415,21 @@ class Template:
 
     # -- clients: execution children and their descendants --------------------------------------
     def _accept(self) -> None:
+        """A connection from an execution's descendant (fork, spawn): at most
+        ``CONNECTIONS_PER_UID`` per run, so no run can use up the template's descriptors."""
         assert self.listener is not None
         try:
             conn, _ = self.listener.accept()
-        except (BlockingIOError, InterruptedError):
+        except OSError:  # nothing waiting, or out of descriptors: the client sees a reset
             return
-        peer = Peer(conn, wire.MAX_UNTRUSTED_FRAME, self.sel, "client")
+        _pid, uid, _gid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, SO_PEERCRED, 12))
+        if self.connections[uid] >= CONNECTIONS_PER_UID:
+            conn.close()
+            return
+        peer = Peer(conn, wire.MAX_UNTRUSTED_FRAME, self.sel, "client", self.buffer_bytes)
         self.clients[peer] = None
+        self.connections[uid] += 1
+        self.accepted[peer] = uid
 
     def _read_client(self, peer: Peer) -> None:
         try:
@@ -362,7 +443,22 @@ class Template:
 
     def _close_client(self, peer: Peer) -> None:
         self.clients.pop(peer, None)
+        uid = self.accepted.pop(peer, None)
+        if uid is not None:
+            self.connections[uid] -= 1
         peer.close()
+
+    def _send_client(self, peer: Peer, data: bytes) -> None:
+        """A child that leaves more than ``buffer_bytes`` of replies unread is stopped (its
+        descendants only lose their connection); nobody else's run is affected."""
+        peer.send(data)
+        if not peer.overflowed:
+            return
+        run = self.clients.get(peer)
+        if run is not None and not run.ending:
+            self._kill(run, "flooded")
+        elif run is None:
+            self._close_client(peer)
 
     def _on_client(self, peer: Peer, msg: dict[str, Any]) -> None:
         op = msg.get("op")
@@ -370,7 +466,8 @@ class Template:
             self._want_blob(peer, msg["sha"])
         elif op == "manifest" and isinstance(msg.get("generation"), int):
             generation = msg["generation"]
-            peer.send(wire.encode_trusted(("manifest", generation, self.manifests.get(generation))))
+            manifest = self.manifests.get(generation)
+            self._send_client(peer, wire.encode_trusted(("manifest", generation, manifest)))
         elif op == "done" and self.clients.get(peer) is not None:
             run = self.clients[peer]
             assert run is not None
@@ -381,7 +478,8 @@ class Template:
 
     def _want_blob(self, peer: Peer, sha: str) -> None:
         if self.importer.has_blob(sha):
-            peer.send(wire.encode_trusted(("blob", sha, self.importer.blob(sha), None)))
+            reply = wire.encode_trusted(("blob", sha, self.importer.blob(sha), None))
+            self._send_client(peer, reply)
             return
         waiters = self.waiting.setdefault(sha, [])
         waiters.append(peer)
@@ -393,7 +491,7 @@ class Template:
             data, error = None, "content does not match its sha256"
         reply = wire.encode_trusted(("blob", sha, data, error))
         for peer in self.waiting.pop(sha, []):
-            peer.send(reply)
+            self._send_client(peer, reply)
         if data is not None:
             self.importer.preload_blobs({sha: data})
             self.epoch += 1
@@ -433,6 +531,22 @@ class Template:
             if pid:
                 self._reap(run, status)
 
+    def _read_log(self, run: Run, rounds: int = 16) -> None:
+        """Drain the child's output into its bounded buffer (a few reads, then others' turn)."""
+        for _ in range(rounds if run.log_fd >= 0 else 0):  # an event of this round may be stale
+            try:
+                data = os.read(run.log_fd, 1 << 16)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                self.sel.unregister(run.log_fd)
+                os.close(run.log_fd)
+                run.log_fd = -1
+                return
+            run.logs.feed(data)
+
     def _reap(self, run: Run, status: int | None = None) -> None:
         if run.peer in self.clients:
             self._read_client(run.peer)  # the child wrote "done" before exiting
@@ -443,6 +557,13 @@ class Template:
             _, status = os.waitpid(run.pid, 0)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(run.pid, signal.SIGKILL)  # strays the execution left behind
+        if self.slots is not None and run.slot is not None:
+            self.slots.release(run.slot)  # and every process it started, however detached
+        if run.log_fd >= 0:
+            self._read_log(run, rounds=1024)
+        if run.log_fd >= 0:
+            self.sel.unregister(run.log_fd)
+            os.close(run.log_fd)
         del self.runs[run.pid]
         if run is self.spare:
             self.spare = None
@@ -455,21 +576,15 @@ class Template:
                 err = errors.error("TimeoutError", why)
             elif run.ending == "cancelled":
                 err = errors.error("Cancelled", "the execution was cancelled")
+            elif run.ending == "flooded":
+                why = (
+                    f"the execution left more than {self.buffer_bytes} bytes of replies unread"
+                    " on its channel to the worker and was stopped"
+                )
+                err = errors.error("OutputLimitExceeded", why)
             else:
                 err = errors.error("ExecutionCrashed", errors.describe_exit(status, limit))
-            self._report(run.request, outcome, error=err, logs=self._logs(run))
-        os.close(run.log_fd)
-
-    def _logs(self, run: Run) -> str:
-        size = os.fstat(run.log_fd).st_size
-        if size <= MAX_LOG_BYTES:
-            data = os.pread(run.log_fd, size, 0)
-        else:
-            head = os.pread(run.log_fd, MAX_LOG_BYTES // 4, 0)
-            tail = os.pread(run.log_fd, MAX_LOG_BYTES // 4 * 3, size - MAX_LOG_BYTES // 4 * 3)
-            skipped = size - len(head) - len(tail)
-            data = head + f"\n... [{skipped} bytes of output skipped] ...\n".encode() + tail
-        return data.decode("utf-8", "replace")
+            self._report(run.request, outcome, error=err, logs=run.logs.text())
 
     def _report_done(self, run: Run, msg: dict[str, Any]) -> None:
         assert run.request is not None
@@ -483,12 +598,14 @@ class Template:
         child_ms = msg.get("child_ms") if isinstance(msg.get("child_ms"), (int, float)) else None
         run.reported = True
         run.deadline = min(run.deadline, time.monotonic() + LINGER_S)  # it exits right after
+        if run.log_fd >= 0:
+            self._read_log(run, rounds=1024)  # what it printed before reporting
         self._report(
             run.request,
             status,
             result_json=result_json if status == "success" else "null",
             error=error if status == "failed" else None,
-            logs=self._logs(run),
+            logs=run.logs.text(),
             child_ms=child_ms,
         )
 
@@ -519,6 +636,22 @@ class Template:
         )
 
 
+def _confine(listen: str | None) -> tuple[confine.Slots | None, list[str]]:
+    """Enter the view of ``BIFROST_RUNTIME_CONFINE`` and take a range of slots; (None, [])
+    when the executor turned confinement off."""
+    raw = os.environ.get(ENV_CONFINE)
+    if not raw:
+        return None, []
+    problems = confine.missing()
+    if problems:
+        raise confine.Unavailable("; ".join(problems))
+    policy = confine.Policy.from_json(raw)
+    keep = (*policy.keep, *confine.python_paths())
+    policy = dataclasses.replace(policy, keep=keep)
+    confine.enter_view(policy)
+    return confine.Slots(policy), confine.tmp_keeps([*keep, *filter(None, [listen])])
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of ``python -m bifrost.runtime.template --fd N``."""
     args = sys.argv[1:] if argv is None else argv
@@ -528,17 +661,33 @@ def main(argv: list[str] | None = None) -> None:
     # write (EFBIG) rather than kill the child.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     sock = socket.socket(fileno=fd)
-    CLIENT.disable()  # the template only serves blobs; a fetch here would wait on itself
     bootstrap.extend_sys_path()  # the package directory, after the stdlib and site-packages
+    listen = os.environ.get(ENV_SOCKET)
+    try:
+        slots, tmp_keep = _confine(listen)  # what sys.path names stays visible, read-only
+    except (confine.Unavailable, OSError) as exc:  # refuse, saying why; never run unconfined
+        refused = f"executions cannot be confined: {exc}"
+        sock.sendall(wire.encode_untrusted({"op": "ready", "pid": os.getpid(), "refused": refused}))
+        return
+    CLIENT.disable()  # the template only serves blobs; a fetch here would wait on itself
     importer = install(os.environ[ENV_ROOT], CLIENT.fetch)
     for name in filter(None, os.environ.get(ENV_PRELOAD, "").split(",")):
         try:
             __import__(name.strip())
         except Exception as exc:
             print(f"bifrost template: could not preload {name}: {exc!r}", file=sys.stderr)
-    isolation.prepare()
+    isolation.prepare(slots, tmp_keep)
     spare = os.environ.get(ENV_SPARE, "1") != "0"
-    template = Template(sock, importer, os.environ.get(ENV_SOCKET), spare=spare)
+    limits = json.loads(os.environ.get(ENV_LIMITS) or "{}")
+    template = Template(
+        sock,
+        importer,
+        listen,
+        spare=spare,
+        slots=slots,
+        log_bytes=int(limits.get("log_bytes") or LOG_BYTES),
+        buffer_bytes=int(limits.get("buffer_bytes") or BUFFER_BYTES),
+    )
     gc.collect()
     gc.freeze()
     template.serve()

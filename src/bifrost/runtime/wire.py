@@ -95,25 +95,47 @@ class FrameReader:
 
 class Peer:
     """A non-blocking framed connection on a selector; it asks for write events only while
-    output is pending, so a large frame is finished even when nothing else happens."""
+    output is pending, so a large frame is finished even when nothing else happens.
+
+    ``max_pending`` (0: no cap) bounds the output waiting for a reader that does not read: past
+    it the peer stops sending (``overflowed``) and its owner decides. A send that fails stops
+    the output too, but what the other side already sent can still be received."""
 
     def __init__(
-        self, sock: socket.socket, limit: int, sel: selectors.BaseSelector, kind: str
+        self,
+        sock: socket.socket,
+        limit: int,
+        sel: selectors.BaseSelector,
+        kind: str,
+        max_pending: int = 0,
     ) -> None:
         sock.setblocking(False)
         self.sock = sock
         self.reader = FrameReader(limit)
         self.out = bytearray()
         self.closed = False
+        self.max_pending = max_pending
+        self.overflowed = False
+        self.broken = False  # no more output: it overflowed or a send failed
         self._sel = sel
         self._data = (kind, self)
         self._writing = False
         sel.register(sock, selectors.EVENT_READ, self._data)
 
     def send(self, data: bytes) -> None:
-        if not self.closed:
-            self.out += data
-            self.flush()
+        if self.closed or self.broken:
+            return
+        if self.max_pending and len(self.out) + len(data) > self.max_pending:
+            self.overflowed = True
+            self._stop_output()
+            return
+        self.out += data
+        self.flush()
+
+    def _stop_output(self) -> None:
+        self.broken = True
+        self.out.clear()
+        self._want_write(False)
 
     def flush(self) -> None:
         while self.out and not self.closed:
@@ -122,8 +144,7 @@ class Peer:
             except (BlockingIOError, InterruptedError):
                 break
             except OSError:
-                self.out.clear()
-                self.close()
+                self._stop_output()
                 return
             del self.out[:sent]
         self._want_write(bool(self.out))

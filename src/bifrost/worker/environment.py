@@ -12,19 +12,22 @@ site-packages (:func:`bifrost.runtime.bootstrap.extend_sys_path`), once the inte
 
 from __future__ import annotations
 
+import json
 import os
 import site
 from collections.abc import Iterable, Mapping, Sequence
 
 from bifrost.runtime.client import (
+    ENV_CONFINE,
+    ENV_LIMITS,
     ENV_PRELOAD,
     ENV_ROOT,
     ENV_SOCKET,
     ENV_SPARE,
     ENV_SYS_PATH,
-    ENV_USER,
     ENV_VIRTUAL,
 )
+from bifrost.runtime.confine import Policy
 
 SAFE_ENV = ("PATH", "HOME", "LANG", "LANGUAGE", "TZ")
 
@@ -46,8 +49,9 @@ def template_env(
     preload: Sequence[str] = (),
     base: Mapping[str, str] | None = None,
     spare: bool = True,
-    user: str | None = None,
+    confinement: Policy | None = None,
     virtual: bool = True,
+    limits: Mapping[str, int] | None = None,
 ) -> dict[str, str]:
     """The template's whole environment: an allow-list of the parent's, never its credentials.
 
@@ -72,8 +76,10 @@ def template_env(
         out[ENV_PRELOAD] = ",".join(preload)
     if not spare:
         out[ENV_SPARE] = "0"
-    if user:
-        out[ENV_USER] = user
+    if confinement is not None:
+        out[ENV_CONFINE] = confinement.to_json()
+    if limits:
+        out[ENV_LIMITS] = json.dumps(dict(limits))
     if not virtual:
         out[ENV_VIRTUAL] = "0"
     return out

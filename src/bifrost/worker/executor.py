@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import glob
 import json
+import logging
 import os
 import shutil
 import socket
@@ -23,6 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bifrost.runtime import errors, wire
+from bifrost.runtime.confine import Policy
 from bifrost.runtime.protocol import (
     KEEP_MANIFESTS,
     STATUSES,
@@ -33,10 +36,33 @@ from bifrost.runtime.protocol import (
 )
 from bifrost.worker.environment import template_env
 
-__all__ = ["Executor", "template_env"]
+__all__ = ["Executor", "Policy", "template_env"]
+
+log = logging.getLogger(__name__)
 
 GRACE_S = 10.0  # the template kills at the deadline; this is only a backstop if it cannot
 BLOB_CACHE_BYTES = 64 << 20
+STATE_PREFIX = "bifrost-rt-"
+
+
+class ConfinementRefused(RuntimeError):
+    """The template could not confine executions (the message says what the kernel lacks)."""
+
+
+def remove_stale_state(directory: str | None = None) -> None:
+    """State directories of executors that died without cleaning up (SIGKILL): their pid is in
+    the name, so a directory whose owner is gone is removed."""
+    pattern = os.path.join(directory or tempfile.gettempdir(), f"{STATE_PREFIX}*-*")
+    for path in glob.glob(pattern):
+        owner = os.path.basename(path)[len(STATE_PREFIX) :].split("-", 1)[0]
+        if not owner.isdigit() or int(owner) == os.getpid():
+            continue
+        try:
+            os.kill(int(owner), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except PermissionError:
+            continue
 
 
 class _Worker:
@@ -58,6 +84,7 @@ class _Worker:
         self.ready: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self.infos: collections.deque[asyncio.Future[dict[str, Any]]] = collections.deque()
         self.closed = False
+        self.socket_path = ""
         self.task = asyncio.create_task(self._read_loop())
 
     @property
@@ -173,13 +200,17 @@ class Executor:
         python: str = sys.executable,
         startup_timeout_s: float = 60.0,
         spare: bool = True,
-        user: str | None = None,
+        confinement: Policy | None = Policy(),  # frozen: sharing the default is safe
         virtual: bool = True,
+        log_bytes: int = 2 << 20,
+        buffer_bytes: int = 64 << 20,
     ) -> None:
-        """``user``: run executions as this account (the template must run as root to switch).
+        """``confinement=None`` runs executions unconfined (the operator's explicit opt-out).
         ``virtual=False`` is the rollback path: entry modules come from plain ``sys.path``."""
         self._source = source
-        self._user = user
+        self._confinement = confinement
+        self._refused: str | None = None
+        self._limits = {"log_bytes": log_bytes, "buffer_bytes": buffer_bytes}
         self._virtual = virtual
         self.root = os.path.normpath(os.path.abspath(root))
         self._extra_sys_path = [str(p) for p in extra_sys_path]
@@ -204,12 +235,23 @@ class Executor:
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def start(self) -> None:
-        """Spawn the template and wait until it reports ready."""
+        """Spawn the template and wait until it reports ready. If it cannot confine executions,
+        this logs why and every run fails with that message (nothing runs unconfined)."""
         self._stopping = False
-        await self._current()
+        if self._confinement is None:
+            log.warning(
+                "EXECUTIONS ARE NOT CONFINED (BIFROST_SANDBOX=off): workflow code runs with the "
+                "worker's own account and can reach whatever it can"
+            )
+        try:
+            await self._current()
+        except ConfinementRefused as exc:
+            log.error("%s", exc)
 
     async def recycle(self) -> None:
         """Replace the template (after package installs); in-flight runs finish on the old one."""
+        if self._refused is not None:
+            return
         async with self._spawn_lock:
             fresh = await self._spawn()
             old, self._worker = self._worker, fresh
@@ -266,13 +308,17 @@ class Executor:
         async with self._spawn_lock:
             if self._stopping:
                 raise RuntimeError("the executor is stopped")
+            if self._refused is not None:
+                raise ConfinementRefused(self._refused)
             if self._worker is None or self._worker.closed:
                 self._worker = await self._spawn()
             return self._worker
 
     async def _spawn(self) -> _Worker:
         if self._state_dir is None:
-            self._state_dir = tempfile.mkdtemp(prefix="bifrost-rt-")  # mode 0700
+            remove_stale_state()
+            prefix = f"{STATE_PREFIX}{os.getpid()}-"
+            self._state_dir = tempfile.mkdtemp(prefix=prefix)  # mode 0700
         self._spawned += 1
         listen = os.path.join(self._state_dir, f"t{self._spawned}.sock")
         env = template_env(
@@ -282,8 +328,9 @@ class Executor:
             self._env,
             self._preload,
             spare=self._spare,
-            user=self._user,
+            confinement=self._confinement,
             virtual=self._virtual,
+            limits=self._limits,
         )
         ours, theirs = socket.socketpair()
         try:
@@ -305,14 +352,22 @@ class Executor:
             theirs.close()
         reader, writer = await asyncio.open_unix_connection(sock=ours)
         worker = _Worker(self, proc, reader, writer)
+        worker.socket_path = listen
         try:
-            await asyncio.wait_for(worker.ready, self._startup_timeout)
+            ready = await asyncio.wait_for(worker.ready, self._startup_timeout)
         except BaseException as exc:  # also cancelled (stop() during a restart): no orphan
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
             if isinstance(exc, TimeoutError | ConnectionError):
                 raise RuntimeError(f"the template process did not start: {exc!r}") from exc
             raise
+        if isinstance(ready.get("refused"), str):
+            self._refused = (
+                f"{ready['refused']}. Executions refuse to run unconfined; an operator may set "
+                "BIFROST_SANDBOX=off to run them anyway (see docs/security.md)"
+            )
+            await proc.wait()
+            raise ConfinementRefused(self._refused)
         self._warm(worker)
         return worker
 
@@ -327,6 +382,8 @@ class Executor:
 
     def _worker_gone(self, worker: _Worker) -> None:
         self._retired.discard(worker)
+        with contextlib.suppress(OSError):
+            os.unlink(worker.socket_path)  # a crashed template cannot remove its own
         if worker is self._worker and not self._stopping:
             self._restart = asyncio.create_task(self._restart_soon())
 
@@ -379,11 +436,15 @@ class Executor:
             if self._last is None or snapshot.generation >= self._last.generation:
                 self._last = snapshot
             try:
-                worker = await self._current()
-                future = worker.submit(request, snapshot)
-            except ConnectionError:  # the template died just now: one retry on a fresh one
-                worker = await self._current()
-                future = worker.submit(request, snapshot)
+                try:
+                    worker = await self._current()
+                    future = worker.submit(request, snapshot)
+                except ConnectionError:  # the template died just now: one retry on a fresh one
+                    worker = await self._current()
+                    future = worker.submit(request, snapshot)
+            except ConfinementRefused as exc:
+                msg = {"status": "failed", "error": errors.error("SandboxUnavailable", str(exc))}
+                return self._outcome(request, msg, snapshot.generation, started)
             limit = (
                 request.timeout_s + GRACE_S if request.timeout_s and request.timeout_s > 0 else None
             )
