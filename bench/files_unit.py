@@ -13,7 +13,7 @@ import asyncio
 import time
 
 from bench.common import Backend
-from bifrost.services import open_services
+from bifrost.context import open_context
 from bifrost.store.files import Write
 
 
@@ -29,8 +29,7 @@ def source(i: int, version: int) -> bytes:
 async def measure(kind: str, files: int, singles: int) -> dict[str, float]:
     backend = Backend(kind)
     try:
-        svc = await open_services(backend.settings(), with_worker=False)
-        try:
+        async with open_context(backend.settings()) as svc:
             edits = [Write(f"pkg{i // 100}/mod{i}.py", source(i, 1)) for i in range(files)]
             started = time.perf_counter()
             created = await svc.files.apply(edits)
@@ -44,8 +43,6 @@ async def measure(kind: str, files: int, singles: int) -> dict[str, float]:
             for i in range(singles):
                 await svc.files.write(f"single/mod{i}.py", source(i, 1))
             single_s = time.perf_counter() - started
-        finally:
-            await svc.close()
     finally:
         backend.close()
     return {

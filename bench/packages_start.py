@@ -29,7 +29,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "src")]
 
 from bifrost.packages.distributions import installed  # noqa: E402
 from bifrost.packages.installer import Installer  # noqa: E402
-from bifrost.packages.service import prepare_worker  # noqa: E402
+from bifrost.packages.worker import prepare_worker  # noqa: E402
 from bifrost.settings import Settings  # noqa: E402
 from bifrost.workspace.requirements import requirements  # noqa: E402
 from tests.packages.wheels import wheel  # noqa: E402

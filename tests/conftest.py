@@ -117,14 +117,11 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
 
 @pytest.fixture
 async def store(backend: Backend) -> AsyncIterator:
-    """Services without a worker: the store, cache and events an API process has."""
-    from bifrost.services import open_services
+    """The shared resources (store, cache, events, files) of the test's back end, no roles."""
+    from bifrost.context import open_context
 
-    svc = await open_services(backend.settings, with_worker=False)
-    try:
-        yield svc
-    finally:
-        await svc.close()
+    async with open_context(backend.settings) as ctx:
+        yield ctx
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Real servers for HTTP tests: `bifrost up`, or separate `bifrost api` and `bifrost worker`."""
+"""Real servers for HTTP tests: `bifrost up`, or separate `bifrost api`, `bifrost worker` and
+`bifrost scheduler` processes."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ class Cluster:
         )
 
     def start(self, *, apis: int = 1, workers: int = 0, extra_env: dict[str, str] | None = None):
-        """Embedded: one `bifrost up`. Distributed: `bifrost init`, then APIs and workers."""
+        """Embedded: one `bifrost up`. Distributed: `bifrost init`, then APIs, workers and one
+        scheduler."""
         if self.backend.name == "embedded" or workers == 0:
             port = free_port()
             self._spawn("up", "up", "--port", str(port), extra_env=extra_env)
@@ -46,7 +48,8 @@ class Cluster:
                 port = free_port()
                 self._spawn("api", "api", "--port", str(port), extra_env=extra_env)
                 self.urls.append(f"http://127.0.0.1:{port}")
-            for _ in range(workers):
+            self._spawn("scheduler", "scheduler", extra_env=extra_env)
+            for _ in range(workers):  # last: tests find workers at the end of `processes`
                 self._spawn("worker", "worker", extra_env=extra_env)
         self.wait_ready(min_workers=max(workers, 1))
         return self

@@ -1,4 +1,5 @@
-"""Live events by channel (``execution:<id>``, ``git:<job_id>``...): Redis pub/sub or in-process.
+"""Live events by channel (``execution:<id>``, ``job:<id>``..., see names.py): Redis pub/sub or
+in-process.
 
 One subscriber connection per process fans messages out to local queues, so a waiting request costs
 one SUBSCRIBE, not a connection.
@@ -17,6 +18,7 @@ from typing import Any, Protocol
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from bifrost import names
 from bifrost.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -69,7 +71,7 @@ class LocalEventBus:
 class RedisEventBus:
     def __init__(self, client: aioredis.Redis, prefix: str) -> None:
         self.redis = client
-        self.prefix = f"{prefix}events:"
+        self.prefix = names.events_prefix(prefix)
         self._fanout = _Fanout()
         self._pubsub = client.pubsub(ignore_subscribe_messages=True)
         self._reader: asyncio.Task | None = None

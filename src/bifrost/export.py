@@ -5,17 +5,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bifrost.services import open_services
+from bifrost.context import open_context
+from bifrost.roles.shared import protect_process
 from bifrost.settings import Settings
 
 
 async def export_workspace(settings: Settings, directory: Path) -> int:
     """Write every live file under ``directory``; files are replaced atomically one by one."""
-    services = await open_services(settings, with_worker=False)
-    try:
+    protect_process()
+    async with open_context(settings) as ctx:
         count = 0
-        for row in await services.files.list():
-            _, content = await services.files.read(row.path)
+        for row in await ctx.files.list():
+            _, content = await ctx.files.read(row.path)
             target = directory / row.path
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f".{target.name}.tmp")
@@ -23,5 +24,3 @@ async def export_workspace(settings: Settings, directory: Path) -> int:
             os.replace(tmp, target)
             count += 1
         return count
-    finally:
-        await services.close()

@@ -10,7 +10,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from bifrost.services import open_services
+from bifrost.context import open_context
+from bifrost.roles.shared import protect_process
 from bifrost.settings import Settings
 from bifrost.store import migrate
 from bifrost.store.tokens import ensure_admin_token
@@ -55,16 +56,14 @@ def secure_data_dir(settings: Settings) -> None:
 async def initialize(settings: Settings) -> InitReport:
     await asyncio.to_thread(migrate.upgrade, settings)
     secure_data_dir(settings)
-    services = await open_services(settings, with_worker=False)
-    try:
+    protect_process()  # it reads the credentials, and writes the admin token
+    async with open_context(settings) as ctx:
         configured = settings.admin_token.get_secret_value() if settings.admin_token else None
-        token = await ensure_admin_token(services.db, configured)
+        token = await ensure_admin_token(ctx.db, configured)
         path = None
         if token is not None:
             path = token_file(settings)
             save_token(path, token)
             secure_data_dir(settings)
-        generation = await services.cache.warm()
-    finally:
-        await services.close()
+        generation = await ctx.cache.warm()
     return InitReport(generation, token, path)

@@ -59,6 +59,12 @@ class Settings(BaseSettings):
     worker_shutdown_grace_s: int = Field(
         30, description="On stop, how long a worker lets running executions finish."
     )
+    reap_interval_s: float = Field(
+        30.0,
+        gt=0,
+        description="How often workers and schedulers close the work of dead processes, and how "
+        "old a pending execution or job must be before its lost queue task closes it.",
+    )
     max_execution_timeout_s: float = Field(
         24 * 3600.0,
         gt=0,

@@ -7,11 +7,25 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 
+from bifrost.api.deps import Services
+from bifrost.cache.base import ModuleCache
+from bifrost.context import Context, open_context
+from bifrost.events import EventBus
+from bifrost.packages.service import PackageService
+from bifrost.roles.api import ApiRole
+from bifrost.roles.scheduler import SchedulerRole
+from bifrost.roles.shared import Transport, open_transport
+from bifrost.roles.worker import WorkerRole
+from bifrost.runtime.protocol import ExecutionOutcome, ExecutionRequest
 from bifrost.settings import Settings
+from bifrost.store.files import Files
 from tests.conftest import Backend
 from tests.packages.wheels import broken_sdist, wheel
 
@@ -74,6 +88,12 @@ class FakeExecutor:
     def __init__(self) -> None:
         self.recycles = 0
 
+    async def start(self) -> None:
+        return None
+
+    async def run(self, request: ExecutionRequest) -> ExecutionOutcome:
+        raise AssertionError("package tests run no execution on the counting executor")
+
     async def recycle(self) -> None:
         self.recycles += 1
 
@@ -81,37 +101,64 @@ class FakeExecutor:
         return None
 
 
-async def open_worker(settings: Settings, *, real_executor: bool = False, worker_id: str = "w1"):
-    """Services wired as `open_services` + `start_worker` wire packages: the Files listener,
-    prepare_worker before the executor starts, then the watcher task. Returns the services and
-    the start report. Works before and after that wiring lands in bifrost.services."""
-    import asyncio
-    import inspect
+@dataclass
+class Node:
+    """One process's roles, wired by bifrost.roles: a worker, a scheduler and the API's
+    services (``packages``, ``jobs``), on one context."""
 
-    from bifrost.packages.service import prepare_worker, requirements_listener, watch_requirements
-    from bifrost.services import open_services, start_worker
-    from bifrost.worker.heartbeat import Heartbeat
-    from tests.conftest import wait_until
+    ctx: Context
+    transport: Transport
+    worker: WorkerRole
+    scheduler: SchedulerRole
+    api: Services
 
-    services = await open_services(settings, with_worker=False)
-    listeners = [getattr(f, "__qualname__", "") for f in services.files.listeners]
-    if not any(name.startswith("requirements_listener") for name in listeners):
-        services.files.listeners.append(requirements_listener(services))
-    if real_executor and "watch_requirements" in inspect.getsource(start_worker):
-        await start_worker(services)
-        info = services.heartbeat.info
+    @property
+    def settings(self) -> Settings:
+        return self.ctx.settings
 
-        async def reported() -> bool:
-            return "packages" in info
+    @property
+    def files(self) -> Files:
+        return self.ctx.files
 
-        await wait_until(reported)
-        return services, info["packages"]
-    prepared = await prepare_worker(settings, services.cache)
-    if real_executor:
-        await start_worker(services)
-    else:
-        services.executor = FakeExecutor()
-        services.heartbeat = Heartbeat(services, worker_id)
-        await services.heartbeat.start()
-    services._tasks.append(asyncio.create_task(watch_requirements(services, prepared)))
-    return services, prepared.summary()
+    @property
+    def events(self) -> EventBus:
+        return self.ctx.events
+
+    @property
+    def cache(self) -> ModuleCache:
+        return self.ctx.cache
+
+    @property
+    def redis(self) -> aioredis.Redis | None:
+        return self.ctx.redis
+
+    @property
+    def executor(self) -> Any:
+        return self.worker.executor
+
+    @property
+    def packages(self) -> PackageService:
+        return self.api.packages
+
+    async def close(self) -> None:
+        await self.scheduler.stop()
+        await self.worker.stop()
+        await self.transport.close()
+        await self.ctx.close()
+
+
+async def open_worker(
+    settings: Settings, *, real_executor: bool = False, worker_id: str = "w1"
+) -> tuple[Node, dict[str, Any]]:
+    """A node started by the real roles (only the executor may be the counting one). Returns
+    it and the worker's start report on its packages."""
+    ctx = open_context(settings)
+    transport = open_transport(ctx)
+    executor = None if real_executor else FakeExecutor()
+    worker = WorkerRole(ctx, transport, worker_id=worker_id, executor=executor)
+    scheduler = SchedulerRole(ctx, transport, scheduler_id=f"{worker_id}-scheduler")
+    await worker.start()
+    await scheduler.start()
+    node = Node(ctx, transport, worker, scheduler, ApiRole(ctx, transport).services)
+    assert worker.heartbeat is not None
+    return node, worker.heartbeat.info["packages"]

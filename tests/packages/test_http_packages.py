@@ -100,8 +100,8 @@ def test_packages_over_http(cluster: Cluster, pkg_backend: Backend, tmp_path: Pa
     # A long install, followed live on the WebSocket.
     ws_url = cluster.urls[0].replace("http", "ws", 1) + "/api/ws"
     with connect(ws_url, additional_headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as ws:
-        ws.send(json.dumps({"subscribe": "packages:job-42"}))
-        assert json.loads(ws.recv(timeout=10)) == {"subscribed": "packages:job-42"}
+        ws.send(json.dumps({"subscribe": "job:job-42"}))
+        assert json.loads(ws.recv(timeout=10)) == {"subscribed": "job:job-42"}
         started = client.post(
             "/api/packages/install",
             json={"requirement": "bft-gamma[fast]", "wait": False, "job_id": "job-42"},
@@ -112,6 +112,37 @@ def test_packages_over_http(cluster: Cluster, pkg_backend: Backend, tmp_path: Pa
             events.append(json.loads(ws.recv(timeout=60))["event"])
     assert {"progress", "output"} <= {e["type"] for e in events} and events[-1]["ok"]
     assert run(client, "bft_delta")["result"] == "0.5"
+
+    # The job's record says the same, durably.
+    job = client.get("/api/jobs/job-42").json()
+    assert (job["kind"], job["status"], job["error"]) == ("packages.install", "success", None)
+    assert job["result"]["job_id"] == "job-42" and job["result"]["name"] == "bft-gamma"
+    assert job["created_by"] and job["finished_at"] and job["log"]
+    assert set(job["progress"]) == {"phase", "current", "total", "path", "message"}
+    assert client.get("/api/jobs/no-such-job").status_code == 404
+    assert httpx.get(f"{cluster.urls[0]}/api/jobs/job-42").status_code == 401
+    again_42 = client.post(
+        "/api/packages/install", json={"requirement": "bft-alpha", "job_id": "job-42"}
+    )
+    assert again_42.status_code == 409 and "job-42" in again_42.json()["detail"]
+
+    # Job channels have their own namespace: job id "workers" is not the acknowledgements'.
+    with connect(ws_url, additional_headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as ws:
+        for channel in ("job:workers", "packages:workers"):
+            ws.send(json.dumps({"subscribe": channel}))
+            assert json.loads(ws.recv(timeout=10)) == {"subscribed": channel}
+        started = client.post(
+            "/api/packages/install",
+            json={"requirement": "bft-alpha>=1", "wait": False, "job_id": "workers"},
+        )
+        assert started.status_code == 202 and started.json()["channel"] == "job:workers"
+        seen: dict[str, list[dict]] = {"job:workers": [], "packages:workers": []}
+        while not seen["job:workers"] or seen["job:workers"][-1]["type"] != "done":
+            message = json.loads(ws.recv(timeout=60))
+            seen[message["channel"]].append(message["event"])
+    assert seen["job:workers"][-1]["ok"]
+    assert all("worker" not in e for e in seen["job:workers"])
+    assert all("type" not in e and "worker" in e for e in seen["packages:workers"])
 
     removed = client.delete("/api/packages/BFT_Epsilon")
     assert removed.status_code == 200 and removed.json()["lines"] == ["bft-epsilon"]

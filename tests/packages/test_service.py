@@ -11,24 +11,26 @@ from pathlib import Path
 
 import pytest
 
+from bifrost import names
 from bifrost.cache.redis import RedisModuleCache, connect
+from bifrost.context import open_context
 from bifrost.errors import InvalidInput, NotFound
-from bifrost.packages import service
+from bifrost.jobs.runner import raise_for_failure
+from bifrost.packages import worker as package_worker
 from bifrost.packages.installer import installed
-from bifrost.services import Services, open_services
 from bifrost.store.db import Database
 from bifrost.store.files import ANY
 from bifrost.store.objects import LocalObjectStore
 from bifrost.store.reader import StoreReader
 from tests.conftest import Backend, wait_until
-from tests.packages.conftest import open_worker
+from tests.packages.conftest import Node, open_worker
 
 # These need Redis or several processes, which embedded mode does not have.
 DISTRIBUTED_ONLY = pytest.mark.parametrize("backend", ["postgres"], indirect=True)
 
 
 @pytest.fixture
-async def svc(pkg_backend: Backend) -> AsyncIterator[Services]:
+async def svc(pkg_backend: Backend) -> AsyncIterator[Node]:
     services, _ = await open_worker(pkg_backend.settings)
     try:
         yield services
@@ -36,7 +38,7 @@ async def svc(pkg_backend: Backend) -> AsyncIterator[Services]:
         await services.close()
 
 
-async def content(svc: Services) -> str:
+async def content(svc: Node) -> str:
     return (await svc.files.read("requirements.txt"))[1].decode()
 
 
@@ -46,10 +48,17 @@ def importable(target: Path, module: str) -> bool:
     return subprocess.run([sys.executable, "-c", code], env=env).returncode == 0
 
 
-async def test_install_updates_file_cache_and_recycles_workers(svc: Services) -> None:
+async def test_install_updates_file_cache_and_recycles_workers(svc: Node) -> None:
     events: list[dict] = []
-    async with svc.events.subscribe(service.job_channel("job1")) as inbox:
-        body = await service.install(svc, "BFT_Alpha[x]>=1.0", job_id="job1")
+    async with svc.events.subscribe(names.job_channel("job1")) as inbox:
+        job = await svc.api.jobs.run(
+            names.INSTALL_PACKAGE_JOB,
+            {"requirement": "BFT_Alpha[x]>=1.0"},
+            job_id="job1",
+            created_by=None,
+            wait_s=120,
+        )
+        body = raise_for_failure(job)
         while not events or events[-1]["type"] != "done":  # Redis delivers a little later
             events.append(await asyncio.wait_for(inbox.get(), 10))
     assert body["requirement"] == "BFT_Alpha[x]>=1.0" and body["name"] == "bft-alpha"
@@ -62,22 +71,22 @@ async def test_install_updates_file_cache_and_recycles_workers(svc: Services) ->
     assert entry is not None and entry["content"] == "BFT_Alpha[x]>=1.0\n"
     assert entry["hash"] == body["hash"]
     if svc.redis is not None:
-        key = f"{svc.settings.cache_prefix}requirements:content"
+        key = names.requirements_key(svc.settings.cache_prefix)
         assert 86000 < await svc.redis.ttl(key) <= 86400
         assert json.loads(await svc.redis.get(key))["hash"] == body["hash"]
     kinds = [e["type"] for e in events]
     assert "output" in kinds and "progress" in kinds and kinds[-1] == "done"
     assert events[-1]["ok"] is True
 
-    again = await service.install(svc, "BFT_Alpha[x] >= 1.0")  # same requirement, same line
+    again = await svc.packages.install("BFT_Alpha[x] >= 1.0")  # same requirement, same line
     assert not again["changed"] and svc.executor.recycles == 1
 
 
-async def test_concurrent_installs_all_end_up_in_the_file(svc: Services) -> None:
+async def test_concurrent_installs_all_end_up_in_the_file(svc: Node) -> None:
     await asyncio.gather(
-        service.install(svc, "bft-alpha"),
-        service.install(svc, "bft-epsilon==3.0"),
-        service.install(svc, "bft-gamma[fast]"),
+        svc.packages.install("bft-alpha"),
+        svc.packages.install("bft-epsilon==3.0"),
+        svc.packages.install("bft-gamma[fast]"),
     )
     assert sorted((await content(svc)).splitlines()) == [
         "bft-alpha",
@@ -90,7 +99,7 @@ async def test_concurrent_installs_all_end_up_in_the_file(svc: Services) -> None
 
 
 async def test_a_conflicting_edit_is_retried_never_lost(
-    svc: Services, monkeypatch: pytest.MonkeyPatch
+    svc: Node, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await svc.files.write("requirements.txt", b"# ours\nbft-beta\n")
     real_write = svc.files.write
@@ -103,18 +112,25 @@ async def test_a_conflicting_edit_is_retried_never_lost(
         return await real_write(path, data, **kwargs)
 
     monkeypatch.setattr(svc.files, "write", racing_write)
-    await service.install(svc, "bft-alpha")
+    await svc.packages.install("bft-alpha")
     assert raced
     assert await content(svc) == "# ours\nbft-beta\nbft-epsilon  # by hand\nbft-alpha\n"
 
 
-async def test_a_package_that_cannot_be_installed_is_refused(svc: Services) -> None:
-    await service.install(svc, "bft-alpha")
+async def test_a_package_that_cannot_be_installed_is_refused(svc: Node) -> None:
+    await svc.packages.install("bft-alpha")
     before = await content(svc)
     recycles = svc.executor.recycles
-    async with svc.events.subscribe(service.job_channel("bad")) as inbox:
+    async with svc.events.subscribe(names.job_channel("bad")) as inbox:
+        job = await svc.api.jobs.run(
+            names.INSTALL_PACKAGE_JOB,
+            {"requirement": "bft-broken"},
+            job_id="bad",
+            created_by=None,
+            wait_s=120,
+        )
         with pytest.raises(InvalidInput) as refused:
-            await service.install(svc, "bft-broken", job_id="bad")
+            raise_for_failure(job)
         events = [await asyncio.wait_for(inbox.get(), 10)]
         while events[-1]["type"] != "done":
             events.append(await asyncio.wait_for(inbox.get(), 10))
@@ -123,11 +139,11 @@ async def test_a_package_that_cannot_be_installed_is_refused(svc: Services) -> N
     assert await content(svc) == before  # requirements.txt keeps only what installs
     assert svc.executor.recycles == recycles
     with pytest.raises(InvalidInput):
-        await service.install(svc, "bft-alpha>=")
+        await svc.packages.install("bft-alpha>=")
 
 
-async def test_hand_edit_with_a_broken_line_installs_the_rest(svc: Services) -> None:
-    async with svc.events.subscribe(service.ACKS_CHANNEL) as acks:
+async def test_hand_edit_with_a_broken_line_installs_the_rest(svc: Node) -> None:
+    async with svc.events.subscribe(names.PACKAGE_ACKS_CHANNEL) as acks:
         written = await svc.files.write(
             "requirements.txt", b"bft-alpha\nbft-broken\n-r other.txt\nbft-epsilon\n"
         )
@@ -138,7 +154,7 @@ async def test_hand_edit_with_a_broken_line_installs_the_rest(svc: Services) -> 
     assert ack["ignored"] == [
         "-r other.txt: pip options are not used; the administrator sets BIFROST_PACKAGE_INDEX_ARGS"
     ]
-    listing = await service.list_packages(svc)
+    listing = await svc.packages.list()
     assert [p["name"] for p in listing["packages"]] == ["bft-alpha", "bft-broken", "bft-epsilon"]
     assert [p["installed_version"] for p in listing["packages"]] == ["1.0", None, "3.0"]
     assert listing["ignored"][0]["line"] == "-r other.txt"
@@ -147,23 +163,23 @@ async def test_hand_edit_with_a_broken_line_installs_the_rest(svc: Services) -> 
         "cairo.h" in worker["failed"]["bft-broken"] and worker["hash"] == written.file.content_hash
     )
     if svc.redis is not None:  # the listener refreshed the cache entry after the hand edit
-        raw = await svc.redis.get(f"{svc.settings.cache_prefix}requirements:content")
+        raw = await svc.redis.get(names.requirements_key(svc.settings.cache_prefix))
         assert json.loads(raw)["generation"] == written.generation
 
 
-async def test_uninstall(svc: Services) -> None:
-    await service.install(svc, "bft-alpha")
-    await service.install(svc, "bft-gamma[fast]")
+async def test_uninstall(svc: Node) -> None:
+    await svc.packages.install("bft-alpha")
+    await svc.packages.install("bft-gamma[fast]")
     target = svc.settings.packages_path
     assert importable(target, "bft_delta")
-    body = await service.remove(svc, "BFT_Gamma")
+    body = await svc.packages.remove("BFT_Gamma")
     assert body["lines"] == ["bft-gamma[fast]"] and body["changed"]
     assert sorted(body["uninstalled"]) == ["bft-delta", "bft-gamma"]
     assert body["workers"]["w1"]["removed"] == []  # this machine's directory was shared
     assert await content(svc) == "bft-alpha\n"
     assert not importable(target, "bft_gamma") and importable(target, "bft_alpha")
     with pytest.raises(NotFound):
-        await service.remove(svc, "bft-gamma")
+        await svc.packages.remove("bft-gamma")
 
 
 @DISTRIBUTED_ONLY
@@ -173,25 +189,25 @@ async def test_a_worker_on_another_machine_follows(pkg_backend: Backend, tmp_pat
     remote_settings = pkg_backend.settings.model_copy(update={"packages_dir": tmp_path / "far"})
     remote, _ = await open_worker(remote_settings, worker_id="remote")
     try:
-        body = await service.install(api, "bft-alpha")
+        body = await api.packages.install("bft-alpha")
         assert set(body["workers"]) == {"api-side", "remote"}
         assert body["workers"]["remote"]["installed"] == ["bft-alpha"]
         assert importable(tmp_path / "far", "bft_alpha")
-        await service.remove(api, "bft-alpha")
+        await api.packages.remove("bft-alpha")
         assert installed(tmp_path / "far") == {}
     finally:
         await remote.close()
         await api.close()
 
 
-async def test_worker_restart_with_a_fresh_directory(svc: Services, tmp_path: Path) -> None:
-    await service.install(svc, "bft-alpha")
+async def test_worker_restart_with_a_fresh_directory(svc: Node, tmp_path: Path) -> None:
+    await svc.packages.install("bft-alpha")
     fresh = svc.settings.model_copy(update={"packages_dir": tmp_path / "fresh"})
-    report = await service.prepare_worker(fresh, svc.cache)
+    report = await package_worker.prepare_worker(fresh, svc.cache)
     assert report.error is None and report.installed == ["bft-alpha"]
     assert str(tmp_path / "fresh") not in sys.path  # only executions import from it
     assert importable(tmp_path / "fresh", "bft_alpha")
-    again = await service.prepare_worker(fresh, svc.cache)
+    again = await package_worker.prepare_worker(fresh, svc.cache)
     assert again.installed == [] and again.seconds < 0.5
 
 
@@ -199,17 +215,14 @@ async def test_worker_restart_with_a_fresh_directory(svc: Services, tmp_path: Pa
 async def test_worker_start_without_redis_reads_the_database(
     pkg_backend: Backend, tmp_path: Path
 ) -> None:
-    writer = await open_services(pkg_backend.settings, with_worker=False)
-    try:
+    async with open_context(pkg_backend.settings) as writer:
         await writer.files.write("requirements.txt", b"bft-epsilon\n")
-    finally:
-        await writer.close()
     down = pkg_backend.settings.model_copy(update={"packages_dir": tmp_path / "p"})
     db = Database(down)
     objects = LocalObjectStore(down.data_dir / "objects")
     cache = RedisModuleCache(connect("redis://127.0.0.1:1/0"), StoreReader(db, objects))
     try:
-        report = await service.prepare_worker(down, cache)
+        report = await package_worker.prepare_worker(down, cache)
     finally:
         await cache.close()
         await db.close()
@@ -229,10 +242,10 @@ class BrokenCache:
 async def test_worker_starts_without_packages_when_nothing_can_be_read(
     pkg_backend: Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    report = await service.prepare_worker(pkg_backend.settings, BrokenCache())
+    report = await package_worker.prepare_worker(pkg_backend.settings, BrokenCache())
     assert "both down" in (report.error or "") and report.installed == []
-    monkeypatch.setattr(service, "READ_TIMEOUT_S", 0.1)
-    report = await service.prepare_worker(pkg_backend.settings, BrokenCache(hang=True))
+    monkeypatch.setattr(package_worker, "READ_TIMEOUT_S", 0.1)
+    report = await package_worker.prepare_worker(pkg_backend.settings, BrokenCache(hang=True))
     assert "could not read requirements.txt" in (report.error or "")
 
 
@@ -244,7 +257,7 @@ async def test_worker_catches_up_after_a_lost_message(pkg_backend: Backend) -> N
         svc.files.listeners.clear()  # the change is committed but nobody is told
         await svc.files.write("requirements.txt", b"bft-epsilon\n")
         if svc.redis is not None:
-            await svc.redis.delete(f"{settings.cache_prefix}requirements:content")
+            await svc.redis.delete(names.requirements_key(settings.cache_prefix))
 
         async def caught_up() -> bool:
             return svc.executor.recycles >= 1
@@ -266,7 +279,7 @@ async def test_concurrent_installs_from_two_api_processes(
     try:
         for round_ in range(5):
             names = [f"bft-bench{2 * round_}", f"bft-bench{2 * round_ + 1}"]
-            await asyncio.gather(service.install(one, names[0]), service.install(two, names[1]))
+            await asyncio.gather(one.packages.install(names[0]), two.packages.install(names[1]))
             assert set(names) <= set((await content(one)).splitlines())
     finally:
         await two.close()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bifrost.packages import service
+from bifrost.packages import worker as package_worker
 from bifrost.packages.distributions import installed
 from bifrost.packages.installer import LOCK_FILE, Installer, argument
 from bifrost.workspace.requirements import parse_requirement
@@ -245,7 +245,7 @@ async def test_a_worker_start_refuses_a_shadowing_requirement(
     try:
         await services.files.write("requirements.txt", b"bft-sitecustom\nbft-fine==1.0\n")
         fresh = settings.model_copy(update={"packages_dir": tmp_path / "fresh"})
-        report = await service.prepare_worker(fresh, services.cache)
+        report = await package_worker.prepare_worker(fresh, services.cache)
     finally:
         await services.close()
     assert report.installed == ["bft-fine==1.0"] and list(report.failed) == ["bft-sitecustom"]

@@ -19,7 +19,6 @@ import sysconfig
 import uuid
 from pathlib import Path
 
-from bifrost.packages import service
 from bifrost.packages.installer import find_uv
 from bifrost.runtime.protocol import ExecutionRequest
 from tests.conftest import Backend
@@ -99,7 +98,7 @@ async def test_the_package_directory_shadows_nothing_and_runs_nothing_at_start(
     svc, _ = await open_worker(settings, real_executor=True)
     try:
         written = await svc.files.write("workflows/probe.py", PROBE)
-        body = await service.install(svc, "bft-pth")  # a .pth file is allowed: it is never read
+        body = await svc.packages.install("bft-pth")  # a .pth file is allowed: it is never read
         assert body["waiting_for"] == [] and body["workers"]  # the template was recycled
         assert svc.executor is not None
         info = await svc.executor.template_info()

@@ -6,11 +6,9 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
-from bifrost.packages import service
 from bifrost.runtime.protocol import ExecutionRequest
-from bifrost.services import Services
 from tests.conftest import Backend
-from tests.packages.conftest import open_worker
+from tests.packages.conftest import Node, open_worker
 
 WORKFLOW = b"""from bifrost import workflow
 
@@ -24,7 +22,7 @@ def use_package() -> str:
 """
 
 
-async def run(svc: Services, generation: int) -> dict:
+async def run(svc: Node, generation: int) -> dict:
     assert svc.executor is not None
     outcome = await svc.executor.run(
         ExecutionRequest(
@@ -49,7 +47,7 @@ async def test_install_import_restart_import_uninstall(
         before = await run(svc, written.generation)
         assert before["status"] == "failed" and "bft_alpha" in before["error"]["message"]
 
-        body = await service.install(svc, "bft-alpha>=1.0")
+        body = await svc.packages.install("bft-alpha>=1.0")
         assert body["waiting_for"] == [] and len(body["workers"]) == 1
         after = await run(svc, body["generation"])
         assert after == {
@@ -68,7 +66,7 @@ async def test_install_import_restart_import_uninstall(
         generation = (await svc.cache.snapshot()).generation
         assert (await run(svc, generation))["status"] == "success"
 
-        body = await service.remove(svc, "bft-alpha")
+        body = await svc.packages.remove("bft-alpha")
         assert sorted(body["uninstalled"]) == ["bft-alpha", "bft-beta"]
         gone = await run(svc, body["generation"])
         assert gone["status"] == "failed" and "bft_alpha" in gone["error"]["message"]

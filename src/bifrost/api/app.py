@@ -1,9 +1,11 @@
-"""The FastAPI application and its lifespan."""
+"""The FastAPI application: routers, error handler, static page. The lifespan (which opens the
+context and starts the process's roles) is given by the caller, bifrost.roles.api."""
 
 from __future__ import annotations
 
 import logging
-from contextlib import asynccontextmanager
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
@@ -12,29 +14,17 @@ from fastapi.responses import FileResponse
 from bifrost.api import errors
 from bifrost.api.auth import require_token
 from bifrost.api.guard import RequestGuard
-from bifrost.api.routes import executions, files, health, packages, workflows, ws
-from bifrost.services import open_services
+from bifrost.api.routes import executions, files, health, jobs, packages, workflows, ws
 from bifrost.settings import Settings
-from bifrost.store.tokens import TokenChecker
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent.parent / "web" / "static"
 
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
-def create_app(settings: Settings, *, with_worker: bool) -> FastAPI:
-    """``with_worker`` also runs executions in this process (always so in embedded mode)."""
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI):
-        svc = await open_services(settings, with_worker=with_worker or settings.embedded)
-        configured = settings.admin_token.get_secret_value() if settings.admin_token else None
-        app.state.services = svc
-        app.state.tokens = TokenChecker(svc.db, configured)
-        try:
-            yield
-        finally:
-            await svc.close()
-
+def create_app(settings: Settings, lifespan: Lifespan) -> FastAPI:
+    """``lifespan`` must set ``app.state.services`` (api.deps.Services) and ``app.state.tokens``."""
     app = FastAPI(
         title="Bifrost",
         version="0.1.0",
@@ -49,6 +39,7 @@ def create_app(settings: Settings, *, with_worker: bool) -> FastAPI:
     app.include_router(workflows.router, **protected)
     app.include_router(executions.router, **protected)
     app.include_router(packages.router, **protected)
+    app.include_router(jobs.router, **protected)
     app.include_router(ws.router)
 
     @app.get("/", include_in_schema=False)

@@ -1,10 +1,34 @@
-"""Request-scoped access to the process's services."""
+"""What a request may use, set on ``app.state.services`` by the API role (bifrost.roles.api)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
 from fastapi import Request
 
-from bifrost.services import Services
+from bifrost.cache.base import ModuleCache
+from bifrost.events import EventBus
+from bifrost.jobs.runner import Jobs
+from bifrost.packages.service import PackageService
+from bifrost.settings import Settings
+from bifrost.store.db import Database
+from bifrost.store.files import Files
+from bifrost.worker.dispatch import Dispatcher
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    cache: ModuleCache
+    files: Files
+    events: EventBus
+    dispatcher: Dispatcher
+    jobs: Jobs
+    packages: PackageService
+    live_workers: Callable[[], Awaitable[list[dict[str, Any]]]]
 
 
 def services(request: Request) -> Services:

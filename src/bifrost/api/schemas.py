@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
+from bifrost.names import JobStatus
+
 
 def _with_offset(moment: datetime) -> datetime:
     """SQLite returns naive datetimes; every one Bifrost stores is UTC."""
@@ -204,3 +206,23 @@ class InstallStarted(BaseModel):
     job_id: str
     status: Literal["started"]
     channel: str = Field(description="Subscribe to it on /api/ws for progress and the outcome")
+
+
+class JobInfo(BaseModel):
+    """A background job (a package install or removal): its state, progress and outcome."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    kind: str
+    status: JobStatus
+    progress: dict[str, Any] | None = Field(
+        description="The last progress event: phase, current, total, path, message"
+    )
+    log: str = Field(description="The tail of the job's output")
+    result: dict[str, Any] | None
+    error: dict[str, Any] | None = Field(description="type and message, when the job failed")
+    created_by: str | None
+    created_at: Timestamp
+    started_at: Timestamp | None
+    finished_at: Timestamp | None

@@ -15,6 +15,7 @@ import logging
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from bifrost import names
 from bifrost.cache.base import Source
 from bifrost.cache.change import Change
 from bifrost.runtime.protocol import Snapshot
@@ -67,8 +68,6 @@ redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
 return 1
 """
 
-REQUIREMENTS_PATH = "requirements.txt"
-
 
 def connect(url: str) -> aioredis.Redis:
     """Short timeouts: a down Redis must fail a cache call fast, never hang a write."""
@@ -82,15 +81,15 @@ class RedisModuleCache:
         self.redis = client
         self.store = store
         self.prefix = prefix
-        self.manifest_key = f"{prefix}manifest"
-        self.requirements_key = f"{prefix}requirements:content"
+        self.manifest_key = names.manifest_key(prefix)
+        self.requirements_key = names.requirements_key(prefix)
         self._apply = client.register_script(_APPLY)
         self._replace = client.register_script(_REPLACE)
         self._set_if_newer = client.register_script(_SET_IF_NEWER)
         self._needs_repair = False
 
     def _blob_key(self, sha256: str) -> str:
-        return f"{self.prefix}blob:{sha256}"
+        return names.blob_key(self.prefix, sha256)
 
     async def apply(self, change: Change) -> None:
         try:
@@ -112,14 +111,14 @@ class RedisModuleCache:
     async def _apply_requirements(self, change: Change) -> None:
         """Store the new requirements.txt unless a newer one is there already (two writers
         racing must not leave the older file cached for a day); a deletion just drops it."""
-        if REQUIREMENTS_PATH not in change.paths:
+        if names.REQUIREMENTS_PATH not in change.paths:
             return
         if change.requirements is None:
             await self.redis.delete(self.requirements_key)
             return
         value = {
             "content": change.requirements.decode("utf-8", "replace"),
-            "hash": change.paths[REQUIREMENTS_PATH],
+            "hash": change.paths[names.REQUIREMENTS_PATH],
             "generation": change.generation,
         }
         await self._set_if_newer(

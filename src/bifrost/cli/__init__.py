@@ -22,6 +22,7 @@ for command in (
     server.up,
     server.api,
     server.worker,
+    server.scheduler,
     server.export,
     run.run,
     files.app,

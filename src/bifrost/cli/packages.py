@@ -16,6 +16,7 @@ import click
 from rich.console import Console
 
 from bifrost.cli.client import ClientConfig, err, request
+from bifrost.names import job_channel
 
 console = Console()
 
@@ -40,7 +41,7 @@ def _follow(job_id: str, ready: threading.Event, stop: threading.Event) -> None:
         with connect(
             f"{base}/api/ws", additional_headers={"Authorization": f"Bearer {token}"}
         ) as ws:
-            ws.send(json.dumps({"subscribe": f"packages:{job_id}"}))
+            ws.send(json.dumps({"subscribe": job_channel(job_id)}))
             json.loads(ws.recv(timeout=5))
             ready.set()
             while not stop.is_set():

@@ -1,4 +1,4 @@
-"""`bifrost init|up|api|worker|export`: the commands that run the system.
+"""`bifrost init|up|api|worker|scheduler|export`: the commands that run the system.
 
 Server code (SQLAlchemy, SAQ, uvicorn, the app, even asyncio) is imported inside each command,
 so the client commands that share the `bifrost` entry point never load it.
@@ -6,6 +6,7 @@ so the client commands that share the `bifrost` entry point never load it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ import click
 from rich.console import Console
 
 if TYPE_CHECKING:
+    from bifrost.roles.api import RoleName
     from bifrost.settings import Settings
 
 console = Console()
@@ -70,15 +72,17 @@ def _announce_token(token: str, path: Path | None) -> None:
     )
 
 
-def _serve(settings: Settings, host: str | None, port: int | None, *, with_worker: bool) -> None:
+def _serve(
+    settings: Settings, host: str | None, port: int | None, roles: Sequence[RoleName]
+) -> None:
     import uvicorn
 
-    from bifrost.api.app import create_app
     from bifrost.api.logs import redact_server_logs
+    from bifrost.roles.api import http_app
 
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(settings, with_worker=with_worker),
+            http_app(settings, roles),
             host=host or settings.host,
             port=port or settings.port,
             log_level="info",
@@ -88,6 +92,20 @@ def _serve(settings: Settings, host: str | None, port: int | None, *, with_worke
     )
     redact_server_logs()
     server.run()
+
+
+def _headless(settings: Settings, role: RoleName) -> None:
+    if settings.embedded:
+        err.print(
+            f"[red]bifrost {role} needs BIFROST_REDIS_URL[/]: in embedded mode `bifrost up` "
+            f"runs the {role} inside the API process."
+        )
+        raise SystemExit(2)
+    import asyncio
+
+    from bifrost.roles.api import run_headless
+
+    asyncio.run(run_headless(settings, [role]))
 
 
 @click.command()
@@ -101,38 +119,41 @@ def init() -> None:
 @host_option
 @port_option
 def up(host: str | None, port: int | None) -> None:
-    """Init, then serve the API with a worker in the same process (the one-machine setup)."""
+    """Init, then serve the API with a worker and a scheduler in the same process (the
+    one-machine setup)."""
     _setup_logging()
     settings = _settings()
     _init(settings)
-    _serve(settings, host, port, with_worker=True)
+    _serve(settings, host, port, ("api", "worker", "scheduler"))
 
 
 @click.command()
 @host_option
 @port_option
 def api(host: str | None, port: int | None) -> None:
-    """Serve the API only; executions go to `bifrost worker` processes through Redis."""
+    """Serve the API only; executions and jobs go to `bifrost worker` and `bifrost scheduler`
+    processes through Redis (in embedded mode this process runs them too)."""
     _setup_logging()
-    _serve(_settings(), host, port, with_worker=False)
+    settings = _settings()
+    roles: tuple[RoleName, ...] = ("api",)
+    if settings.embedded:
+        roles = ("api", "worker", "scheduler")
+    _serve(settings, host, port, roles)
 
 
 @click.command()
 def worker() -> None:
     """Run executions taken from the Redis queue (needs BIFROST_REDIS_URL)."""
     _setup_logging()
-    settings = _settings()
-    if settings.embedded:
-        err.print(
-            "[red]bifrost worker needs BIFROST_REDIS_URL[/]: in embedded mode `bifrost up` "
-            "runs the worker inside the API process."
-        )
-        raise SystemExit(2)
-    import asyncio
+    _headless(_settings(), "worker")
 
-    from bifrost.worker.process import run_worker
 
-    asyncio.run(run_worker(settings))
+@click.command()
+def scheduler() -> None:
+    """Run jobs (package installs and removals) taken from the Redis queue (needs
+    BIFROST_REDIS_URL)."""
+    _setup_logging()
+    _headless(_settings(), "scheduler")
 
 
 @click.command()

@@ -45,6 +45,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from bifrost.errors import Unavailable
+from bifrost.jobs.progress import output, progress
 from bifrost.packages.distributions import Check, check, installed, remove_dist
 from bifrost.packages.output import redact, summarize
 from bifrost.packages.staging import Staging, leftovers
@@ -56,8 +57,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Report = Callable[[dict[str, Any]], Awaitable[None]]
-"""Receives ``{"type": "output", "line"}`` and ``{"type": "progress", "phase", "current",
-"total", "item"}`` events while an install runs."""
+"""Receives output and progress events (bifrost.jobs.progress) while an install runs."""
 
 LOCK_FILE = ".bifrost-install.lock"
 LOG_LINES = 200  # lines of the tool's output kept for the log and the summary of a failure
@@ -328,7 +328,7 @@ class Installer:
                 line = redact(raw.decode("utf-8", "replace").rstrip())
                 tail.append(line)
                 del tail[:-LOG_LINES]
-                await _emit(report, {"type": "output", "line": line})
+                await _emit(report, output(line))
 
         try:
             await asyncio.wait_for(pump(), self.timeout_s)
@@ -343,10 +343,6 @@ class Installer:
             tail.append(f"error: {self.tool} {stopped}")
             code = -1
         return code, [line for line in tail if line.strip()]
-
-
-def progress(phase: str, current: int, total: int, item: str = "") -> dict[str, Any]:
-    return {"type": "progress", "phase": phase, "current": current, "total": total, "item": item}
 
 
 async def _emit(report: Report | None, event: dict[str, Any]) -> None:

@@ -6,9 +6,22 @@ Stdlib only: the template imports it too.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
 
-STATUSES = ("success", "failed", "timeout")
+
+class ExecutionStatus(StrEnum):
+    """An execution's state; the values are what the database and the API carry."""
+
+    PENDING = "pending"  # recorded, not yet known to have started
+    RUNNING = "running"  # a worker marked it (only runs longer than 50 ms are marked)
+    SUCCESS = "success"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+
+
+FINISHED = (ExecutionStatus.SUCCESS, ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT)
+STATUSES = tuple(status.value for status in FINISHED)  # what an outcome may say
 KEEP_MANIFESTS = 8  # generations a template remembers; the executor mirrors it to skip resends
 
 

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Callable, Collection
+from datetime import datetime, timedelta
 from typing import TypeVar
 
 from sqlalchemy import select, update
 
 from bifrost.errors import NotFound
-from bifrost.runtime.protocol import ExecutionOutcome
+from bifrost.runtime.protocol import ExecutionOutcome, ExecutionStatus
 from bifrost.store.db import Database
 from bifrost.store.models import Execution, Workflow, Workspace, utcnow
 from bifrost.store.workflows import require_active
 
 T = TypeVar("T")
+UNFINISHED = (ExecutionStatus.PENDING.value, ExecutionStatus.RUNNING.value)
 GENERATION = select(Workspace.generation).where(Workspace.id == 1).scalar_subquery()
 
 
@@ -40,7 +41,7 @@ async def create(
             function_name=workflow.function_name,
             parameters=parameters,
             generation=generation,
-            status="pending",
+            status=ExecutionStatus.PENDING.value,
             created_at=utcnow(),
         )
         session.add(execution)
@@ -51,8 +52,8 @@ async def mark_running(db: Database, execution_id: str, worker: str) -> None:
     async with db.write() as session:
         await session.execute(
             update(Execution)
-            .where(Execution.id == execution_id, Execution.status == "pending")
-            .values(status="running", started_at=utcnow(), worker=worker)
+            .where(Execution.id == execution_id, Execution.status == ExecutionStatus.PENDING.value)
+            .values(status=ExecutionStatus.RUNNING.value, started_at=utcnow(), worker=worker)
         )
 
 
@@ -63,7 +64,7 @@ async def finish(db: Database, outcome: ExecutionOutcome, worker: str) -> None:
             update(Execution)
             .where(Execution.id == outcome.execution_id)
             .values(
-                status=outcome.status,
+                status=ExecutionStatus(outcome.status).value,
                 result=outcome.result,
                 logs=outcome.logs,
                 error=outcome.error,
@@ -99,7 +100,7 @@ async def fail(db: Database, execution_id: str, message: str) -> None:
             update(Execution)
             .where(Execution.id == execution_id)
             .values(
-                status="failed",
+                status=ExecutionStatus.FAILED.value,
                 error={"type": "DispatchError", "message": message, "traceback": ""},
                 finished_at=utcnow(),
             )
@@ -111,20 +112,53 @@ async def fail_abandoned(db: Database, live_workers: set[str] | None) -> int:
 
     ``live_workers`` None means every worker is gone (embedded mode starting up): unfinished runs
     of a previous process can never finish."""
-    unfinished = Execution.status.in_(("pending", "running"))
+    unfinished = Execution.status.in_(UNFINISHED)
     if live_workers is None:
         condition = unfinished
         message = "Bifrost stopped before this execution finished"
     else:
-        condition = (Execution.status == "running") & Execution.worker.not_in(live_workers)
+        condition = (Execution.status == ExecutionStatus.RUNNING.value) & Execution.worker.not_in(
+            live_workers
+        )
         message = "the worker running this execution stopped before it finished"
     async with db.write() as session:
         result = await session.execute(
             update(Execution)
             .where(condition)
             .values(
-                status="failed",
+                status=ExecutionStatus.FAILED.value,
                 error={"type": "WorkerLost", "message": message, "traceback": ""},
+                finished_at=utcnow(),
+            )
+        )
+    return result.rowcount or 0
+
+
+async def pending_since(db: Database, before: datetime) -> list[str]:
+    """Ids of runs still pending that were recorded before ``before``."""
+    async with db.read() as session:
+        rows = await session.scalars(
+            select(Execution.id).where(
+                Execution.status == ExecutionStatus.PENDING.value, Execution.created_at < before
+            )
+        )
+        return list(rows)
+
+
+async def fail_lost(db: Database, execution_ids: Collection[str], message: str) -> int:
+    """Close pending runs nothing will run or record any more (``ExecutionLost``)."""
+    if not execution_ids:
+        return 0
+    async with db.write() as session:
+        result = await session.execute(
+            update(Execution)
+            .where(
+                Execution.id.in_(list(execution_ids)),
+                Execution.status == ExecutionStatus.PENDING.value,
+            )
+            .values(
+                status=ExecutionStatus.FAILED.value,
+                error={"type": "ExecutionLost", "message": message, "traceback": ""},
                 finished_at=utcnow(),
             )
         )

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 from sqlalchemy.orm.attributes import set_committed_value
 
+from bifrost import names
 from bifrost.cache.base import ModuleCache
 from bifrost.cache.change import Change
 from bifrost.errors import Conflict, Inconsistent, InvalidInput, NotFound, TooLarge
@@ -33,7 +34,6 @@ from bifrost.workspace.paths import Spellings, check_python_path, normalize_path
 
 INLINE_LIMIT = 256 * 1024  # non-Python files above this go to the object store
 PARSE_IN_THREAD = 256 * 1024
-REQUIREMENTS = "requirements.txt"  # the workspace's packages (see bifrost.packages)
 BULK = 500  # paths per IN (...) query: far below every back end's parameter limit
 _GIT_SHA = re.compile(r"[0-9a-f]{40}")
 
@@ -552,5 +552,9 @@ class _Unit:
             for path, sha in self.paths.items()
             if sha is not None and path.endswith(".py")
         }
-        requirements = self.contents.get(REQUIREMENTS) if self.paths.get(REQUIREMENTS) else None
+        requirements = (
+            self.contents.get(names.REQUIREMENTS_PATH)
+            if self.paths.get(names.REQUIREMENTS_PATH)
+            else None
+        )
         return Change(self.generation, dict(self.paths), blobs, requirements)

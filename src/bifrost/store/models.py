@@ -11,6 +11,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Enum,
     Float,
     ForeignKey,
     Index,
@@ -22,6 +23,9 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from bifrost.names import JobStatus
+from bifrost.runtime.protocol import ExecutionStatus
 
 
 def utcnow() -> datetime:
@@ -112,7 +116,7 @@ class Execution(Base):
     )
     path: Mapped[str] = mapped_column(String(1000))
     function_name: Mapped[str] = mapped_column(String(255))
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status: Mapped[str] = mapped_column(String(16), default=ExecutionStatus.PENDING.value)
     parameters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     result: Mapped[Any] = mapped_column(JSON, nullable=True)
     logs: Mapped[str] = mapped_column(Text, default="")
@@ -125,6 +129,36 @@ class Execution(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     duration_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class Job(Base):
+    """Background work started by a request and run by a scheduler (``bifrost.jobs``)."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_status", "status"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, default=lambda: uuid.uuid4().hex)
+    kind: Mapped[str] = mapped_column(String(64))
+    status: Mapped[JobStatus] = mapped_column(
+        Enum(
+            JobStatus,
+            name="job_status",
+            native_enum=False,
+            create_constraint=True,
+            values_callable=lambda statuses: [s.value for s in statuses],
+        ),
+        default=JobStatus.PENDING,
+    )
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    progress: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    log: Mapped[str] = mapped_column(Text, default="")  # the tail, at most LOG_LIMIT characters
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    runner: Mapped[str | None] = mapped_column(String(255), nullable=True)  # the scheduler's id
+    created_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class ApiToken(Base):

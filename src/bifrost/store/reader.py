@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from bifrost import names
 from bifrost.runtime.protocol import Snapshot
 from bifrost.store.db import Database
 from bifrost.store.models import Workspace, WorkspaceFile
@@ -61,7 +62,7 @@ class StoreReader:
             row = (
                 await session.execute(
                     select(WorkspaceFile.content, WorkspaceFile.content_hash).where(
-                        WorkspaceFile.path == "requirements.txt",
+                        WorkspaceFile.path == names.REQUIREMENTS_PATH,
                         WorkspaceFile.is_deleted.is_(False),
                     )
                 )

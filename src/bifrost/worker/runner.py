@@ -8,7 +8,8 @@ import logging
 from typing import TYPE_CHECKING
 
 from bifrost.events import EventBus
-from bifrost.runtime.protocol import ExecutionOutcome, ExecutionRequest
+from bifrost.names import execution_channel
+from bifrost.runtime.protocol import ExecutionOutcome, ExecutionRequest, ExecutionStatus
 from bifrost.store import executions
 from bifrost.store.db import Database
 
@@ -18,10 +19,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MARK_RUNNING_AFTER_S = 0.05
-
-
-def execution_channel(execution_id: str) -> str:
-    return f"execution:{execution_id}"
 
 
 class Runner:
@@ -40,7 +37,8 @@ class Runner:
         outcome = await run
         try:
             await executions.finish(self.db, outcome, self.worker_id)
-        except Exception:  # boundary: the waiting request still gets the outcome
+        except Exception:  # boundary: the waiting request still gets the outcome; a row left
+            # pending (a run under 50 ms) is closed by worker/reaper.py once the queue let it go
             log.exception("could not record the outcome of execution %s", request.execution_id)
         await self.events.publish(
             execution_channel(request.execution_id), dataclasses.asdict(outcome)
@@ -54,7 +52,7 @@ class Runner:
             log.exception("execution %s could not run", request.execution_id)
             return ExecutionOutcome(
                 execution_id=request.execution_id,
-                status="failed",
+                status=ExecutionStatus.FAILED.value,
                 error={
                     "type": type(exc).__name__,
                     "message": f"worker error: {exc}",

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from bifrost import names
 from bifrost.errors import InvalidInput
 
 __all__ = [
@@ -90,7 +91,7 @@ def classify(path: str, content: bytes) -> Classification:
     name = posixpath.basename(path)
     if path.endswith(".py"):
         return _classify_python(path, content)
-    if path == "requirements.txt":
+    if path == names.REQUIREMENTS_PATH:
         return Classification("requirements")
     for suffix, entity_type in _JSON_ENTITIES:
         if name.endswith(suffix):

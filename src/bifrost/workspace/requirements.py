@@ -24,7 +24,6 @@ from packaging.utils import InvalidName, canonicalize_name
 
 from bifrost.errors import InvalidInput
 
-PATH = "requirements.txt"
 _COMMENT = re.compile(r"(^|\s+)#.*$")  # pip's rule: '#' at the start or after whitespace
 MAX_REQUIREMENT_CHARS = 1000
 # ./x, /x, ~/x, C:\x, https:, git+ssh:, a/b: where pip or uv would fetch or build, not resolve

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from bifrost.api.deps import services
+from bifrost.api.deps import Services, services
 from bifrost.api.errors import error_responses
 from bifrost.api.schemas import ExecutionInfo
-from bifrost.services import Services
 from bifrost.store import executions
 
 router = APIRouter(prefix="/api/executions", tags=["executions"])

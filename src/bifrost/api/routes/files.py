@@ -5,11 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Header, Request, Response
 
 from bifrost.api.auth import require_token
-from bifrost.api.deps import services
+from bifrost.api.deps import Services, services
 from bifrost.api.errors import error_responses
 from bifrost.api.schemas import DeleteResponse, FileInfo, RenameRequest, WorkflowInfo, WriteResponse
 from bifrost.errors import Conflict
-from bifrost.services import Services
 from bifrost.store.files import ANY, EXISTS, Expected, WriteResult
 
 router = APIRouter(prefix="/api/files", tags=["files"])

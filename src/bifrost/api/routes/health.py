@@ -10,12 +10,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from bifrost.api.deps import services
+from bifrost.api.deps import Services, services
 from bifrost.api.guard import bearer_token
 from bifrost.api.schemas import ComponentHealth, Health, WorkerHealth, WorkerPackages
-from bifrost.services import Services
 from bifrost.store.files import workspace_generation
-from bifrost.worker.heartbeat import live_workers
 
 router = APIRouter(tags=["health"])
 
@@ -58,7 +56,7 @@ async def health(request: Request, svc: Services = Depends(services)) -> Health:
         database.update(ok=False, error=type(exc).__name__, message=str(exc))
     cache = await svc.cache.health()
     try:
-        workers = await live_workers(svc)
+        workers = await svc.live_workers()
     except Exception as exc:  # boundary: health reports every failure, it never fails itself
         workers = []
         cache.setdefault("error", type(exc).__name__)

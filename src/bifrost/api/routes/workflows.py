@@ -7,15 +7,14 @@ import asyncio
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from bifrost.api.deps import services
+from bifrost.api.deps import Services, services
 from bifrost.api.errors import error_responses
 from bifrost.api.schemas import ExecuteRequest, ExecutionInfo, WorkflowInfo
 from bifrost.errors import Unavailable
+from bifrost.names import execution_channel
 from bifrost.runtime.protocol import ExecutionRequest
-from bifrost.services import Services
 from bifrost.store import executions, workflows
 from bifrost.worker import request as run_request
-from bifrost.worker.runner import execution_channel
 from bifrost.workspace.parameters import check_shape
 
 router = APIRouter(prefix="/api/workflows", tags=["workflows"])
@@ -92,6 +91,4 @@ async def execute(
 
 
 async def _submit(svc: Services, request: ExecutionRequest) -> None:
-    if svc.dispatcher is None:
-        raise Unavailable("this process runs no worker and has no queue")
     await svc.dispatcher.submit(request)

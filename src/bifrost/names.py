@@ -1,0 +1,86 @@
+"""Every name Bifrost shares between processes: Redis keys, event channels, queues, reserved paths.
+
+One place, so two features cannot pick the same name by accident (job channels have their own
+``job:`` prefix, apart from the package acknowledgements) and a reader sees the whole namespace.
+Keys and queue names are built under ``BIFROST_CACHE_PREFIX``; channels are prefixed by the event
+bus. Standard library only: the CLI imports it without loading any server code.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+# ---- reserved workspace paths --------------------------------------------------------------
+
+REQUIREMENTS_PATH = "requirements.txt"  # the workspace's packages (see bifrost.packages)
+
+# ---- job states (what the database and ``GET /api/jobs/{id}`` carry) ------------------------
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"  # recorded and queued, no scheduler has taken it yet
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+
+
+UNFINISHED_JOBS = (JobStatus.PENDING, JobStatus.RUNNING)
+
+# ---- job kinds -----------------------------------------------------------------------------
+
+INSTALL_PACKAGE_JOB = "packages.install"  # params: {"requirement"}
+REMOVE_PACKAGE_JOB = "packages.remove"  # params: {"name"}
+
+# ---- event channels ------------------------------------------------------------------------
+
+WORKERS_CHANNEL = "workers"  # {"action": "recycle", "hash", "generation", "reason"}
+PACKAGE_ACKS_CHANNEL = "packages:workers"  # a worker's PrepareReport after it recycled
+
+
+def execution_channel(execution_id: str) -> str:
+    """The outcome of one execution."""
+    return f"execution:{execution_id}"
+
+
+def job_channel(job_id: str) -> str:
+    """Progress, output lines and the final ``done`` event of one job."""
+    return f"job:{job_id}"
+
+
+# ---- Redis keys (under the cache prefix) ---------------------------------------------------
+
+
+def manifest_key(prefix: str) -> str:
+    return f"{prefix}manifest"
+
+
+def requirements_key(prefix: str) -> str:
+    return f"{prefix}requirements:content"
+
+
+def blob_key(prefix: str, sha256: str) -> str:
+    return f"{prefix}blob:{sha256}"
+
+
+def events_prefix(prefix: str) -> str:
+    """Redis pub/sub channels are this plus the channel name."""
+    return f"{prefix}events:"
+
+
+def presence_prefix(prefix: str, role: str) -> str:
+    """Heartbeat keys of one role's live processes: this plus the process id."""
+    return f"{prefix}{role}:"
+
+
+WORKER_ROLE = "worker"
+SCHEDULER_ROLE = "scheduler"
+
+# ---- queues (SAQ names; SAQ adds its own ``saq:`` key prefix) ----------------------------------
+
+
+def execution_queue(prefix: str) -> str:
+    return f"{prefix}executions"
+
+
+def job_queue(prefix: str) -> str:
+    return f"{prefix}jobs"
