@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import redis.asyncio as aioredis
-from saq.queue.redis import RedisQueue
 from sqlalchemy import select
 
 from bifrost.api.errors import status_of
@@ -22,6 +21,7 @@ from bifrost.runtime.protocol import ExecutionRequest
 from bifrost.settings import Settings
 from bifrost.store.db import Database
 from bifrost.worker.dispatch import QueueDispatcher
+from bifrost.worker.queue import SaqQueue
 from bifrost.workspace.paths import InvalidPath
 
 NOWHERE_REDIS = "redis://127.0.0.1:1/0"  # nothing listens on port 1
@@ -61,7 +61,7 @@ async def test_an_unreachable_database_is_unavailable_without_its_url() -> None:
 
 async def test_an_unreachable_queue_is_unavailable() -> None:
     client = aioredis.Redis.from_url(NOWHERE_REDIS)
-    dispatcher = QueueDispatcher(RedisQueue(client, name="bifrost-test:executions"))
+    dispatcher = QueueDispatcher(SaqQueue(client, "bifrost-test:executions", "execute", "request"))
     request = ExecutionRequest(
         execution_id="e1",
         module="m",

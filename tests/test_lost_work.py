@@ -16,6 +16,7 @@ from bifrost.roles.shared import open_transport
 from bifrost.roles.worker import WorkerRole
 from bifrost.store import executions
 from bifrost.store import jobs as records
+from bifrost.worker import request as run_request
 from bifrost.worker.dispatch import QueueDispatcher
 from bifrost.worker.reaper import LOST_EXECUTION, close_lost
 from tests.conftest import REDIS_URL, Backend, wait_until
@@ -42,10 +43,10 @@ async def test_a_pending_run_the_queue_lost_is_closed_and_a_queued_one_is_not(
         try:
             written = await ctx.files.write("workflows/hello.py", HELLO)
             wid = written.workflows[0].id
-            queued, queued_request = await executions.create(
+            queued, queued_request = await run_request.prepare(
                 ctx.db, wid, {}, timeout_s=5, max_timeout_s=86400, memory_mb=256
             )
-            lost, _ = await executions.create(
+            lost, _ = await run_request.prepare(
                 ctx.db, wid, {}, timeout_s=5, max_timeout_s=86400, memory_mb=256
             )
             await QueueDispatcher(transport.executions).submit(queued_request)  # no consumer yet
@@ -68,7 +69,7 @@ async def test_a_pending_run_the_queue_lost_is_closed_and_a_queued_one_is_not(
 
             # A worker that cannot see itself in the roster judges nobody.
             await transport.workers.withdraw("me")
-            another, _ = await executions.create(
+            another, _ = await run_request.prepare(
                 ctx.db, wid, {}, timeout_s=5, max_timeout_s=86400, memory_mb=256
             )
             assert (
@@ -99,7 +100,7 @@ async def test_the_worker_closes_a_run_whose_queued_task_vanished(backend: Backe
         worker = WorkerRole(ctx, transport, worker_id="reaper-test", executor=FakeExecutor())
 
         async def create():
-            return await executions.create(
+            return await run_request.prepare(
                 ctx.db, written.workflows[0].id, {}, timeout_s=5, max_timeout_s=86400, memory_mb=256
             )
 
