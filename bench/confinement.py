@@ -2,11 +2,12 @@
 
 1. Executor round trip (``Executor.run`` to the outcome) of a workflow importing three workspace
    modules: a confined and an unconfined executor alive at once, requests alternating between
-   them, with a spare child (the usual path) and without (a fork per run).
+   them: one at a time with spares (the usual path), bursts of ``BURST`` at once, each run after
+   a code change (no prepared child fits), and without spares (a fork per run).
 2. End to end through the HTTP API (``bifrost up``, embedded): BIFROST_SANDBOX=on vs off.
 3. The set-up a child pays (spares pay it before the request arrives), step by step.
 
-    .venv/bin/python -m bench.confinement [--runs 300]
+    .venv/bin/python -m bench.confinement [--runs 300] [--no-api]
 """
 
 from __future__ import annotations
