@@ -2,11 +2,12 @@
 
 1. Executor round trip (``Executor.run`` to the outcome) of a workflow importing three workspace
    modules: a confined and an unconfined executor alive at once, requests alternating between
-   them, with a spare child (the usual path) and without (a fork per run).
+   them: one at a time with spares (the usual path), bursts of ``BURST`` at once, each run after
+   a code change (no prepared child fits), and without spares (a fork per run).
 2. End to end through the HTTP API (``bifrost up``, embedded): BIFROST_SANDBOX=on vs off.
 3. The set-up a child pays (spares pay it before the request arrives), step by step.
 
-    .venv/bin/python -m bench.confinement [--runs 300]
+    .venv/bin/python -m bench.confinement [--runs 300] [--no-api]
 """
 
 from __future__ import annotations
@@ -26,8 +27,12 @@ from bifrost.runtime.protocol import ExecutionRequest
 from bifrost.worker.executor import Executor
 from tests.runtime.conftest import MemorySource, private_root
 
+BURST = 4  # runs at once: the executor's default concurrency
 
-async def round_trips(runs: int, spare: bool) -> None:
+
+async def round_trips(runs: int, spare: bool, pattern: str = "spaced") -> None:
+    """``spaced``: one run at a time; ``burst``: ``BURST`` runs at once (the usual concurrency);
+    ``changed``: each run follows a code change (a new generation), so no prepared child fits."""
     source = MemorySource()
     source.put(WORKSPACE)
     executors = {
@@ -37,24 +42,32 @@ async def round_trips(runs: int, spare: bool) -> None:
     samples: dict[str, list[float]] = {name: [] for name in executors}
     for ex in executors.values():
         await ex.start()
+
+    async def one(ex: Executor, generation: int) -> float:
+        req = ExecutionRequest(uuid.uuid4().hex, "workflows.hello", "main", {}, generation, 30, 512)
+        started = time.perf_counter()
+        out = await ex.run(req)
+        assert out.status == "success", out.error
+        return (time.perf_counter() - started) * 1000
+
     try:
         for i in range(runs + 20):
             for name, ex in executors.items():
-                req = ExecutionRequest(uuid.uuid4().hex, "workflows.hello", "main", {}, 1, 30, 512)
-                started = time.perf_counter()
-                out = await ex.run(req)
-                elapsed = (time.perf_counter() - started) * 1000
-                assert out.status == "success", out.error
+                if pattern == "changed":
+                    source.put({"shared/a.py": f"def a():\n    return 1  # {i} {name}\n"})
+                width = BURST if pattern == "burst" else 1
+                times = await asyncio.gather(*(one(ex, source.generation) for _ in range(width)))
                 if i >= 20:
-                    samples[name].append(elapsed)
-                await asyncio.sleep(0.02)  # spaced, as HTTP traffic is
+                    samples[name].extend(times)
+                await asyncio.sleep(0.05 if pattern == "burst" else 0.02)  # spaced, as HTTP is
     finally:
         for ex in executors.values():
             await ex.stop()
     p50 = {name: statistics.median(values) for name, values in samples.items()}
+    label = f"spare={spare!s:5} {pattern:7}"
     for name, values in samples.items():
         print(
-            f"executor round trip, spare={spare!s:5} {name:10}: p50 {p50[name]:.2f} ms"
+            f"executor round trip, {label} {name:10}: p50 {p50[name]:.2f} ms"
             f"  p90 {percentile(values, 0.9):.2f} ms  p99 {percentile(values, 0.99):.2f} ms"
         )
     print(f"  added by confinement at p50: {p50['confined'] - p50['unconfined']:+.2f} ms")
@@ -106,9 +119,14 @@ def child_setup(rounds: int = 200) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=300)
+    parser.add_argument("--no-api", action="store_true", help="skip the end-to-end part")
     args = parser.parse_args()
     asyncio.run(round_trips(args.runs, spare=True))
-    asyncio.run(round_trips(args.runs // 2, spare=False))
+    asyncio.run(round_trips(args.runs // 3, spare=True, pattern="burst"))
+    asyncio.run(round_trips(args.runs // 3, spare=True, pattern="changed"))
+    asyncio.run(round_trips(args.runs // 3, spare=False))
+    if args.no_api:
+        return
     print("end to end through the API (embedded), sequential runs:")
     p50 = {}
     for mode in ("on", "off", "on", "off"):

@@ -564,3 +564,51 @@ def test_install_from_env_outside_an_execution() -> None:
     from bifrost.runtime.bootstrap import install_from_env
 
     assert install_from_env({}) is None
+
+
+POOL = {
+    "pool.py": (
+        "import os, time\n"
+        "from bifrost import workflow\n"
+        "VERSION = 1\n"
+        "@workflow\n"
+        "def main(seconds: float = 0.0) -> dict:\n"
+        "    time.sleep(seconds)\n"
+        "    return {'version': VERSION, 'pid': os.getpid()}\n"
+    ),
+}
+
+
+async def _spares(ex: Executor, count: int, timeout: float = 10.0) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while len(spares := (await ex.template_info())["spares"]) < count:
+        assert time.monotonic() < deadline, f"the template prepared {spares}, not {count} spares"
+        await asyncio.sleep(0.02)
+    return spares
+
+
+async def test_concurrent_runs_each_find_a_spare_and_a_change_replaces_them_all() -> None:
+    """After runs overlapped, the template keeps as many spares as ran at once; a burst is served
+    by them, and after a code change none of the spares prepared before it runs anything."""
+    src = MemorySource()
+    src.put(POOL)
+    async with Executor(src, root=private_root(), concurrency=3) as ex:
+
+        async def burst(seconds: float) -> list[Any]:
+            params = {"seconds": seconds}
+            reqs = [request("pool", "main", src.generation, parameters=params) for _ in range(3)]
+            outs = await asyncio.gather(*(ex.run(req) for req in reqs))
+            assert all(out.status == "success" for out in outs), [o.error for o in outs]
+            return [out.result for out in outs]
+
+        await burst(0.5)  # three at once: the template learns it should keep three
+        ready = await _spares(ex, 3)
+        used = (await ex.template_info())["spares_used"]
+        results = await burst(0.0)
+        assert {r["pid"] for r in results} == set(ready)
+        assert (await ex.template_info())["spares_used"] == used + 3
+        before = await _spares(ex, 3)
+        src.put({"pool.py": POOL["pool.py"].replace("VERSION = 1", "VERSION = 2")})
+        results = await burst(0.0)
+        assert [r["version"] for r in results] == [2, 2, 2]
+        assert not {r["pid"] for r in results} & set(before)

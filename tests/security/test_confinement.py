@@ -516,3 +516,38 @@ async def test_when_confinement_is_impossible_executions_fail_with_the_reason(
         "uid range": "no room for 65536 uids",
     }
     assert expected[lacking] in out.error["message"], out.error
+
+
+@pytest.mark.parametrize("threads", [0, 2])
+def test_a_process_joins_its_slot_with_every_thread(threads: int) -> None:
+    """The fast single-thread move (v1 ``tasks``) never leaves a thread outside the slot's
+    cgroups: a process that has threads is moved whole."""
+    import json
+    import threading
+
+    from bifrost.runtime.confine import Slots
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            stop = threading.Event()
+            for _ in range(threads):
+                threading.Thread(target=stop.wait, daemon=True).start()
+            slots = Slots(Policy())
+            slot = slots.take()
+            slots.cgroups.join(slot)
+            tids = sorted(int(t) for t in os.listdir("/proc/self/task"))
+            joined = {}
+            for path in slots.cgroups._slot_dirs(slot):
+                with open(f"{path}/tasks") as f:
+                    joined[path] = sorted(int(t) for t in f.read().split())
+            os.write(write, json.dumps({"tids": tids, "joined": joined}).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as f:
+        seen = json.loads(f.read() or b"{}")
+    os.waitpid(pid, 0)
+    assert len(seen["tids"]) == threads + 1 and len(seen["joined"]) >= 1
+    assert all(tasks == seen["tids"] for tasks in seen["joined"].values()), seen

@@ -9,8 +9,9 @@ that bounds its processes and memory and lets the parent kill everything it star
 detached (``setsid`` plus a double fork included).
 
 The view is set up once per template (a fork inherits it); a child then only pays for its private
-``/tmp`` (a mount namespace copy and a tmpfs), joining its cgroup and the uid switch, and a spare
-pays even that before a request arrives. If the kernel lacks something, :class:`Unavailable` says
+``/tmp`` (a mount namespace copy and a tmpfs), joining its cgroup (as a single thread, so without
+the kernel's RCU wait, see :meth:`Cgroups.join`) and the uid switch, and a spare pays even that
+before a request arrives. If the kernel lacks something, :class:`Unavailable` says
 what; nothing silently runs weaker. Stdlib only: it runs in the template and the build launcher.
 """
 
@@ -282,9 +283,18 @@ class Cgroups:
         else:
             _write(f"{path}/memory.limit_in_bytes", value)
 
-    def join(self, slot: int, pid: int = 0) -> None:
+    def join(self, slot: int) -> None:
+        """Move this process into the slot. On v1 a single-threaded process writes ``0`` to
+        ``tasks``: moving only the calling thread skips the kernel's global
+        ``cgroup_threadgroup_rwsem``, whose write side waits for an RCU grace period (~10 ms) when
+        no other move happened just before. A process with threads moves whole (``cgroup.procs``),
+        so none of its threads is ever left outside."""
+        alone = not self.v2 and len(os.listdir("/proc/self/task")) == 1
         for path in self._slot_dirs(slot):
-            _write(f"{path}/cgroup.procs", str(pid or os.getpid()))
+            if alone:
+                _write(f"{path}/tasks", "0")
+            else:
+                _write(f"{path}/cgroup.procs", str(os.getpid()))
 
     def in_use(self, slot: int) -> int:
         """Tasks charged to the slot, zombies not yet reaped by their new parent included."""

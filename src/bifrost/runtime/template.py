@@ -49,6 +49,7 @@ from bifrost.runtime.wire import Peer
 LOG_BYTES = 2 << 20  # output kept per run (start and end); BIFROST_EXECUTION_LOG_BYTES
 BUFFER_BYTES = 64 << 20  # replies a child may leave unread; BIFROST_EXECUTION_BUFFER_BYTES
 SPARE_DELAY_S = 0.005  # quiet time before forking a spare
+MAX_SPARES = 8  # spares kept at most: as many as runs were seen at once, up to this
 LINGER_S = 1.0  # a child that reported must exit this soon, or it is killed
 CONNECTIONS_PER_UID = 64  # a run's descendants connecting through the listener socket
 SO_PEERCRED = getattr(socket, "SO_PEERCRED", 17)
@@ -85,10 +86,13 @@ class Run:
 class Template:
     """The single-threaded event loop of the template process.
 
-    Between requests it keeps one *spare* child forked in advance: the spare has already paid for
-    the fork, its own isolation and the first-touch copy-on-write faults of the import machinery,
-    so a request only costs the import and the call. A spare is used only if nothing children
-    inherit (generation, blobs, code objects) changed since it was forked (``epoch``).
+    Between requests it keeps *spare* children forked in advance: a spare has already paid for
+    the fork, its own isolation (the cgroup move among it: an RCU grace period, ~10 ms, when no
+    other move happened just before) and the first-touch copy-on-write faults of the import
+    machinery, so a request only costs the import and the call. It keeps as many spares as runs
+    were seen at once (up to ``MAX_SPARES``), each in a slot of its own, so concurrent runs find
+    one each. A spare is used only if nothing children inherit (generation, blobs, code objects)
+    changed since it was forked (``epoch``); stale ones are killed and replaced when idle.
     """
 
     def __init__(
@@ -126,7 +130,8 @@ class Template:
         self.waiting: dict[str, list[Peer]] = {}
         self.jobs: collections.deque[tuple[str, str]] = collections.deque()
         self.use_spare = spare
-        self.spare: Run | None = None
+        self.spares: list[Run] = []
+        self.spares_wanted = 1  # the most runs seen at once, up to MAX_SPARES
         self.epoch = 0
         self.draining = False
         self.running = True
@@ -169,7 +174,7 @@ class Template:
                 self._poll_exits()
             self._check_deadlines()
             if self.draining:
-                self._drop_spare()
+                self._drop_spares()
                 if not self.runs:
                     self.running = False
         self._shutdown()
@@ -258,7 +263,8 @@ class Template:
             "gc_enabled": gc.isenabled(),
             "runs": sum(1 for run in self.runs.values() if run.request is not None),
             "run_pids": [r.pid for r in self.runs.values() if r.request and not r.reported],
-            "spare": self.spare.pid if self.spare is not None else None,
+            "spare": self.spares[0].pid if self.spares else None,
+            "spares": [run.pid for run in self.spares],
             "forks": self.forks,
             "spares_used": self.spares_used,
             "generation": self.importer.generation,
@@ -300,8 +306,11 @@ class Template:
             )
             self._report(request, "failed", error=errors.error("WorkerError", why))
             return
-        spare, self.spare = self.spare, None
-        if spare is not None and spare.epoch == self.epoch and not spare.ending:
+        self._drop_spares(stale_only=True)  # forked before this generation or this code
+        running = 1 + sum(1 for run in self.runs.values() if run.request and not run.reported)
+        self.spares_wanted = max(self.spares_wanted, min(running, MAX_SPARES))
+        spare = self.spares.pop() if self.spares else None
+        if spare is not None:
             if not self._fit(spare, int(request.get("memory_mb") or 0)):
                 self._kill(spare, "stale")
                 self._fork_or_refuse(request)
@@ -311,8 +320,6 @@ class Template:
             self.clients[spare.peer] = spare
             self._send_client(spare.peer, wire.encode_trusted(("run", request)))
             return
-        if spare is not None:
-            self._kill(spare, "stale")
         self._fork_or_refuse(request)
 
     def _fit(self, spare: Run, memory_mb: int) -> bool:
@@ -373,12 +380,15 @@ class Template:
         self.sel.register(run.pidfd, selectors.EVENT_READ, ("exit", run))
         return run
 
-    # -- idle work: compile, keep a fresh spare ----------------------------------------------
+    # -- idle work: compile, keep fresh spares ------------------------------------------------
+    def _fresh(self, run: Run) -> bool:
+        return run.epoch == self.epoch and not run.ending
+
     def _spare_due(self) -> float | None:
         """Seconds until a (new) spare should be forked; None when none is wanted."""
         if not self.use_spare or self.draining or self.importer.generation is None:
             return None
-        if self.spare is not None and self.spare.epoch == self.epoch:
+        if sum(1 for run in self.spares if self._fresh(run)) >= self.spares_wanted:
             return None
         # Forking, and the spare warming up, compete for the CPU with running executions and
         # with the executor handling a result: wait until the template has been quiet a while.
@@ -402,16 +412,18 @@ class Template:
                     pass
             return
         if self._spare_due() == 0.0:
-            self._drop_spare()
+            self._drop_spares(stale_only=True)
             try:
-                self.spare = self._fork(None)
-            except (confine.Unavailable, OSError):
-                self.use_spare = False  # no free slot or no memory: fork per request from now
+                self.spares.append(self._fork(None))
+            except (confine.Unavailable, OSError):  # no free slot or no memory: keep what we have
+                self.spares_wanted = len(self.spares)
+                self.use_spare = bool(self.spares)  # none at all: fork per request from now
 
-    def _drop_spare(self) -> None:
-        if self.spare is not None:
-            self._kill(self.spare, "stale")
-            self.spare = None
+    def _drop_spares(self, stale_only: bool = False) -> None:
+        """Kill the spares (``stale_only``: those forked before the current ``epoch``)."""
+        for run in [r for r in self.spares if not (stale_only and self._fresh(r))]:
+            self._kill(run, "stale")
+            self.spares.remove(run)
 
     # -- clients: execution children and their descendants --------------------------------------
     def _accept(self) -> None:
@@ -565,8 +577,8 @@ class Template:
             self.sel.unregister(run.log_fd)
             os.close(run.log_fd)
         del self.runs[run.pid]
-        if run is self.spare:
-            self.spare = None
+        if run in self.spares:
+            self.spares.remove(run)
         self._close_client(run.peer)
         if run.request is not None and not run.reported:
             limit = float(run.request["timeout_s"] or 0)
