@@ -148,3 +148,33 @@ async def test_a_job_whose_scheduler_died_is_closed_as_failed(backend: Backend) 
         finally:
             await scheduler.stop()
             await transport.close()
+
+
+async def test_a_run_the_api_gave_up_dispatching_never_starts_later(backend: Backend) -> None:
+    """L12: with a slow Redis the API closes a run as DispatchError while its task may still
+    reach a worker; that worker must not run it, and the closed row keeps what the user was told."""
+    from bifrost.events import LocalEventBus
+    from bifrost.runtime.protocol import ExecutionOutcome, ExecutionRequest
+    from bifrost.worker.runner import Runner
+
+    async with open_context(backend.settings) as ctx:
+        written = await ctx.files.write("workflows/hello.py", HELLO)
+        record, request = await run_request.prepare(
+            ctx.db, written.workflows[0].id, {}, timeout_s=5, max_timeout_s=86400, memory_mb=256
+        )
+        await executions.fail(ctx.db, record.id, "the run was not started: the queue is slow")
+        executor = FakeExecutor()
+        started: list[str] = []
+
+        async def run(request: ExecutionRequest) -> ExecutionOutcome:
+            started.append(request.execution_id)
+            return ExecutionOutcome(execution_id=request.execution_id, status="success")
+
+        executor.run = run
+        runner = Runner(ctx.db, executor, LocalEventBus(), "late-worker", check_pending=True)
+        outcome = await runner.handle(request)
+        assert started == [] and outcome.status == "failed"
+        late = ExecutionOutcome(execution_id=record.id, status="success", result=1, generation=1)
+        await executions.finish(ctx.db, late, "late-worker")
+        row = await executions.get(ctx.db, record.id)
+        assert row.status == "failed" and row.error["type"] == "DispatchError", row.error

@@ -111,7 +111,9 @@ class WorkerRole:
         if ctx.redis is None:
             # This process is the only worker: whatever a previous one left unfinished is lost.
             await executions.fail_abandoned(ctx.db, None)
-        runner = Runner(ctx.db, self.executor, ctx.events, self.id)
+        runner = Runner(
+            ctx.db, self.executor, ctx.events, self.id, check_pending=ctx.redis is not None
+        )
         self._consumer = self.transport.executions.consumer(
             execution_handler(runner), settings.worker_concurrency
         )

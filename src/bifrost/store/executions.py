@@ -62,7 +62,8 @@ async def finish(db: Database, outcome: ExecutionOutcome, worker: str) -> None:
     async with db.write() as session:
         await session.execute(
             update(Execution)
-            .where(Execution.id == outcome.execution_id)
+            # A run already closed (a dispatch the API gave up on) keeps what the user was told.
+            .where(Execution.id == outcome.execution_id, Execution.status.in_(UNFINISHED))
             .values(
                 status=ExecutionStatus(outcome.status).value,
                 result=outcome.result,
@@ -75,6 +76,13 @@ async def finish(db: Database, outcome: ExecutionOutcome, worker: str) -> None:
                 worker=worker,
             )
         )
+
+
+async def is_pending(db: Database, execution_id: str) -> bool:
+    """Whether a queued run may still start: the API closes a run whose dispatch it gave up on."""
+    async with db.read() as session:
+        status = await session.scalar(select(Execution.status).where(Execution.id == execution_id))
+    return status == ExecutionStatus.PENDING.value
 
 
 async def get(db: Database, execution_id: str) -> Execution:
@@ -98,7 +106,7 @@ async def fail(db: Database, execution_id: str, message: str) -> None:
     async with db.write() as session:
         await session.execute(
             update(Execution)
-            .where(Execution.id == execution_id)
+            .where(Execution.id == execution_id, Execution.status == ExecutionStatus.PENDING.value)
             .values(
                 status=ExecutionStatus.FAILED.value,
                 error={"type": "DispatchError", "message": message, "traceback": ""},

@@ -22,13 +22,38 @@ MARK_RUNNING_AFTER_S = 0.05
 
 
 class Runner:
-    def __init__(self, db: Database, executor: Executor, events: EventBus, worker_id: str) -> None:
+    def __init__(
+        self,
+        db: Database,
+        executor: Executor,
+        events: EventBus,
+        worker_id: str,
+        *,
+        check_pending: bool = False,
+    ) -> None:
         self.db = db
         self.executor = executor
         self.events = events
         self.worker_id = worker_id
+        # With a remote queue the API may give up on a slow dispatch and close the run while the
+        # task still reaches a worker later: such a run must not start.
+        self.check_pending = check_pending
 
     async def handle(self, request: ExecutionRequest) -> ExecutionOutcome:
+        if self.check_pending and not await executions.is_pending(self.db, request.execution_id):
+            log.warning(
+                "execution %s was closed before it started; not running it", request.execution_id
+            )
+            return ExecutionOutcome(
+                execution_id=request.execution_id,
+                status=ExecutionStatus.FAILED.value,
+                error={
+                    "type": "DispatchError",
+                    "message": "closed before it started",
+                    "traceback": "",
+                },
+                generation=request.generation,
+            )
         run = asyncio.ensure_future(self._run(request))
         # Most runs finish in milliseconds; only a longer one is worth a "running" write.
         done, _ = await asyncio.wait({run}, timeout=MARK_RUNNING_AFTER_S)
