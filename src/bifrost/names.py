@@ -30,6 +30,11 @@ UNFINISHED_JOBS = (JobStatus.PENDING, JobStatus.RUNNING)
 
 INSTALL_PACKAGE_JOB = "packages.install"  # params: {"requirement"}
 REMOVE_PACKAGE_JOB = "packages.remove"  # params: {"name"}
+GITHUB_SYNC_JOB = "github.sync"  # params: {"conflict_resolutions", "confirm_orphans"}
+
+# ---- leases (``bifrost.store.leases``: one holder at a time across every process) ------------
+
+GITHUB_SYNC_LEASE = "github.sync"  # held by the job id of the running sync
 
 # ---- event channels ------------------------------------------------------------------------
 
@@ -42,8 +47,12 @@ def execution_channel(execution_id: str) -> str:
     return f"execution:{execution_id}"
 
 
-def job_channel(job_id: str) -> str:
-    """Progress, output lines and the final ``done`` event of one job."""
+def job_channel(job_id: str, kind: str | None = None) -> str:
+    """Progress, output lines and the final ``done`` event of one job. GitHub syncs publish on
+    ``git:<id>`` (the channel the web page and the HTTP contract name), every other job on
+    ``job:<id>``."""
+    if kind == GITHUB_SYNC_JOB:
+        return f"git:{job_id}"
     return f"job:{job_id}"
 
 

@@ -123,6 +123,29 @@ class Settings(BaseSettings):
         60.0, description="Workers also re-check requirements.txt this often (a lost message)."
     )
 
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Encrypts secrets at rest (the GitHub token). Unset: a random key is made "
+        "once in <data_dir>/secret-key (mode 0600). Set the same value on every API and "
+        "scheduler machine.",
+    )
+    github_api_url: str = Field(
+        "https://api.github.com",
+        description="GitHub's REST API: https://host/api/v3 for GitHub Enterprise Server, or "
+        "the fake GitHub (python -m bifrost.testing.fake_github).",
+    )
+    github_timeout_s: float = Field(30.0, gt=0, description="Limit per GitHub request.")
+    github_max_retries: int = Field(
+        5, ge=0, description="Retries of a rate-limited or failed GitHub request that is safe "
+        "to repeat."
+    )
+    github_max_backoff_s: float = Field(
+        120.0, gt=0, description="Longest wait between GitHub retries (rate limits included)."
+    )
+    github_concurrency: int = Field(
+        4, ge=1, le=16, description="GitHub blob downloads in flight during a pull."
+    )
+
     @field_validator("admin_token")
     @classmethod
     def _long_enough(cls, token: SecretStr | None) -> SecretStr | None:
@@ -153,6 +176,11 @@ class Settings(BaseSettings):
     def token_file(self) -> Path:
         """Where `bifrost init` saves a new admin token for the CLI on this machine."""
         return self.data_dir.resolve() / "admin-token"
+
+    @property
+    def secret_key_file(self) -> Path:
+        """Where the embedded default keeps its generated secret key."""
+        return self.data_dir.resolve() / "secret-key"
 
     @property
     def packages_path(self) -> Path:

@@ -72,7 +72,7 @@ class Jobs:
         """Start the job and return its record once finished, or after ``wait_s`` (unfinished:
         no scheduler took it, or it is still running)."""
         deadline = time.monotonic() + wait_s
-        async with self.events.subscribe(job_channel(job_id)) as inbox:
+        async with self.events.subscribe(job_channel(job_id, kind)) as inbox:
             await self.start(kind, params, job_id=job_id, created_by=created_by)
             while time.monotonic() < deadline:
                 try:
@@ -137,7 +137,7 @@ class JobRunner:
             log.info("job %s is not pending any more; skipped", job_id)
             return
         job = await records.get(self.db, job_id)
-        report = _Reporter(self.db, self.events, job_id)
+        report = _Reporter(self.db, self.events, job_id, job.kind)
         result = error = None
         try:
             handler = self.handlers.get(job.kind)
@@ -160,11 +160,11 @@ class JobRunner:
 class _Reporter:
     """Publishes every event at once; keeps the log's tail and saves it now and then."""
 
-    def __init__(self, db: Database, events: EventBus, job_id: str) -> None:
+    def __init__(self, db: Database, events: EventBus, job_id: str, kind: str) -> None:
         self.db = db
         self.events = events
         self.job_id = job_id
-        self.channel = job_channel(job_id)
+        self.channel = job_channel(job_id, kind)
         self.log = ""
         self.progress: dict[str, Any] | None = None
         self._saved_at = time.monotonic()

@@ -171,3 +171,59 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class GitHubConnection(Base):
+    """One row when the workspace is connected to a repository and branch. The token is kept
+    only encrypted (``bifrost.secrets``); nothing ever returns it."""
+
+    __tablename__ = "github_connection"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1
+    repository: Mapped[str] = mapped_column(String(255))  # owner/name
+    branch: Mapped[str] = mapped_column(String(255))
+    token_ciphertext: Mapped[str] = mapped_column(Text)
+    connected_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    connected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # The commit the workspace was last fully synced with (None: never synced).
+    synced_commit: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class GitHubRemote(Base):
+    """The last tree read from the branch: its head commit, the ref's ETag and every entry
+    (``{path: [mode, sha]}``), so a preview whose ref read answers 304 needs no other call."""
+
+    __tablename__ = "github_remote"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1
+    commit_sha: Mapped[str] = mapped_column(String(40))
+    tree_sha: Mapped[str] = mapped_column(String(40))
+    etag: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    entries: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    read_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class GitHubJournal(Base):
+    """A push's intent, written before the ref update and removed in the transaction that
+    records its result: a sync that finds one checks it against the branch and finishes it."""
+
+    __tablename__ = "github_journal"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # the job id
+    commit_sha: Mapped[str] = mapped_column(String(40))  # the commit the push made
+    parent_sha: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    entries: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # path -> blob sha | None
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Lease(Base):
+    """A named lock with an owner, an expiry and a fence number that grows at every new holder,
+    so work done under a lease that was lost meanwhile can be refused (``bifrost.store.leases``)."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(255))
+    fence: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

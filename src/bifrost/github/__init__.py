@@ -1,0 +1,1 @@
+"""GitHub sync through the REST API alone: client, configuration, the three-way plan, pull, push."""

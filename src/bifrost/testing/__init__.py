@@ -1,0 +1,1 @@
+"""Test doubles that are real programs: the fake GitHub (dulwich over HTTP)."""
