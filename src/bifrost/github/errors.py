@@ -51,7 +51,12 @@ class NotFastForward(GitHubError, Conflict):
 
 
 class Unprocessable(GitHubError, InvalidInput):
-    pass
+    """``github_message`` is GitHub's own text (with its error details), for callers that act on
+    one refusal: a tree call "too large" is split, anything else is reported as it is."""
+
+    def __init__(self, message: str, *, github_message: str = "") -> None:
+        super().__init__(message)
+        self.github_message = github_message
 
 
 class RateLimited(GitHubError, Unavailable):
