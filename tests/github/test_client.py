@@ -91,6 +91,7 @@ async def test_retry_after_is_honoured() -> None:
         assert (await gh.viewer()).login == "octocat"
         assert sleeps == [7.0]
         assert gh.calls["GET /user"] == 2
+    assert len(seen) == 2
 
 
 async def test_reset_is_honoured_when_the_limit_is_used_up() -> None:
