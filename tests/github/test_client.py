@@ -4,11 +4,14 @@ then the contract against the fake GitHub over HTTP."""
 from __future__ import annotations
 
 import base64
+import io
 import json
+import tarfile
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
+from unittest.mock import ANY
 
 import httpx
 import pytest
@@ -439,3 +442,153 @@ async def test_the_tarball_follows_its_redirect() -> None:
         assert gh.calls["GET /tarball"] == 1
     assert seen[0].url.path == f"/api/v3/repos/{REPO}/tarball/main"
     assert "authorization" not in seen[1].headers  # httpx drops it for another host
+
+
+# --- the contract, against the fake GitHub over HTTP -------------------------------------------
+
+
+@pytest.fixture
+async def gh(fake_github: Any) -> AsyncIterator[GitHubClient]:
+    async with GitHubClient(fake_github.url, fake_github.token, sleep=Sleeps()) as client:
+        yield client
+
+
+async def first_commit(gh: GitHubClient, repo: str) -> str:
+    return await gh.put_contents(repo, "README.md", b"hello\n", message="first", branch="main")
+
+
+async def test_an_empty_repository_and_its_first_commit(gh: GitHubClient, github_repo: str) -> None:
+    assert await gh.head(github_repo, "main") is None
+    assert (await gh.commits(github_repo, "main")).items == []
+    with pytest.raises(EmptyRepository):
+        await gh.create_blob(github_repo, b"x")
+    sha = await first_commit(gh, github_repo)
+    head = await gh.head(github_repo, "main")
+    assert isinstance(head, Head) and head.sha == sha
+    assert (await gh.repository(github_repo)).full_name == github_repo
+    assert [b.name for b in (await gh.branches(github_repo)).items] == ["main"]
+
+
+async def test_a_commit_through_the_git_data_api(
+    gh: GitHubClient, github_repo: str, fake_github: Any
+) -> None:
+    parent = await first_commit(gh, github_repo)
+    base = (await gh.commit(github_repo, parent)).tree_sha
+    binary = b"\x00\x01\xff"
+    blob = await gh.create_blob(github_repo, binary)
+    entries = [
+        NewEntry("README.md"),
+        NewEntry("src/run.sh", mode="100755", content="echo hi\n"),
+        NewEntry("data.bin", sha=blob),
+    ]
+    tree = await gh.create_tree(github_repo, entries, base_tree=base)
+    commit = await gh.create_commit(github_repo, message="two", tree=tree, parents=[parent])
+    assert await gh.update_ref(github_repo, "main", commit) == commit
+
+    listing = await gh.tree(github_repo, tree)
+    assert {(e.path, e.mode, e.type) for e in listing.entries} == {
+        ("src", "040000", "tree"),
+        ("src/run.sh", "100755", "blob"),
+        ("data.bin", "100644", "blob"),
+    }
+    assert not listing.truncated
+    assert await gh.blob(github_repo, blob) == binary
+    assert (await gh.commit(github_repo, commit)).parents == [parent]
+    files = fake_github.files(github_repo, "main")
+    assert sorted(files) == ["data.bin", "src/run.sh"]
+    assert gh.writes == 5
+
+
+async def test_a_ref_update_that_is_not_a_fast_forward(gh: GitHubClient, github_repo: str) -> None:
+    parent = await first_commit(gh, github_repo)
+    tree = (await gh.commit(github_repo, parent)).tree_sha
+    ours = await gh.create_commit(github_repo, message="ours", tree=tree, parents=[parent])
+    theirs = await gh.create_commit(github_repo, message="theirs", tree=tree, parents=[parent])
+    await gh.update_ref(github_repo, "main", theirs)
+    with pytest.raises(NotFastForward):
+        await gh.update_ref(github_repo, "main", ours)
+    head = await gh.head(github_repo, "main")
+    assert isinstance(head, Head) and head.sha == theirs
+
+
+async def test_a_new_branch(gh: GitHubClient, github_repo: str) -> None:
+    sha = await first_commit(gh, github_repo)
+    assert await gh.create_ref(github_repo, "feature/x", sha) == sha
+    head = await gh.head(github_repo, "feature/x")
+    assert isinstance(head, Head) and head.sha == sha
+    with pytest.raises(BranchNotFound):
+        await gh.head(github_repo, "nope")
+
+
+async def test_the_etag_of_a_ref(gh: GitHubClient, github_repo: str, fake_github: Any) -> None:
+    await first_commit(gh, github_repo)
+    head = await gh.head(github_repo, "main")
+    assert isinstance(head, Head) and head.etag
+    assert isinstance(await gh.head(github_repo, "main", etag=head.etag), NotModified)
+    fake_github.commit(github_repo, {"b.txt": "b"})
+    moved = await gh.head(github_repo, "main", etag=head.etag)
+    assert isinstance(moved, Head) and moved.sha != head.sha
+
+
+async def test_a_truncated_tree(gh: GitHubClient, github_repo: str, fake_github: Any) -> None:
+    sha = fake_github.commit(github_repo, {f"d{i}/f.txt": str(i) for i in range(6)})
+    tree_sha = (await gh.commit(github_repo, sha)).tree_sha
+    fake_github.configure(max_tree_entries=4)
+    try:
+        assert (await gh.tree(github_repo, tree_sha)).truncated
+        top = await gh.tree(github_repo, tree_sha, recursive=False)
+    finally:
+        fake_github.configure(max_tree_entries=100_000)
+    assert not top.truncated and len(top.entries) == 6
+
+
+async def test_the_tarball(gh: GitHubClient, github_repo: str, fake_github: Any) -> None:
+    sha = fake_github.commit(github_repo, {"a/b.py": "x = 1\n"})
+    archive = await gh.tarball(github_repo, sha)
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        names = tar.getnames()
+        member = next(m for m in tar.getmembers() if m.name.endswith("/a/b.py"))
+        assert tar.extractfile(member).read() == b"x = 1\n"  # type: ignore[union-attr]
+    assert any(name.endswith(f"-{sha[:7]}/a/b.py") for name in names)
+
+
+async def test_commits_are_paginated(gh: GitHubClient, github_repo: str, fake_github: Any) -> None:
+    shas = [fake_github.commit(github_repo, {"f.txt": str(i)}, message=f"c{i}") for i in range(3)]
+    first = await gh.commits(github_repo, "main", per_page=2)
+    assert [c.sha for c in first.items] == shas[::-1][:2] and first.next_page == 2
+    second = await gh.commits(github_repo, "main", page=2, per_page=2)
+    assert [c.sha for c in second.items] == shas[:1] and second.next_page is None
+    assert second.items[0].message.startswith("c0")
+
+
+async def test_faults_of_the_fake_are_retried(
+    gh: GitHubClient, github_repo: str, fake_github: Any
+) -> None:
+    await first_commit(gh, github_repo)
+    fake_github.fault(
+        "GET", r".*/git/ref/heads/main$", status=403, times=1, headers={"retry-after": "2"}
+    )
+    fake_github.fault("GET", r".*/git/ref/heads/main$", status=502, times=1)
+    assert isinstance(await gh.head(github_repo, "main"), Head)
+    assert gh.calls["GET /git/ref"] == 3
+
+
+async def test_a_ref_update_github_took_but_never_answered(
+    github_repo: str, fake_github: Any
+) -> None:
+    async with GitHubClient(
+        fake_github.url, fake_github.token, timeout_s=1.0, sleep=Sleeps()
+    ) as gh:
+        parent = await first_commit(gh, github_repo)
+        tree = (await gh.commit(github_repo, parent)).tree_sha
+        ours = await gh.create_commit(github_repo, message="ours", tree=tree, parents=[parent])
+        fake_github.fault("PATCH", r".*/git/refs/heads/main$", action="apply_then_hang")
+        assert await gh.update_ref(github_repo, "main", ours) == ours
+        assert gh.calls["PATCH /git/refs"] == 1
+
+
+async def test_a_github_enterprise_base_url(github_repo: str, fake_github: Any) -> None:
+    async with GitHubClient(f"{fake_github.url}/api/v3/", fake_github.token) as gh:
+        assert (await gh.viewer()).login == "octocat"
+        sha = await first_commit(gh, github_repo)
+        assert await gh.head(github_repo, "main") == Head(sha=sha, etag=ANY)
