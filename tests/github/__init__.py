@@ -1,0 +1,1 @@
+"""GitHub sync: the fake GitHub, the client, the engine, the routes and the CLI."""
