@@ -136,8 +136,9 @@ class Settings(BaseSettings):
     )
     github_timeout_s: float = Field(30.0, gt=0, description="Limit per GitHub request.")
     github_max_retries: int = Field(
-        5, ge=0, description="Retries of a rate-limited or failed GitHub request that is safe "
-        "to repeat."
+        5,
+        ge=0,
+        description="Retries of a rate-limited or failed GitHub request that is safe to repeat.",
     )
     github_max_backoff_s: float = Field(
         120.0, gt=0, description="Longest wait between GitHub retries (rate limits included)."
