@@ -129,7 +129,7 @@ class GitHubClient:
         return await self._http.fetch(call, lambda r: _page(r, _repository))
 
     async def repository(self, full_name: str) -> Repository:
-        call = Call("GET", "/repos", _repo(full_name), repository=full_name)
+        call = _on_repo("GET", "/repos", full_name, "")
         return await self._http.fetch(call, lambda r: _repository(r.json()))
 
     async def create_repository(
@@ -150,11 +150,11 @@ class GitHubClient:
         return await self._http.fetch(call, lambda r: _repository(r.json()))
 
     async def branches(self, full_name: str, *, page: int = 1, per_page: int = 100) -> Page[Branch]:
-        call = Call(
+        call = _on_repo(
             "GET",
             "/branches",
-            f"{_repo(full_name)}/branches",
-            repository=full_name,
+            full_name,
+            "/branches",
             params={"page": page, "per_page": per_page},
         )
 
@@ -167,11 +167,11 @@ class GitHubClient:
         self, full_name: str, branch: str, *, page: int = 1, per_page: int = 30
     ) -> Page[CommitSummary]:
         """The branch's history, newest first; an empty repository has none."""
-        call = Call(
+        call = _on_repo(
             "GET",
             "/commits",
-            f"{_repo(full_name)}/commits",
-            repository=full_name,
+            full_name,
+            "/commits",
             subject=f"branch {branch}",
             params={"sha": branch, "page": page, "per_page": per_page},
         )
@@ -189,11 +189,11 @@ class GitHubClient:
     ) -> Head | NotModified | None:
         """The branch's commit; ``NotModified`` when ``etag`` still holds (a 304 costs no rate
         limit); None when the repository is empty."""
-        call = Call(
+        call = _on_repo(
             "GET",
             "/git/ref",
-            f"{_repo(full_name)}/git/ref/heads/{_ref(branch)}",
-            repository=full_name,
+            full_name,
+            f"/git/ref/heads/{_ref(branch)}",
             subject=f"branch {branch}",
             headers={"If-None-Match": etag} if etag else {},
         )
@@ -211,11 +211,11 @@ class GitHubClient:
             raise await self._branch_missing(full_name, branch) from exc
 
     async def commit(self, full_name: str, sha: str) -> Commit:
-        call = Call(
+        call = _on_repo(
             "GET",
             "/git/commits",
-            f"{_repo(full_name)}/git/commits/{quote(sha, safe='')}",
-            repository=full_name,
+            full_name,
+            f"/git/commits/{quote(sha, safe='')}",
             subject=f"commit {sha}",
         )
 
@@ -233,11 +233,11 @@ class GitHubClient:
     async def tree(self, full_name: str, tree_sha: str, *, recursive: bool = True) -> Tree:
         """Every entry under the tree, or only its own when not ``recursive``; ``truncated``
         when GitHub cut a recursive listing short (walk the subtrees instead)."""
-        call = Call(
+        call = _on_repo(
             "GET",
             "/git/trees",
-            f"{_repo(full_name)}/git/trees/{quote(tree_sha, safe='')}",
-            repository=full_name,
+            full_name,
+            f"/git/trees/{quote(tree_sha, safe='')}",
             subject=f"tree {tree_sha}",
             # Any value of `recursive`, 0 and "false" included, turns recursion on.
             params={"recursive": 1} if recursive else {},
@@ -261,11 +261,11 @@ class GitHubClient:
 
     async def blob(self, full_name: str, sha: str) -> bytes:
         """The blob's exact bytes, checked against ``sha``."""
-        call = Call(
+        call = _on_repo(
             "GET",
             "/git/blobs",
-            f"{_repo(full_name)}/git/blobs/{quote(sha, safe='')}",
-            repository=full_name,
+            full_name,
+            f"/git/blobs/{quote(sha, safe='')}",
             subject=f"blob {sha}",
             headers={"Accept": RAW_MEDIA_TYPE},
         )
@@ -280,11 +280,11 @@ class GitHubClient:
 
     async def tarball(self, full_name: str, ref: str) -> bytes:
         """A gzip tar of the tree at ``ref`` (GitHub redirects to a download host)."""
-        call = Call(
+        call = _on_repo(
             "GET",
             "/tarball",
-            f"{_repo(full_name)}/tarball/{_ref(ref)}",
-            repository=full_name,
+            full_name,
+            f"/tarball/{_ref(ref)}",
             subject=f"ref {ref}",
             follow_redirects=True,
         )
@@ -293,11 +293,11 @@ class GitHubClient:
     # --- writing a commit ----------------------------------------------------------------------
 
     async def create_blob(self, full_name: str, content: bytes) -> str:
-        call = Call(
+        call = _on_repo(
             "POST",
             "/git/blobs",
-            f"{_repo(full_name)}/git/blobs",
-            repository=full_name,
+            full_name,
+            "/git/blobs",
             json={"content": base64.b64encode(content).decode("ascii"), "encoding": "base64"},
         )
         sha = await self._http.fetch(call, lambda r: r.json()["sha"])
@@ -316,19 +316,17 @@ class GitHubClient:
         body: dict[str, Any] = {"tree": [_tree_entry(entry) for entry in entries]}
         if base_tree is not None:
             body["base_tree"] = base_tree
-        call = Call(
-            "POST", "/git/trees", f"{_repo(full_name)}/git/trees", repository=full_name, json=body
-        )
+        call = _on_repo("POST", "/git/trees", full_name, "/git/trees", json=body)
         return await self._http.fetch(call, lambda r: r.json()["sha"])
 
     async def create_commit(
         self, full_name: str, *, message: str, tree: str, parents: list[str]
     ) -> str:
-        call = Call(
+        call = _on_repo(
             "POST",
             "/git/commits",
-            f"{_repo(full_name)}/git/commits",
-            repository=full_name,
+            full_name,
+            "/git/commits",
             json={"message": message, "tree": tree, "parents": parents},
         )
         return await self._http.fetch(call, lambda r: r.json()["sha"])
@@ -336,11 +334,11 @@ class GitHubClient:
     async def update_ref(self, full_name: str, branch: str, sha: str) -> str:
         """Move the branch to ``sha`` if that is a fast-forward (never force): NotFastForward
         when the branch moved since it was read."""
-        call = Call(
+        call = _on_repo(
             "PATCH",
             "/git/refs",
-            f"{_repo(full_name)}/git/refs/heads/{_ref(branch)}",
-            repository=full_name,
+            full_name,
+            f"/git/refs/heads/{_ref(branch)}",
             subject=f"branch {branch}",
             json={"sha": sha, "force": False},
             landed=lambda: self._points_at(full_name, branch, sha),
@@ -349,11 +347,11 @@ class GitHubClient:
         return await self._write_ref(call, sha)
 
     async def create_ref(self, full_name: str, branch: str, sha: str) -> str:
-        call = Call(
+        call = _on_repo(
             "POST",
             "/git/refs",
-            f"{_repo(full_name)}/git/refs",
-            repository=full_name,
+            full_name,
+            "/git/refs",
             subject=f"branch {branch}",
             json={"ref": f"refs/heads/{branch}", "sha": sha},
             landed=lambda: self._points_at(full_name, branch, sha),
@@ -365,11 +363,11 @@ class GitHubClient:
     ) -> str:
         """Commit one new file: the only way to make the first commit of an empty repository
         (blob and tree creation answer 409 there). Returns the commit's SHA."""
-        call = Call(
+        call = _on_repo(
             "PUT",
             "/contents",
-            f"{_repo(full_name)}/contents/{quote(path, safe='/')}",
-            repository=full_name,
+            full_name,
+            f"/contents/{quote(path, safe='/')}",
             subject=f"branch {branch}",
             json={
                 "message": message,
@@ -399,6 +397,12 @@ class GitHubClient:
             f"{full_name} has no branch {branch}: pick one of its branches (the default is "
             f"{repository.default_branch or 'not set'}), or create it on GitHub"
         )
+
+
+def _on_repo(method: str, route: str, full_name: str, rest: str, **options: Any) -> Call:
+    """A call on one repository: its path is the repository's plus ``rest``, and its errors
+    name the repository."""
+    return Call(method, route, _repo(full_name) + rest, repository=full_name, **options)
 
 
 def _repo(full_name: str) -> str:
