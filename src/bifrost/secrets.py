@@ -1,0 +1,104 @@
+"""Secrets at rest (the GitHub token): sealed with AES-256-GCM under a key derived by scrypt.
+
+Each sealed value carries its own random salt and nonce, so the same token sealed twice never
+looks the same and one value's key says nothing of another's. The master key comes from
+``BIFROST_SECRET_KEY``; the embedded default makes a random one once in
+``<data_dir>/secret-key`` (mode 0600). A value sealed under another key is refused with a message
+that names the setting, never with the value::
+
+    box = load_box(settings)
+    stored = box.seal(token)        # "bfs1$<salt>$<nonce+ciphertext>", safe to store
+    token = box.open(stored)
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets as random
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from bifrost.errors import Inconsistent
+from bifrost.settings import Settings
+
+VERSION = "bfs1"
+SALT_BYTES = 16
+NONCE_BYTES = 12
+# scrypt cost: about 15 ms here, paid once per seal or open (a token is opened once per sync).
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+REDACTED = "[redacted]"
+
+
+class SecretBox:
+    """Seals and opens strings under one master key; its repr never shows the key."""
+
+    def __init__(self, master_key: bytes) -> None:
+        if len(master_key) < 16:
+            raise ValueError("the secret key must be at least 16 bytes")
+        self._master_key = master_key
+
+    def __repr__(self) -> str:
+        return "SecretBox(<key hidden>)"
+
+    def _key(self, salt: bytes) -> bytes:
+        kdf = Scrypt(salt=salt, length=32, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P)
+        return kdf.derive(self._master_key)
+
+    def seal(self, plaintext: str) -> str:
+        salt = os.urandom(SALT_BYTES)
+        nonce = os.urandom(NONCE_BYTES)
+        body = nonce + AESGCM(self._key(salt)).encrypt(nonce, plaintext.encode(), VERSION.encode())
+        return "$".join((VERSION, _b64(salt), _b64(body)))
+
+    def open(self, sealed: str) -> str:
+        try:
+            version, salt, body = sealed.split("$")
+            if version != VERSION:
+                raise ValueError(version)
+            raw = base64.urlsafe_b64decode(body)
+            nonce, ciphertext = raw[:NONCE_BYTES], raw[NONCE_BYTES:]
+            key = self._key(base64.urlsafe_b64decode(salt))
+            return AESGCM(key).decrypt(nonce, ciphertext, VERSION.encode()).decode()
+        except (ValueError, InvalidTag) as exc:
+            raise Inconsistent(
+                "a stored secret cannot be decrypted: BIFROST_SECRET_KEY (or <data_dir>/secret-key)"
+                " is not the key it was saved with; restore that key, or connect GitHub again"
+            ) from exc
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+def load_box(settings: Settings) -> SecretBox:
+    """The box for ``BIFROST_SECRET_KEY``, or for the data directory's own key (made once)."""
+    if settings.secret_key is not None:
+        return SecretBox(settings.secret_key.get_secret_value().encode())
+    return SecretBox(_key_file(settings.secret_key_file))
+
+
+def _key_file(path: Path) -> bytes:
+    if path.exists():
+        return path.read_bytes().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = random.token_urlsafe(32).encode()
+    # O_EXCL: two processes starting together agree on the first key written.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_bytes().strip()
+    with os.fdopen(fd, "wb") as out:
+        out.write(key)
+    return key
+
+
+def redact(text: str, *values: str | None) -> str:
+    """``text`` with every non-empty value in ``values`` replaced."""
+    for value in values:
+        if value:
+            text = text.replace(value, REDACTED)
+    return text

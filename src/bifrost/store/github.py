@@ -1,0 +1,109 @@
+"""The workspace's GitHub connection: repository, branch, the sealed token, the last synced commit.
+
+There is one connection (row id 1). The token is sealed (``bifrost.secrets``) before it reaches
+the database and opened only into a :class:`Connection`, whose repr hides it. Pointing the
+workspace at another repository or branch, or disconnecting, forgets every base SHA, the last
+remote tree and any push journal in the same transaction: bases of one branch mean nothing on
+another, and a stale base would turn the next sync's pulls into pushes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import delete, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bifrost.secrets import SecretBox
+from bifrost.store.db import Database
+from bifrost.store.models import (
+    GitHubConnection,
+    GitHubJournal,
+    GitHubRemote,
+    WorkspaceFile,
+    utcnow,
+)
+
+CONNECTION_ID = 1
+
+
+@dataclass(frozen=True)
+class Connection:
+    repository: str  # owner/name
+    branch: str
+    token: str = field(repr=False)
+    connected_by: str | None = None
+    connected_at: datetime | None = None
+    synced_commit: str | None = None  # None: never synced
+    synced_at: datetime | None = None
+
+
+async def load(db: Database, box: SecretBox) -> Connection | None:
+    async with db.read() as session:
+        row = await session.get(GitHubConnection, CONNECTION_ID)
+    if row is None:
+        return None
+    return Connection(
+        repository=row.repository,
+        branch=row.branch,
+        token=box.open(row.token_ciphertext),
+        connected_by=row.connected_by,
+        connected_at=row.connected_at,
+        synced_commit=row.synced_commit,
+        synced_at=row.synced_at,
+    )
+
+
+async def save(
+    db: Database, box: SecretBox, *, repository: str, branch: str, token: str, user: str | None
+) -> Connection:
+    """Connect (or reconnect) the workspace; another repository or branch starts from no base."""
+    sealed = box.seal(token)
+    async with db.write() as session:
+        row = await session.get(GitHubConnection, CONNECTION_ID)
+        moved = row is None or (row.repository, row.branch) != (repository, branch)
+        if row is None:
+            row = GitHubConnection(id=CONNECTION_ID)
+            session.add(row)
+        if moved:
+            await forget_sync_state(session)
+            row.synced_commit = None
+            row.synced_at = None
+        row.repository = repository
+        row.branch = branch
+        row.token_ciphertext = sealed
+        row.connected_by = user
+        row.connected_at = utcnow()
+    loaded = await load(db, box)
+    assert loaded is not None
+    return loaded
+
+
+async def disconnect(db: Database) -> bool:
+    """Forget the connection and every sync base; False when there was none."""
+    async with db.write() as session:
+        row = await session.get(GitHubConnection, CONNECTION_ID)
+        if row is None:
+            return False
+        await session.delete(row)
+        await forget_sync_state(session)
+    return True
+
+
+async def forget_sync_state(session: AsyncSession) -> None:
+    """Every base SHA, the remote snapshot and push journals: what ties us to one branch."""
+    await session.execute(
+        update(WorkspaceFile).where(WorkspaceFile.github_sha.is_not(None)).values(github_sha=None)
+    )
+    await session.execute(delete(GitHubRemote))
+    await session.execute(delete(GitHubJournal))
+
+
+async def record_synced(session: AsyncSession, commit_sha: str) -> None:
+    """In the transaction that applies a sync: the branch commit the workspace now matches."""
+    await session.execute(
+        update(GitHubConnection)
+        .where(GitHubConnection.id == CONNECTION_ID)
+        .values(synced_commit=commit_sha, synced_at=utcnow())
+    )
