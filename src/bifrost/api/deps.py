@@ -12,6 +12,7 @@ from bifrost.cache.base import ModuleCache
 from bifrost.events import EventBus
 from bifrost.jobs.runner import Jobs
 from bifrost.packages.service import PackageService
+from bifrost.secrets import SecretBox
 from bifrost.settings import Settings
 from bifrost.store.db import Database
 from bifrost.store.files import Files
@@ -29,6 +30,7 @@ class Services:
     jobs: Jobs
     packages: PackageService
     live_workers: Callable[[], Awaitable[list[dict[str, Any]]]]
+    secrets: SecretBox
 
 
 def services(request: Request) -> Services:

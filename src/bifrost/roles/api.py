@@ -24,6 +24,7 @@ from bifrost.jobs.runner import Jobs
 from bifrost.roles.scheduler import SchedulerRole
 from bifrost.roles.shared import Transport, open_transport, package_service, protect_process
 from bifrost.roles.worker import WorkerRole
+from bifrost.secrets import load_box
 from bifrost.settings import Settings
 from bifrost.store.tokens import TokenChecker
 from bifrost.worker.dispatch import QueueDispatcher
@@ -56,6 +57,7 @@ class ApiRole:
             jobs=Jobs(ctx.db, ctx.events, transport.jobs),
             packages=package_service(ctx, transport),
             live_workers=transport.workers.live,
+            secrets=load_box(ctx.settings),
         )
 
     async def start(self) -> None:
