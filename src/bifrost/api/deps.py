@@ -29,8 +29,8 @@ class Services:
     dispatcher: Dispatcher
     jobs: Jobs
     packages: PackageService
+    secrets: SecretBox  # opens the stored GitHub token (bifrost.store.github)
     live_workers: Callable[[], Awaitable[list[dict[str, Any]]]]
-    secrets: SecretBox
 
 
 def services(request: Request) -> Services:

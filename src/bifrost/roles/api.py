@@ -47,6 +47,7 @@ class ApiRole:
         self.transport = transport
         configured = ctx.settings.admin_token
         self.tokens = TokenChecker(ctx.db, configured.get_secret_value() if configured else None)
+        box = load_box(ctx.settings)
         self.services = Services(
             settings=ctx.settings,
             db=ctx.db,
@@ -56,8 +57,8 @@ class ApiRole:
             dispatcher=QueueDispatcher(transport.executions),
             jobs=Jobs(ctx.db, ctx.events, transport.jobs),
             packages=package_service(ctx, transport),
+            secrets=box,
             live_workers=transport.workers.live,
-            secrets=load_box(ctx.settings),
         )
 
     async def start(self) -> None:
