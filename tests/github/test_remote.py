@@ -13,23 +13,13 @@ from bifrost.github.remote import EMPTY, RemoteTree, fetch_blobs, read_remote
 from bifrost.store import github_state
 from bifrost.testing.fake_github.control import FakeGitHub
 from bifrost.workspace.entities import git_blob_sha
+from tests.github.calls import api_calls
 
 
 @pytest.fixture
 async def client(fake_github: FakeGitHub) -> AsyncIterator[GitHubClient]:
     async with GitHubClient(fake_github.url, fake_github.token) as gh:
         yield gh
-
-
-def calls(fake: FakeGitHub, repo: str) -> list[str]:
-    """The API requests made on ``repo`` since the last look (the fake's own log)."""
-    made = [
-        f"{r['method']} {r['path'].removeprefix(f'/repos/{repo}')}"
-        for r in fake.requests()
-        if r["path"].startswith(f"/repos/{repo}/")
-    ]
-    fake.reset_requests()
-    return made
 
 
 def blob(text: str) -> tuple[str, str]:
@@ -44,7 +34,7 @@ async def test_an_empty_repository_is_an_empty_remote(
     fake_github: FakeGitHub, github_repo: str, client: GitHubClient, store
 ) -> None:
     assert await read(client, store, github_repo) == EMPTY
-    assert calls(fake_github, github_repo) == ["GET /git/ref/heads/main"]
+    assert api_calls(fake_github, github_repo) == ["GET /git/ref/heads/main"]
     assert await github_state.load_snapshot(store.db) is None
 
 
@@ -67,7 +57,7 @@ async def test_three_calls_then_one_while_the_branch_stays_then_three_again(
         "bin/run.sh": ("100755", git_blob_sha(b"#!/bin/sh\n")),
         "link": ("120000", git_blob_sha(b"a.txt")),
     }
-    assert calls(fake_github, github_repo) == [
+    assert api_calls(fake_github, github_repo) == [
         "GET /git/ref/heads/main",
         f"GET /git/commits/{first}",
         f"GET /git/trees/{remote.tree_sha}",
@@ -77,13 +67,13 @@ async def test_three_calls_then_one_while_the_branch_stays_then_three_again(
     assert stored.entries["bin"][0] == "040000"  # subtrees are kept for a later walk
 
     assert await read(client, store, github_repo) == remote
-    assert calls(fake_github, github_repo) == ["GET /git/ref/heads/main"]  # 304
+    assert api_calls(fake_github, github_repo) == ["GET /git/ref/heads/main"]  # 304
 
     second = fake_github.commit(github_repo, {"a.txt": "b"})
     fake_github.reset_requests()
     moved = await read(client, store, github_repo)
     assert moved.commit_sha == second and moved.entries["a.txt"] == blob("b")
-    assert len(calls(fake_github, github_repo)) == 3
+    assert len(api_calls(fake_github, github_repo)) == 3
 
 
 async def test_a_failed_read_keeps_the_old_snapshot(
@@ -110,7 +100,7 @@ async def test_a_truncated_tree_is_walked_only_where_it_changed(
         fake_github.reset_requests()
         remote = await read(client, store, github_repo)
         assert remote.entries == expected
-        made = calls(fake_github, github_repo)
+        made = api_calls(fake_github, github_repo)
         # ref, commit, the truncated listing, then every tree: root, 3 dirs, 6 subdirs.
         assert len(made) == 3 + 1 + 3 + 6
 
@@ -119,7 +109,7 @@ async def test_a_truncated_tree_is_walked_only_where_it_changed(
         remote = await read(client, store, github_repo)
         expected.update({"b/y/f0.txt": blob("changed"), "b/y/new.txt": blob("new")})
         assert remote.entries == expected
-        walked = [c for c in calls(fake_github, github_repo) if c.startswith("GET /git/trees/")]
+        walked = [c for c in api_calls(fake_github, github_repo) if c.startswith("GET /git/trees/")]
         # the truncated listing, then only root, b and b/y: a, c and b/x are unchanged.
         assert len(walked) == 1 + 3
     finally:
@@ -134,4 +124,4 @@ async def test_blobs_come_once_each(
     shas = [git_blob_sha(b"a"), git_blob_sha(b"b"), git_blob_sha(b"a")]
     found = await fetch_blobs(client, github_repo, shas, concurrency=1)
     assert found == {git_blob_sha(b"a"): b"a", git_blob_sha(b"b"): b"b"}
-    assert len(calls(fake_github, github_repo)) == 2
+    assert len(api_calls(fake_github, github_repo)) == 2
