@@ -12,6 +12,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from bifrost.github.client import GitHubClient
+from bifrost.github.plan import Resolution
+from bifrost.github.preview import compute_preview
 from bifrost.secrets import load_box
 from bifrost.store import github
 from bifrost.store.files import SetBase, workspace_generation
@@ -290,3 +293,42 @@ async def test_conflicts_merges_orphans_and_what_a_preview_costs(
     # A preview changes nothing here.
     assert await workspace_generation(store.db) == generation
     assert api.get("/api/files").json() == listed
+
+
+# -- the engine, for what the HTTP answer does not show -------------------------------------------
+
+
+async def test_a_conflict_orphans_by_its_resolution(
+    store, fake_github: FakeGitHub, github_repo: str
+) -> None:
+    """keep_local orphans nothing; keep_remote and merge orphan what their bytes drop."""
+    await connect(store, fake_github, github_repo)
+    for path in ("workflows/both.py", "workflows/gone.py"):
+        await store.files.write(path, WORKFLOWS)
+    fake_github.commit(
+        github_repo, {p: WORKFLOWS for p in ("workflows/both.py", "workflows/gone.py")}
+    )
+    await store.files.apply(
+        [SetBase(p, sha(WORKFLOWS)) for p in ("workflows/both.py", "workflows/gone.py")]
+    )
+    await store.files.write("workflows/both.py", b"# edited here\n" + WORKFLOWS)
+    await store.files.write("workflows/gone.py", WORKFLOWS + b"# edited here\n")
+    fake_github.commit(github_repo, {"workflows/both.py": ONLY_FIRST, "workflows/gone.py": None})
+    connection = await github.load(store.db, load_box(store.settings))
+    assert connection is not None
+    async with GitHubClient(fake_github.url, fake_github.token) as client:
+        shown = await compute_preview(client, store.db, store.objects, connection)
+    assert shown.will_orphan == []
+    assert shown.merges["workflows/both.py"].merged == b"# edited here\n" + ONLY_FIRST
+
+    def orphaned(**resolutions: Resolution) -> list[tuple[str, str]]:
+        chosen = {f"workflows/{name}.py": r for name, r in resolutions.items()}
+        return [(o.path, o.function_name) for o in shown.orphans(chosen)]
+
+    assert orphaned(both=Resolution.KEEP_LOCAL, gone=Resolution.KEEP_LOCAL) == []
+    assert orphaned(both=Resolution.MERGE) == [("workflows/both.py", "second")]
+    assert orphaned(both=Resolution.KEEP_REMOTE, gone=Resolution.KEEP_REMOTE) == [
+        ("workflows/both.py", "second"),
+        ("workflows/gone.py", "first"),
+        ("workflows/gone.py", "second"),
+    ]

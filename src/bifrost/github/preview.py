@@ -8,7 +8,9 @@ fetched only where SHAs cannot answer, each distinct blob once, ``concurrency`` 
   functions remain (a workflow whose function is gone would be orphaned);
 - a modify/modify conflict over local text: its base and remote versions, for the three-way
   merge and the diff;
-- an add/add conflict over local text: its remote version, for the diff.
+- an add/add conflict over local text: its remote version, for the diff;
+- a conflict over a file holding active workflows here: its remote version, to see which
+  resolution would orphan which workflow (``Preview.orphans``).
 
 The sync job recomputes the preview and applies exactly what it shows, so everything it needs
 (the remote tree, the merged bytes, the blobs and local bytes already read) is kept here.
@@ -17,12 +19,12 @@ The sync job recomputes the preview and applies exactly what it shows, so everyt
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from bifrost.github import merge
 from bifrost.github.client import GitHubClient
-from bifrost.github.plan import Action, Conflict, ConflictKind, Plan, plan
+from bifrost.github.plan import Action, Change, Conflict, ConflictKind, Plan, Resolution, plan
 from bifrost.github.remote import RemoteTree, fetch_blobs, read_remote
 from bifrost.settings import Settings
 from bifrost.store import github_state
@@ -61,16 +63,28 @@ class MergeInfo:
 
 @dataclass(frozen=True)
 class Preview:
-    """``merges`` has an entry for every conflict; ``local_contents`` (path -> bytes) and
-    ``blobs`` (git sha -> bytes, base and remote versions) are what was read to work it out."""
+    """``will_orphan``: what the pulls orphan whatever the resolutions; ``conflict_orphans``:
+    path -> resolution -> what resolving that conflict so would orphan too (see ``orphans``).
+    ``merges`` has an entry for every conflict. ``local_contents`` (path -> bytes) and ``blobs``
+    (git sha -> bytes, base and remote versions) are what was read to work it out."""
 
     plan: Plan
     remote: RemoteTree
     workspace: WorkspaceSide
     will_orphan: list[Orphan]
+    conflict_orphans: dict[str, dict[Resolution, list[Orphan]]]
     merges: dict[str, MergeInfo]
     local_contents: dict[str, bytes]
     blobs: dict[str, bytes]
+
+    def orphans(self, resolutions: Mapping[str, Resolution]) -> list[Orphan]:
+        """Every workflow the sync orphans once the conflicts are resolved as ``resolutions``."""
+        chosen = [
+            orphan
+            for path, resolution in sorted(resolutions.items())
+            for orphan in self.conflict_orphans.get(path, {}).get(resolution, [])
+        ]
+        return [*self.will_orphan, *chosen]
 
 
 async def compute_preview(
@@ -90,31 +104,50 @@ async def compute_preview(
     planned = plan(workspace.bases, workspace.local, remote.blobs)
 
     pulled = {c.path: c for c in planned.to_pull if c.action is not Action.ADD}
-    workflows: dict[str, list[Workflow]] = defaultdict(list)
-    for workflow in await github_state.active_workflows(db, pulled) if pulled else []:
-        workflows[workflow.path].append(workflow)
+    replaced = {c.path: c for c in planned.conflicts if c.local_sha}  # by keep_remote or merge
+    held: dict[str, list[Workflow]] = defaultdict(list)
+    for workflow in await github_state.active_workflows(db, {*pulled, *replaced}):
+        held[workflow.path].append(workflow)
 
     diffed = {c.path: c for c in planned.conflicts if c.kind in DIFFED}
     local_contents = await github_state.contents(
         db, objects, {path: c.local_sha for path, c in diffed.items() if c.local_sha}
     )
-    wanted = [pulled[path].remote_sha for path in workflows if pulled[path].action is Action.MODIFY]
+    wanted = [(pulled.get(path) or replaced[path]).remote_sha for path in held]
     for path, conflict in diffed.items():
         if merge.is_text(local_contents[path]):
-            wanted.append(conflict.remote_sha)
-            if conflict.kind is ConflictKind.MODIFY_MODIFY:
-                wanted.append(conflict.base_sha)
+            wanted += [conflict.remote_sha, conflict.base_sha]  # add/add has no base
     blobs = await fetch_blobs(
         client, connection.repository, [sha for sha in wanted if sha], concurrency=concurrency
     )
 
+    def remote_version(change: Change | Conflict) -> bytes | None:
+        return None if change.remote_sha is None else blobs[change.remote_sha]
+
+    merges = {c.path: _merge_info(c, local_contents.get(c.path), blobs) for c in planned.conflicts}
     will_orphan = [
         orphan
-        for path, held in workflows.items()
-        for orphan in orphans_of(held, path, blobs.get(pulled[path].remote_sha or ""))
+        for path, workflows in held.items()
+        if path in pulled
+        for orphan in orphans_of(workflows, path, remote_version(pulled[path]))
     ]
-    merges = {c.path: _merge_info(c, local_contents.get(c.path), blobs) for c in planned.conflicts}
-    return Preview(planned, remote, workspace, will_orphan, merges, local_contents, blobs)
+    conflict_orphans = {
+        path: _orphans_if_resolved(
+            workflows, replaced[path], remote_version(replaced[path]), merges[path]
+        )
+        for path, workflows in held.items()
+        if path in replaced
+    }
+    return Preview(
+        plan=planned,
+        remote=remote,
+        workspace=workspace,
+        will_orphan=will_orphan,
+        conflict_orphans=conflict_orphans,
+        merges=merges,
+        local_contents=local_contents,
+        blobs=blobs,
+    )
 
 
 def orphans_of(workflows: Iterable[Workflow], path: str, content: bytes | None) -> list[Orphan]:
@@ -135,6 +168,15 @@ def orphans_of(workflows: Iterable[Workflow], path: str, content: bytes | None) 
         for w in workflows
         if w.function_name not in remaining
     ]
+
+
+def _orphans_if_resolved(
+    workflows: list[Workflow], conflict: Conflict, remote: bytes | None, info: MergeInfo
+) -> dict[Resolution, list[Orphan]]:
+    outcomes = {Resolution.KEEP_REMOTE: orphans_of(workflows, conflict.path, remote)}
+    if info.merged is not None:
+        outcomes[Resolution.MERGE] = orphans_of(workflows, conflict.path, info.merged)
+    return outcomes
 
 
 def _merge_info(conflict: Conflict, local: bytes | None, blobs: dict[str, bytes]) -> MergeInfo:
