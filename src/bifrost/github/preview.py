@@ -33,7 +33,7 @@ from bifrost.store.github import Connection
 from bifrost.store.github_state import WorkspaceSide
 from bifrost.store.models import Workflow
 from bifrost.store.objects import ObjectStore
-from bifrost.workspace.entities import UndecodableSource, classify
+from bifrost.workspace.entities import Classification, UndecodableSource, classify
 
 DEFAULT_CONCURRENCY: int = Settings.model_fields["github_concurrency"].default
 DIFFED = (ConflictKind.MODIFY_MODIFY, ConflictKind.ADD_ADD)  # both sides have the file
@@ -154,15 +154,15 @@ def orphans_of(workflows: Iterable[Workflow], path: str, content: bytes | None) 
     """The ``workflows`` of ``path`` that ``content`` (None: the file is deleted) would no longer
     define. A syntax error hides no workflow (the rows are kept until it is fixed); bytes that
     are not Python source define none."""
-    remaining: set[str] = set()
+    found = Classification("deleted")
     if content is not None:
         try:
             found = classify(path, content)
         except UndecodableSource:
-            found = None
-        if found is not None and found.syntax_error:
-            return []
-        remaining = {w.function_name for w in found.workflows} if found else set()
+            found = Classification("binary")
+    if found.syntax_error:
+        return []
+    remaining = {w.function_name for w in found.workflows}
     return [
         Orphan(w.id, w.path, w.function_name, w.name)
         for w in workflows

@@ -7,21 +7,24 @@ be read (orphan checks, merges, diffs). Nothing is written but the cached remote
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Literal
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from bifrost.api.deps import Services, services
 from bifrost.api.errors import error_responses
-from bifrost.github.plan import Change, Conflict
-from bifrost.github.preview import MergeInfo, Orphan, Preview, compute_preview
+from bifrost.github.plan import Conflict
+from bifrost.github.preview import MergeInfo, Preview, compute_preview
 from bifrost.github.session import connected
 
 router = APIRouter(prefix="/api/github", tags=["github"])
 
 
 class SyncEntry(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     path: str
     action: Literal["add", "modify", "delete"]
     base_sha: str | None = Field(description="What GitHub had at the last sync (null: nothing)")
@@ -41,6 +44,8 @@ class ConflictEntry(BaseModel):
 
 
 class OrphanEntry(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     workflow_id: str
     path: str
     function_name: str
@@ -75,45 +80,22 @@ async def preview_sync(svc: Services = Depends(services)) -> SyncPreview:
 def _shown(preview: Preview, synced_commit: str | None) -> SyncPreview:
     plan = preview.plan
     return SyncPreview(
-        to_pull=[_entry(change) for change in plan.to_pull],
-        to_push=[_entry(change) for change in plan.to_push],
+        to_pull=[SyncEntry.model_validate(change) for change in plan.to_pull],
+        to_push=[SyncEntry.model_validate(change) for change in plan.to_push],
         conflicts=[_conflict(c, preview.merges[c.path]) for c in plan.conflicts],
-        will_orphan=[_orphan(orphan) for orphan in preview.will_orphan],
+        will_orphan=[OrphanEntry.model_validate(orphan) for orphan in preview.will_orphan],
         is_empty=plan.is_empty,
         remote_commit=preview.remote.commit_sha,
         synced_commit=synced_commit,
     )
 
 
-def _entry(change: Change) -> SyncEntry:
-    return SyncEntry(
-        path=change.path,
-        action=change.action.value,
-        base_sha=change.base_sha,
-        local_sha=change.local_sha,
-        remote_sha=change.remote_sha,
-    )
-
-
 def _conflict(conflict: Conflict, merge: MergeInfo) -> ConflictEntry:
     return ConflictEntry(
-        path=conflict.path,
-        kind=conflict.kind.value,
-        base_sha=conflict.base_sha,
-        local_sha=conflict.local_sha,
-        remote_sha=conflict.remote_sha,
+        **asdict(conflict),
         mergeable=merge.mergeable,
         diff=merge.diff,
         merged_diff=merge.merged_diff,
-    )
-
-
-def _orphan(orphan: Orphan) -> OrphanEntry:
-    return OrphanEntry(
-        workflow_id=orphan.workflow_id,
-        path=orphan.path,
-        function_name=orphan.function_name,
-        name=orphan.name,
     )
 
 
