@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
 from bifrost.errors import NotFound
@@ -125,3 +126,30 @@ async def test_blobs_come_once_each(
     found = await fetch_blobs(client, github_repo, shas, concurrency=1)
     assert found == {git_blob_sha(b"a"): b"a", git_blob_sha(b"b"): b"b"}
     assert len(api_calls(fake_github, github_repo)) == 2
+
+
+async def test_a_branch_of_an_empty_repository_is_empty_whatever_its_name(
+    github_repo: str, client: GitHubClient, store
+) -> None:
+    assert await read_remote(client, store.db, github_repo, "develop", concurrency=1) == EMPTY
+
+
+async def test_submodules_are_left_out(store) -> None:
+    """GitHub lists a submodule as an entry of type "commit": it has no blob to sync."""
+    commit, tree = "c" * 40, "t" * 40
+    answers = {
+        "/repos/o/r/git/ref/heads/main": {"object": {"sha": commit}},
+        f"/repos/o/r/git/commits/{commit}": {"sha": commit, "tree": {"sha": tree}, "parents": []},
+        f"/repos/o/r/git/trees/{tree}": {
+            "sha": tree,
+            "truncated": False,
+            "tree": [
+                {"path": "a.txt", "mode": "100644", "type": "blob", "sha": "a" * 40},
+                {"path": "vendor", "mode": "160000", "type": "commit", "sha": "d" * 40},
+            ],
+        },
+    }
+    transport = httpx.MockTransport(lambda r: httpx.Response(200, json=answers[r.url.path]))
+    async with GitHubClient("https://api.example", "token", transport=transport) as gh:
+        remote = await read_remote(gh, store.db, "o/r", "main", concurrency=1)
+    assert remote.entries == {"a.txt": ("100644", "a" * 40)}
