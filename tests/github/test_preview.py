@@ -110,6 +110,13 @@ async def test_first_previews_both_ways_etag_and_a_truncated_tree(
     assert preview(api) == shown
     assert api_calls(fake_github, github_repo) == ["GET /git/ref/heads/main"]  # 304 on the ETag
 
+    there["dir0/f0.txt"] = "moved\n"
+    head = fake_github.commit(github_repo, {"dir0/f0.txt": "moved\n"})
+    fake_github.reset_requests()
+    shown = preview(api)
+    assert shown["remote_commit"] == head and shown["to_pull"][0]["remote_sha"] == sha(b"moved\n")
+    assert len(api_calls(fake_github, github_repo)) == 3  # the branch moved: ref, commit, tree
+
     # A tree too large for one listing: walked, and only where it changed.
     fake_github.configure(max_tree_entries=5)
     try:
