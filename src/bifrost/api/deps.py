@@ -12,6 +12,7 @@ from bifrost.cache.base import ModuleCache
 from bifrost.events import EventBus
 from bifrost.jobs.runner import Jobs
 from bifrost.packages.service import PackageService
+from bifrost.secrets import SecretBox
 from bifrost.settings import Settings
 from bifrost.store.db import Database
 from bifrost.store.files import Files
@@ -28,6 +29,7 @@ class Services:
     dispatcher: Dispatcher
     jobs: Jobs
     packages: PackageService
+    secrets: SecretBox  # opens the stored GitHub token (bifrost.store.github)
     live_workers: Callable[[], Awaitable[list[dict[str, Any]]]]
 
 

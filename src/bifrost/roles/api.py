@@ -24,6 +24,7 @@ from bifrost.jobs.runner import Jobs
 from bifrost.roles.scheduler import SchedulerRole
 from bifrost.roles.shared import Transport, open_transport, package_service, protect_process
 from bifrost.roles.worker import WorkerRole
+from bifrost.secrets import load_box
 from bifrost.settings import Settings
 from bifrost.store.tokens import TokenChecker
 from bifrost.worker.dispatch import QueueDispatcher
@@ -46,6 +47,7 @@ class ApiRole:
         self.transport = transport
         configured = ctx.settings.admin_token
         self.tokens = TokenChecker(ctx.db, configured.get_secret_value() if configured else None)
+        box = load_box(ctx.settings)
         self.services = Services(
             settings=ctx.settings,
             db=ctx.db,
@@ -55,6 +57,7 @@ class ApiRole:
             dispatcher=QueueDispatcher(transport.executions),
             jobs=Jobs(ctx.db, ctx.events, transport.jobs),
             packages=package_service(ctx, transport),
+            secrets=box,
             live_workers=transport.workers.live,
         )
 
