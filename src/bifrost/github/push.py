@@ -98,9 +98,7 @@ class Push:
             except NotFastForward:
                 moved = await self.reread()
                 clashes = sorted(
-                    path
-                    for path in entries
-                    if _sha(remote, path) != _sha(moved, path)
+                    path for path in entries if _sha(remote, path) != _sha(moved, path)
                 )
                 if clashes:
                     raise PushConflict(clashes) from None
@@ -117,9 +115,11 @@ class Push:
         self, outgoing: Sequence[Outgoing]
     ) -> tuple[RemoteTree, list[Outgoing]]:
         """An empty repository: one file through the contents API (a plain file, if any, so
-        its mode is right), then the branch as that commit left it."""
+        its mode is right; one that would need a blob call, if any, so it saves that call),
+        then the branch as that commit left it."""
         files = [item for item in outgoing if item.content is not None]
-        first = next((item for item in files if item.mode == FILE_MODE), files[0])
+        plain = [item for item in files if item.mode == FILE_MODE] or files
+        first = next((item for item in plain if not _inlined(item)), plain[0])
         assert first.content is not None and first.sha is not None
         sha = await self.client.put_contents(
             self.repository, first.path, first.content, message=self.message, branch=self.branch
@@ -141,7 +141,7 @@ class Push:
     async def _entry(self, item: Outgoing, remote: RemoteTree, known: set[str]) -> NewEntry:
         if item.content is None:
             return NewEntry(item.path, mode=_remote_mode(remote, item.path), sha=None)
-        if len(item.content) <= INLINE_MAX and not is_binary(item.content):
+        if _inlined(item):
             return NewEntry(item.path, mode=item.mode, content=item.content.decode("utf-8"))
         sha = item.sha
         assert sha is not None
@@ -159,6 +159,12 @@ class Push:
         middle = len(entries) // 2
         lower = await self._tree(entries[:middle], base_tree)
         return await self._tree(entries[middle:], lower)
+
+
+def _inlined(item: Outgoing) -> bool:
+    """Text GitHub can take inside the tree call (it stores the exact UTF-8 bytes)."""
+    content = item.content
+    return content is not None and len(content) <= INLINE_MAX and not is_binary(content)
 
 
 def _sha(remote: RemoteTree, path: str) -> str | None:

@@ -443,4 +443,3 @@ def commit_message(outgoing: list[Outgoing]) -> str:
         item = outgoing[0]
         return f"{'Delete' if item.content is None else 'Update'} {item.path} (Bifrost sync)"
     return f"Sync {len(outgoing)} files from Bifrost"
-

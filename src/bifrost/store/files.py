@@ -598,7 +598,7 @@ async def expect_unchanged(session: AsyncSession, expected: dict[str, str | None
                 WorkspaceFile.path.in_(chunk), WorkspaceFile.is_deleted.is_(False)
             )
         )
-        live = dict(rows.tuples().all())
+        live = {path: sha for path, sha in rows}
         for path in chunk:
             if live.get(path) != expected[path]:
                 raise Conflict(

@@ -17,10 +17,10 @@ from typing import Literal
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
+from bifrost import errors
 from bifrost.api.auth import require_token
 from bifrost.api.deps import Services, services
 from bifrost.api.errors import error_responses
-from bifrost import errors
 from bifrost.github.plan import Conflict
 from bifrost.github.preview import MergeInfo, Preview, compute_preview
 from bifrost.github.session import connected
