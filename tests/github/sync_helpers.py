@@ -85,3 +85,12 @@ def workspace(api: httpx.Client) -> dict[str, bytes]:
 
 def branch(fake: FakeGitHub, repository: str) -> dict[str, bytes]:
     return {path: f.content for path, f in fake.files(repository).items()}
+
+
+def until_hanging(fake: FakeGitHub, timeout_s: float = 30.0) -> None:
+    """Until the fake holds a request (a ``hang`` fault reached)."""
+    deadline = time.monotonic() + timeout_s
+    while not any(r["state"] == "hanging" for r in fake.requests()):
+        if time.monotonic() > deadline:
+            raise TimeoutError("no request reached the hanging fault")
+        time.sleep(0.05)

@@ -82,7 +82,7 @@ async def test_a_race_on_a_pushed_path_pushes_nothing(
     fake_github.commit(github_repo, {"a.txt": "a\n"})
     remote = await remote_of(gh, github_repo)
     fake_github.race(github_repo, {"a.txt": "theirs\n"})
-    with pytest.raises(PushConflict, match="a.txt"):
+    with pytest.raises(PushConflict, match=r"a\.txt"):
         await pusher(gh, github_repo, []).run(remote, [Outgoing("a.txt", "100644", b"ours\n")])
     assert fake_github.files(github_repo)["a.txt"].content == b"theirs\n"
 
@@ -106,9 +106,7 @@ async def test_many_files_come_in_one_tarball(
     async def progress(done: int, total: int, path: str) -> None:
         seen.append(done)
 
-    found = await fetch_contents(
-        gh, github_repo, head, wanted, concurrency=4, progress=progress
-    )
+    found = await fetch_contents(gh, github_repo, head, wanted, concurrency=4, progress=progress)
     assert found == {path: text.encode() for path, text in there.items()}
     assert gh.calls["GET /tarball"] == 1 and gh.calls["GET /git/blobs"] == 0
     assert seen == list(range(1, TARBALL_FROM + 1))

@@ -26,6 +26,7 @@ from tests.github.sync_helpers import (
     read,
     start,
     sync,
+    until_hanging,
     wait,
     workspace,
 )
@@ -241,7 +242,8 @@ async def test_an_overlapping_merge_is_refused(
 async def test_orphans_need_confirmation(
     api: httpx.Client, store, fake_github: FakeGitHub, github_repo: str
 ) -> None:
-    fake_github.commit(github_repo, {"shared/helper.py": HELPER, "workflows/answer.py": USES_HELPER})
+    files = {"shared/helper.py": HELPER, "workflows/answer.py": USES_HELPER}
+    fake_github.commit(github_repo, files)
     await connect(store, fake_github, github_repo)
     sync(api)
     fake_github.commit(github_repo, {"workflows/answer.py": None})
@@ -312,6 +314,7 @@ async def test_a_second_sync_while_one_runs_is_409(
     second = api.post("/api/github/sync", json={})
     assert second.status_code == 409
     assert f"job {first}" in second.json()["detail"]
+    until_hanging(fake_github)
     fake_github.release()
     assert wait(api, first)["status"] == "success"
     assert read(api, "a.txt") == b"a\n"

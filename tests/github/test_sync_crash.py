@@ -17,7 +17,17 @@ from sqlalchemy import select
 
 from bifrost.store.models import GitHubJournal
 from bifrost.testing.fake_github.control import FakeGitHub
-from tests.github.sync_helpers import branch, connect, preview, put, read, start, sync, wait
+from tests.github.sync_helpers import (
+    branch,
+    connect,
+    preview,
+    put,
+    read,
+    start,
+    sync,
+    until_hanging,
+    wait,
+)
 from tests.serving import Cluster
 
 STEPS = [
@@ -36,14 +46,6 @@ def cluster_env(fake_github: FakeGitHub) -> dict[str, str]:
         "BIFROST_GITHUB_SYNC_LEASE_S": str(LEASE_S),
         "BIFROST_GITHUB_TIMEOUT_S": "120",
     }
-
-
-def until_hanging(fake: FakeGitHub, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not any(r["state"] == "hanging" for r in fake.requests()):
-        if time.monotonic() > deadline:
-            raise TimeoutError("the sync never reached the step")
-        time.sleep(0.05)
 
 
 def start_when_free(api: httpx.Client, timeout_s: float = 30.0) -> str:

@@ -13,7 +13,16 @@ import httpx
 import pytest
 
 from bifrost.testing.fake_github.control import FakeGitHub
-from tests.github.sync_helpers import branch, connect, preview, put, read, sync, wait
+from tests.github.sync_helpers import (
+    branch,
+    connect,
+    preview,
+    put,
+    read,
+    sync,
+    until_hanging,
+    wait,
+)
 from tests.serving import Cluster
 
 
@@ -56,6 +65,7 @@ async def test_two_apis_and_a_scheduler(
         (started,) = [a.json()["job_id"] for a in answers if a.status_code == 202]
         (refused,) = [a.json()["detail"] for a in answers if a.status_code == 409]
         assert f"job {started}" in refused
+        until_hanging(fake_github)
         fake_github.release()
         job = wait(first, started)
         assert job["status"] == "success", job
