@@ -101,3 +101,13 @@ async def test_concurrent_acquires_exactly_one_wins(backend, row: str) -> None:
     won = [o for o in outcomes if isinstance(o, int)]
     assert len(won) == 1, outcomes
     assert all(isinstance(o, leases.LeaseHeld) for o in outcomes if not isinstance(o, int))
+
+
+async def test_a_holder_known_to_be_gone_is_replaced(db: Database) -> None:
+    old = await leases.acquire(db, NAME, "crashed-job", 60)
+    with pytest.raises(leases.LeaseHeld):
+        await leases.acquire(db, NAME, "b", 60, replace="someone-else")
+    new = await leases.acquire(db, NAME, "b", 60, replace="crashed-job")
+    assert new > old
+    with pytest.raises(leases.LeaseLost):
+        await leases.renew(db, NAME, "crashed-job", old, 60)

@@ -6,15 +6,20 @@ branch and the workspace are compared byte for byte.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
+from websockets.sync.client import connect as websocket
 
-from bifrost.store.models import WorkspaceFile
+from bifrost.names import GITHUB_SYNC_LEASE
+from bifrost.store import leases
+from bifrost.store.models import Lease, WorkspaceFile, utcnow
 from bifrost.testing.fake_github.control import FakeGitHub
+from tests.conftest import ADMIN_TOKEN
 from tests.github.calls import api_calls
 from tests.github.sync_helpers import (
     branch,
@@ -338,3 +343,53 @@ async def test_progress_and_the_log_are_kept(
     assert job["status"] == "success" and job["kind"] == "github.sync"
     assert job["progress"]["phase"] == "pulling" and job["progress"]["total"] == 2
     assert "2 to pull" in job["log"] and "done: 2 pulled" in job["log"]
+
+
+async def test_a_sync_that_lost_its_lease_changes_nothing(
+    api: httpx.Client, store, fake_github: FakeGitHub, github_repo: str
+) -> None:
+    fake_github.commit(github_repo, {"a.txt": "a\n"})
+    await connect(store, fake_github, github_repo)
+    fake_github.fault("GET", r"/git/ref/heads/main$", action="hang")
+    job_id = start(api)
+    until_hanging(fake_github)
+    async with store.db.write() as session:  # the lease expires and another process takes it
+        await session.execute(
+            update(Lease).where(Lease.name == GITHUB_SYNC_LEASE).values(expires_at=utcnow())
+        )
+    await leases.acquire(store.db, GITHUB_SYNC_LEASE, "intruder", 60)
+    fake_github.release()
+    job = wait(api, job_id)
+    assert job["status"] == "failed" and "lost" in job["error"]["message"], job
+    assert read(api, "a.txt") is None
+    assert (await leases.holder(store.db, GITHUB_SYNC_LEASE)).owner == "intruder"
+
+
+async def test_progress_events_on_the_websocket(
+    api: httpx.Client, cluster: Cluster, store, fake_github: FakeGitHub, github_repo: str
+) -> None:
+    fake_github.commit(github_repo, {"a.txt": "a\n", "b.txt": "b\n"})
+    await connect(store, fake_github, github_repo)
+    put(api, "c.txt", b"c\n")
+    fake_github.fault("GET", r"/git/ref/heads/main$", action="hang")
+    job_id = start(api)
+    until_hanging(fake_github)
+    url = cluster.urls[0].replace("http", "ws", 1) + "/api/ws"
+    with websocket(url, additional_headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as ws:
+        ws.send(json.dumps({"subscribe": f"git:{job_id}"}))
+        assert json.loads(ws.recv(timeout=10)) == {"subscribed": f"git:{job_id}"}
+        fake_github.release()
+        events = []
+        while not events or events[-1]["type"] != "done":
+            events.append(json.loads(ws.recv(timeout=30))["event"])
+    steps = [
+        (e["phase"], e["current"], e["total"], e["path"]) for e in events if e["type"] == "progress"
+    ]
+    assert steps == [
+        ("pulling", 1, 2, "a.txt"),
+        ("pulling", 2, 2, "b.txt"),
+        ("pushing", 1, 1, "c.txt"),
+    ]
+    done = events[-1]
+    assert done["ok"] and (done["pulled"], done["pushed"]) == (2, 1)
+    assert any(e["type"] == "output" for e in events)

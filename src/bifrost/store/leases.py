@@ -55,9 +55,12 @@ def _live(row: Lease | None) -> bool:
     return row is not None and _aware(row.expires_at) > utcnow()
 
 
-async def acquire(db: Database, name: str, owner: str, ttl_s: float) -> int:
-    """Take ``name`` for ``ttl_s`` seconds; its new fence. LeaseHeld if another owner has it.
-    The same owner acquiring again keeps its fence and extends the expiry."""
+async def acquire(
+    db: Database, name: str, owner: str, ttl_s: float, *, replace: str | None = None
+) -> int:
+    """Take ``name`` for ``ttl_s`` seconds; its new fence. LeaseHeld if another owner has it,
+    unless that owner is ``replace`` (known to be gone: its fence then refuses whatever it might
+    still try). The same owner acquiring again keeps its fence and extends the expiry."""
     for _ in range(2):  # a lost race to insert the first row is retried once, against that row
         try:
             async with db.write() as session:
@@ -66,7 +69,7 @@ async def acquire(db: Database, name: str, owner: str, ttl_s: float) -> int:
                 if row is None:
                     session.add(Lease(name=name, owner=owner, fence=1, expires_at=expires))
                     return 1
-                if _live(row) and row.owner != owner:
+                if _live(row) and row.owner not in (owner, replace):
                     raise LeaseHeld(name, row.owner)
                 if row.owner != owner or not _live(row):
                     row.fence += 1

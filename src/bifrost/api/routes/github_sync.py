@@ -25,6 +25,7 @@ from bifrost.github.plan import Conflict
 from bifrost.github.preview import MergeInfo, Preview, compute_preview
 from bifrost.github.session import connected
 from bifrost.github.sync import running_message
+from bifrost.jobs.runner import finished
 from bifrost.names import GITHUB_SYNC_JOB, GITHUB_SYNC_LEASE
 from bifrost.store import leases
 
@@ -137,10 +138,21 @@ async def start_sync(
     try:
         fence = await leases.acquire(svc.db, GITHUB_SYNC_LEASE, job_id, ttl_s)
     except leases.LeaseHeld as exc:
-        raise errors.Conflict(running_message(exc.holder)) from exc
+        if not await _over(svc, exc.holder):
+            raise errors.Conflict(running_message(exc.holder)) from exc
+        # Its job was closed (its process died): no need to wait for the lease to expire.
+        fence = await leases.acquire(svc.db, GITHUB_SYNC_LEASE, job_id, ttl_s, replace=exc.holder)
     try:
         await svc.jobs.start(GITHUB_SYNC_JOB, body.model_dump(), job_id=job_id, created_by=user)
     except BaseException:
         await leases.release(svc.db, GITHUB_SYNC_LEASE, job_id, fence)
         raise
     return SyncStarted(job_id=job_id)
+
+
+async def _over(svc: Services, job_id: str) -> bool:
+    """Whether the lease holder's job is recorded as finished (a crash closes it as failed)."""
+    try:
+        return finished(await svc.jobs.get(job_id))
+    except errors.NotFound:
+        return False
