@@ -63,11 +63,12 @@ async def save(
     async with db.write() as session:
         row = await session.get(GitHubConnection, CONNECTION_ID)
         moved = row is None or (row.repository, row.branch) != (repository, branch)
+        if moved:  # before a new row is added: its flush would come first, half filled
+            await forget_sync_state(session)
         if row is None:
             row = GitHubConnection(id=CONNECTION_ID)
             session.add(row)
         if moved:
-            await forget_sync_state(session)
             row.synced_commit = None
             row.synced_at = None
         row.repository = repository
