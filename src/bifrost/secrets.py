@@ -19,6 +19,7 @@ or a log line never reaches a log file, a job record or the WebSocket.
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import os
 import re
@@ -100,15 +101,21 @@ def _key_file(path: Path) -> bytes:
     if path.exists():
         return path.read_bytes().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = random.token_urlsafe(32).encode()
-    # O_EXCL: two processes starting together agree on the first key written.
+    # Written whole under a private name, then linked in place: os.link fails if the key file
+    # exists, so processes starting together agree on the first key, and none ever reads a key
+    # file still being written.
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{random.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes().strip()
-    with os.fdopen(fd, "wb") as out:
-        out.write(key)
-    return key
+        with os.fdopen(fd, "wb") as out:
+            out.write(random.token_urlsafe(32).encode())
+            out.flush()
+            os.fsync(out.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, path)
+    finally:
+        draft.unlink()
+    return path.read_bytes().strip()
 
 
 def redact(text: str, *values: str | None) -> str:
