@@ -35,12 +35,18 @@ async def config(svc: Services = Depends(services)) -> GitHubConfig:
     return GitHubConfig.model_validate(await svc.github.config())
 
 
-@router.post("/validate", response_model=GitHubViewer, responses=error_responses(422, 503))
+@router.post(
+    "/validate", response_model=GitHubViewer, responses=error_responses(400, 413, 422, 503)
+)
 async def validate(body: ValidateRequest, svc: Services = Depends(services)) -> GitHubViewer:
     return GitHubViewer.model_validate(await svc.github.validate(body.token))
 
 
-@router.post("/configure", response_model=GitHubConfig, responses=error_responses(404, 422, 503))
+@router.post(
+    "/configure",
+    response_model=GitHubConfig,
+    responses=error_responses(400, 404, 413, 422, 503),
+)
 async def configure(
     body: ConfigureRequest, svc: Services = Depends(services), user: str = Depends(require_token)
 ) -> GitHubConfig:
@@ -73,7 +79,7 @@ async def branches(
     "/create-repository",
     status_code=201,
     response_model=GitHubRepository,
-    responses=error_responses(409, 422, 503),
+    responses=error_responses(400, 409, 413, 422, 503),
 )
 async def create_repository(
     body: CreateRepositoryRequest, svc: Services = Depends(services)
