@@ -7,6 +7,8 @@ import base64
 import logging
 import multiprocessing
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -157,3 +159,24 @@ def test_the_log_filter_scrubs_messages_arguments_and_tracebacks(
     assert text.count(REDACTED) == 2
     assert "GitHub said no to [redacted]" in text and "a plain harmless line" in text
     assert "RuntimeError: request with token [redacted] failed" in text
+
+
+def test_every_server_process_scrubs_its_log() -> None:
+    """The commands' logging set-up (``bifrost up|api|worker|scheduler|init``) puts the filter on
+    the handlers, so the records of every logger, tracebacks included, pass through it."""
+    script = f"""
+import logging
+from bifrost.cli.server import _setup_logging
+_setup_logging()
+logging.getLogger("bifrost.github.sync").warning("pushing with %s", {TOKEN!r})
+try:
+    raise ValueError("Authorization: Bearer {TOKEN}")
+except ValueError:
+    logging.getLogger("some.library").exception("request failed")
+"""
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert TOKEN not in run.stderr + run.stdout
+    assert "pushing with [redacted]" in run.stderr
+    assert "ValueError: Authorization: Bearer [redacted]" in run.stderr

@@ -2,10 +2,11 @@
 
 Every status code and body the server sends must be declared, every schema-invalid request
 refused, and no request may cause a 5xx or a traceback, except the documented 503 of the GitHub
-routes: GitHub is unreachable here (no network), so they answer it, fast. ``positive_data_acceptance`` is left out
-on purpose: a workspace path, a requirement or a signature has rules JSON Schema cannot state
-(reserved names, look-alikes, PEP 508), so schema-valid data is sometimes rightly a 422 with a
-message. Seeded and bounded, so the run is the same every time and takes seconds.
+routes: GitHub is unreachable here (no network), so they answer that, fast.
+``positive_data_acceptance`` is left out on purpose: a workspace path, a requirement or a
+signature has rules JSON Schema cannot state (reserved names, look-alikes, PEP 508), so
+schema-valid data is sometimes rightly a 422 with a message. Seeded and bounded, so the run is
+the same every time and takes seconds.
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+import websockets.exceptions
+import websockets.sync.client
 
 from bifrost.jobs.runner import JobRunner, Jobs
 from bifrost.names import job_channel
@@ -112,9 +114,11 @@ def test_the_token_is_in_no_answer_log_record_or_execution(
             assert call("GET", "/api/github/commits").status_code == expected
         fake_github.fault("GET", "/user$", status=403, message=echo)
         assert call("POST", "/api/github/validate", json={"token": token}).status_code == 422
-        # a token in a URL (never asked for) and in a WebSocket request
+        # a token in a URL (never asked for), and in a WebSocket URL, which uvicorn logs
         call("GET", f"/api/github/config?token={token}")
-        call("GET", f"/api/ws?access_token={token}")
+        ws_url = cluster.urls[0].replace("http", "ws", 1) + f"/api/ws?access_token={token}"
+        with pytest.raises(websockets.exceptions.InvalidStatus):
+            websockets.sync.client.connect(ws_url, open_timeout=10).close()
 
         data_dir = Path(cluster.backend.env["BIFROST_DATA_DIR"]).resolve()
         key_file = data_dir / "secret-key"
@@ -144,6 +148,7 @@ def test_the_token_is_in_no_answer_log_record_or_execution(
     assert token not in database_text(cluster.backend)
     cluster.stop()  # every line flushed
     logs = cluster.logs()
+    assert "/api/ws?access_token=[redacted]" in logs  # the URL was logged, scrubbed
     assert token not in logs and keys[-1] not in logs
 
 
