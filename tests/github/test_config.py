@@ -236,3 +236,9 @@ def test_every_route_needs_the_admin_token(cluster: Cluster) -> None:
             ("POST", "/api/github/disconnect", None),
         ]:
             assert anonymous.request(method, url, json=body).status_code == 401, url
+
+
+def test_distributed_mode_without_a_shared_key_warns_at_start(cluster: Cluster) -> None:
+    """Each machine would seal with its own key file: the others could not open the token."""
+    warned = "BIFROST_SECRET_KEY is not set" in cluster.logs()
+    assert warned == (cluster.backend.name == "postgres")

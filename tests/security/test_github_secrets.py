@@ -149,6 +149,7 @@ def test_the_token_is_in_no_answer_log_record_or_execution(
     cluster.stop()  # every line flushed
     logs = cluster.logs()
     assert "/api/ws?access_token=[redacted]" in logs  # the URL was logged, scrubbed
+    assert "BIFROST_SECRET_KEY is not set" not in logs  # set, or embedded: no warning
     assert token not in logs and keys[-1] not in logs
 
 

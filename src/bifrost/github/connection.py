@@ -154,8 +154,8 @@ class GitHubService:
                     f"{found.default_branch or 'not set'}), or create it first, on GitHub's "
                     f"branch page or with `git push origin HEAD:{branch}`"
                 ) from None
-        connection = await connections.save(
-            self.db, self.box, repository=repository, branch=branch, token=token, user=user
+        connection = await connections.save(  # GitHub's spelling: names ignore case there
+            self.db, self.box, repository=found.full_name, branch=branch, token=token, user=user
         )
         return self._config(connection)
 
