@@ -182,6 +182,7 @@ def test_listings_need_a_connection_then_page(
         page = answer["next_page"]
     assert seen == [f"commit {n}" for n in reversed(range(5))]  # newest first, none twice
 
+    fake_github.create_repo(f"{FAKE_LOGIN}/repo-{uuid.uuid4().hex[:10]}")  # two at least
     first = client.get("/api/github/repositories", params={"per_page": 1}).json()
     assert len(first["items"]) == 1 and first["next_page"] == 2
     refused(client.get("/api/github/commits", params={"per_page": 101}), 422, "per_page")

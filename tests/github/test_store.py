@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from bifrost.errors import Inconsistent
 from bifrost.secrets import SecretBox
 from bifrost.store import github as connections
 from bifrost.store.files import SetBase, Write
@@ -122,3 +123,20 @@ async def test_a_failed_move_or_disconnect_changes_nothing(store, monkeypatch) -
     kept = await connections.load(store.db, BOX)
     assert kept is not None and kept.repository == "octocat/hello"
     assert kept.synced_commit == "c" * 40
+
+
+async def test_after_a_key_change_connecting_again_recovers(store) -> None:
+    """The old ciphertext says which setting to fix; a new configure (or disconnect) needs no
+    old secret."""
+    await connections.save(
+        store.db, BOX, repository="octocat/hello", branch="main", token=TOKEN, user="admin"
+    )
+    other = SecretBox(b"the new key, after a restore!!!!")
+    with pytest.raises(Inconsistent, match="BIFROST_SECRET_KEY") as refused:
+        await connections.load(store.db, other)
+    assert TOKEN not in str(refused.value)
+    again = await connections.save(
+        store.db, other, repository="octocat/hello", branch="main", token=TOKEN, user="admin"
+    )
+    assert again.token == TOKEN and (await connections.load(store.db, other)).token == TOKEN
+    assert await connections.disconnect(store.db) is True
