@@ -34,17 +34,17 @@ ClientFactory = Callable[[Settings, str], GitHubClient]
 
 # GitHub's own rules: an account is 1-39 letters, digits or inner hyphens; a repository name
 # is 1-100 letters, digits, ".", "_" or "-" (but not "." or "..").
-_OWNER = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?$")
-_NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+_OWNER = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?")
+_NAME = re.compile(r"[A-Za-z0-9._-]{1,100}")
 # What `git check-ref-format` refuses anywhere in a branch name.
 _REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//")
 MAX_BRANCH_BYTES = 255
 # A token goes into an HTTP header: printable ASCII without spaces, of a sane length.
-_TOKEN = re.compile(r"^[\x21-\x7e]{1,512}$")
+_TOKEN = re.compile(r"[\x21-\x7e]{1,512}")
 
 
 @dataclass(frozen=True)
-class GitHubConfig:
+class Configuration:
     """What ``GET /api/github/config`` shows: the connection, never its token."""
 
     connected: bool
@@ -60,7 +60,7 @@ class GitHubConfig:
 def check_repository(full_name: str) -> str:
     """``owner/name`` as GitHub spells repositories, or InvalidInput saying how to write it."""
     owner, slash, name = full_name.partition("/")
-    if not slash or not _OWNER.match(owner) or not _NAME.match(name) or name in (".", ".."):
+    if not slash or not _OWNER.fullmatch(owner) or not _NAME.fullmatch(name) or name in (".", ".."):
         raise InvalidInput(
             "repository must be written owner/name (e.g. octocat/hello-world): an account of "
             "1-39 letters, digits or inner hyphens, a slash, and a name of 1-100 letters, "
@@ -91,7 +91,7 @@ def check_branch(branch: str) -> str:
 
 def check_token(token: str) -> str:
     """A token that can go into a header; the message never repeats it."""
-    if not _TOKEN.match(token):
+    if not _TOKEN.fullmatch(token):
         raise InvalidInput(
             "that is not a GitHub token: a token is printable ASCII with no spaces (a classic "
             "one starts with ghp_, a fine-grained one with github_pat_); paste it again"
@@ -117,7 +117,7 @@ class GitHubService:
     def __repr__(self) -> str:
         return f"GitHubService({self.settings.github_api_url})"
 
-    async def config(self) -> GitHubConfig:
+    async def config(self) -> Configuration:
         return self._config(await connections.load(self.db, self.box))
 
     async def validate(self, token: str) -> Viewer:
@@ -127,7 +127,7 @@ class GitHubService:
 
     async def configure(
         self, repository: str, branch: str, token: str | None, user: str | None
-    ) -> GitHubConfig:
+    ) -> Configuration:
         """Connect to ``repository`` on ``branch`` (``token`` None: keep the stored one), once
         GitHub shows that this can work; another repository or branch forgets every sync base."""
         check_repository(repository)
@@ -173,7 +173,7 @@ class GitHubService:
         self, name: str, *, private: bool = True, description: str | None = None
     ) -> Repository:
         """An empty repository of the token's account (connect to it to make its first commit)."""
-        if not _NAME.match(name) or name in (".", ".."):
+        if not _NAME.fullmatch(name) or name in (".", ".."):
             raise InvalidInput(
                 'a repository name is 1-100 letters, digits, ".", "_" or "-" (not "." or "..")'
             )
@@ -182,7 +182,7 @@ class GitHubService:
                 name, private=private, description=description or ""
             )
 
-    async def disconnect(self) -> GitHubConfig:
+    async def disconnect(self) -> Configuration:
         """Forget the connection and every sync base; disconnecting twice is no error."""
         await connections.disconnect(self.db)
         return self._config(None)
@@ -196,10 +196,10 @@ class GitHubService:
 
     # --- helpers -------------------------------------------------------------------------------
 
-    def _config(self, connection: Connection | None) -> GitHubConfig:
+    def _config(self, connection: Connection | None) -> Configuration:
         if connection is None:
-            return GitHubConfig(connected=False, api_url=self.settings.github_api_url)
-        return GitHubConfig(
+            return Configuration(connected=False, api_url=self.settings.github_api_url)
+        return Configuration(
             connected=True,
             api_url=self.settings.github_api_url,
             repository=connection.repository,
