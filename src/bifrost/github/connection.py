@@ -118,7 +118,7 @@ class GitHubService:
         return f"GitHubService({self.settings.github_api_url})"
 
     async def config(self) -> Configuration:
-        return self._config(await connections.load(self.db, self.box))
+        return self._config(await connections.load(self.db, None))  # no token needed
 
     async def validate(self, token: str) -> Viewer:
         """Who the token belongs to; 422 (TokenRejected) when GitHub refuses it. Not stored."""
