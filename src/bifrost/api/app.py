@@ -17,6 +17,7 @@ from bifrost.api.guard import RequestGuard
 from bifrost.api.routes import (
     executions,
     files,
+    github,
     github_sync,
     health,
     jobs,
@@ -49,6 +50,7 @@ def create_app(settings: Settings, lifespan: Lifespan) -> FastAPI:
     app.include_router(executions.router, **protected)
     app.include_router(packages.router, **protected)
     app.include_router(jobs.router, **protected)
+    app.include_router(github.router, **protected)
     app.include_router(github_sync.router, **protected)
     app.include_router(ws.router)
 

@@ -10,6 +10,7 @@ from fastapi import Request
 
 from bifrost.cache.base import ModuleCache
 from bifrost.events import EventBus
+from bifrost.github.connection import GitHubService
 from bifrost.jobs.runner import Jobs
 from bifrost.packages.service import PackageService
 from bifrost.secrets import SecretBox
@@ -30,6 +31,7 @@ class Services:
     jobs: Jobs
     packages: PackageService
     secrets: SecretBox  # opens the stored GitHub token (bifrost.store.github)
+    github: GitHubService
     live_workers: Callable[[], Awaitable[list[dict[str, Any]]]]
 
 

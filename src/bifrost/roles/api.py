@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from bifrost.api.app import create_app
 from bifrost.api.deps import Services
 from bifrost.context import Context, open_context
+from bifrost.github.connection import GitHubService
 from bifrost.jobs.runner import Jobs
 from bifrost.roles.scheduler import SchedulerRole
 from bifrost.roles.shared import Transport, open_transport, package_service, protect_process
@@ -58,11 +59,19 @@ class ApiRole:
             jobs=Jobs(ctx.db, ctx.events, transport.jobs),
             packages=package_service(ctx, transport),
             secrets=box,
+            github=GitHubService(ctx.settings, ctx.db, box),
             live_workers=transport.workers.live,
         )
 
     async def start(self) -> None:
         protect_process()
+        if not self.ctx.settings.embedded and self.ctx.settings.secret_key is None:
+            log.warning(
+                "BIFROST_SECRET_KEY is not set: the GitHub token is sealed with this machine's "
+                "own key (%s); set the same BIFROST_SECRET_KEY on every API and scheduler "
+                "machine, or the others cannot open it",
+                self.ctx.settings.secret_key_file,
+            )
 
     async def stop(self) -> None:
         return None

@@ -39,7 +39,9 @@ class Connection:
     synced_at: datetime | None = None
 
 
-async def load(db: Database, box: SecretBox) -> Connection | None:
+async def load(db: Database, box: SecretBox | None) -> Connection | None:
+    """The connection; with ``box`` None its token stays sealed (``token`` is empty), for
+    showing the configuration without paying the KDF or needing the key."""
     async with db.read() as session:
         row = await session.get(GitHubConnection, CONNECTION_ID)
     if row is None:
@@ -47,7 +49,7 @@ async def load(db: Database, box: SecretBox) -> Connection | None:
     return Connection(
         repository=row.repository,
         branch=row.branch,
-        token=box.open(row.token_ciphertext),
+        token=box.open(row.token_ciphertext) if box is not None else "",
         connected_by=row.connected_by,
         connected_at=row.connected_at,
         synced_commit=row.synced_commit,
