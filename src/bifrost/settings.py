@@ -146,6 +146,12 @@ class Settings(BaseSettings):
     github_concurrency: int = Field(
         4, ge=1, le=16, description="GitHub blob downloads in flight during a pull."
     )
+    github_sync_lease_s: float = Field(
+        60.0,
+        gt=0,
+        description="How long a sync's lock outlives its last renewal (renewed while it runs): "
+        "after a crash, the next sync can start once this has passed.",
+    )
 
     @field_validator("admin_token")
     @classmethod

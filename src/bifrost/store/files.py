@@ -36,6 +36,8 @@ INLINE_LIMIT = 256 * 1024  # non-Python files above this go to the object store
 PARSE_IN_THREAD = 256 * 1024
 BULK = 500  # paths per IN (...) query: far below every back end's parameter limit
 _GIT_SHA = re.compile(r"[0-9a-f]{40}")
+MODES = ("100644", "100755", "120000")  # file, executable, symlink: the blobs git syncs
+DEFAULT_MODE = MODES[0]
 
 
 class ANY:
@@ -75,11 +77,13 @@ def _unsatisfied(path: str, expected: Expected, current: str | None) -> str:
 class Write:
     """Create or replace ``path``. ``expected_hash`` makes it a compare-and-swap: it happens only
     if the current content has that sha256 (or one of a set; EXISTS: if the file exists; None:
-    only if it is absent)."""
+    only if it is absent). ``mode`` is the git file mode to keep on the row (a pull keeps the
+    branch's executable bit and symlinks); None keeps the row's own (a new file: 100644)."""
 
     path: str
     content: bytes
     expected_hash: Expected = ANY
+    mode: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,7 @@ class Applied:
 
 
 Listener = Callable[[Change], Awaitable[None]]
+Precondition = Callable[[AsyncSession], Awaitable[None]]
 
 
 async def bump_generation(session: AsyncSession) -> int:
@@ -173,6 +178,7 @@ class _Content:
 class _Write:
     target: _Content
     expected_hash: Expected
+    mode: str | None = None
 
 
 @dataclass(frozen=True)
@@ -203,12 +209,25 @@ class Files:
 
     # ---- the unit of work ------------------------------------------------------------------
 
-    async def apply(self, edits: Sequence[Edit], *, user: str | None = None) -> Applied:
+    async def apply(
+        self,
+        edits: Sequence[Edit],
+        *,
+        user: str | None = None,
+        precondition: Precondition | None = None,
+    ) -> Applied:
         """Apply ``edits`` in order, all or none, in one transaction; one generation bump if any
-        content changed, and then one :class:`Change` to the cache and listeners."""
+        content changed, and then one :class:`Change` to the cache and listeners.
+
+        ``precondition`` runs first inside that transaction, once the workspace is locked: if it
+        raises, nothing is written; what it writes itself commits with the edits (a sync checks
+        its lease there and records the commit it applied, so both land with the files or not
+        at all)."""
         prepared = await self._prepare(edits)
         async with self.db.write() as session:
             await lock_workspace(session)
+            if precondition is not None:
+                await precondition(session)
             unit = _Unit(session, user)
             await unit.load(_touched(prepared))
             for edit in prepared:
@@ -227,9 +246,11 @@ class Files:
         written: dict[str, bytes] = {}  # content an earlier edit of this unit gives a path
         for edit in edits:
             if isinstance(edit, Write):
+                if edit.mode is not None and edit.mode not in MODES:
+                    raise InvalidInput(f"{edit.mode!r} is not a file mode: use one of {MODES}")
                 target = await self._content(edit.path, edit.content)
                 written[target.path] = edit.content
-                prepared.append(_Write(target, edit.expected_hash))
+                prepared.append(_Write(target, edit.expected_hash, edit.mode))
             elif isinstance(edit, Delete):
                 path = normalize_path(edit.path)
                 written.pop(path, None)
@@ -427,10 +448,16 @@ class _Unit:
             raise Conflict(_unsatisfied(target.path, edit.expected_hash, current))
         if row is not None and current == target.sha:  # identical bytes are no change
             set_committed_value(row, "content", target.content if target.inline else None)
+            if edit.mode is not None:  # a mode alone changes no import: no generation
+                row.mode = edit.mode
             active = [w for w in self.workflows.get(target.path, {}).values() if w.is_active]
             return WriteResult(row, 0, changed=False, workflows=active)
         generation = await self._next_generation()
         row = self._fill(target, generation)
+        if edit.mode is not None:
+            row.mode = edit.mode
+        elif row.mode is None:
+            row.mode = DEFAULT_MODE
         return WriteResult(row, generation, changed=True, workflows=self._sync_workflows(target))
 
     async def _delete(self, path: str) -> WriteResult:
@@ -453,6 +480,7 @@ class _Unit:
         self._soft_delete(source, generation)
         await self._refuse_lookalike(target.path)
         moved = self._fill(target, generation)
+        moved.mode = source.mode
         # Rows left at the target belonged to a deleted file and are inactive.
         leftovers = self.workflows.pop(target.path, {})
         if leftovers:
@@ -558,3 +586,22 @@ class _Unit:
             else None
         )
         return Change(self.generation, dict(self.paths), blobs, requirements)
+
+
+async def expect_unchanged(session: AsyncSession, expected: dict[str, str | None]) -> None:
+    """Inside a write transaction (after :func:`lock_workspace`): Conflict unless each path's
+    live content still has the git blob SHA given (None: no live file). A sync decided on those
+    SHAs; an edit saved since must not be overwritten by what it decided."""
+    for chunk in _chunks(expected):
+        rows = await session.execute(
+            select(WorkspaceFile.path, WorkspaceFile.git_sha).where(
+                WorkspaceFile.path.in_(chunk), WorkspaceFile.is_deleted.is_(False)
+            )
+        )
+        live = {path: sha for path, sha in rows}
+        for path in chunk:
+            if live.get(path) != expected[path]:
+                raise Conflict(
+                    f"{path} was changed here while the sync ran; nothing was applied: "
+                    "run the sync again"
+                )
