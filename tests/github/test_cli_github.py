@@ -1,0 +1,404 @@
+"""`bifrost github`: first against a stand-in of the routes (arguments, prompts, --resolve, the
+progress drawn from a scripted WebSocket, the polling fallback, errors), then end to end against a
+real `bifrost up` and the fake GitHub."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from click.testing import CliRunner, Result
+
+from bifrost.cli import app
+from tests.github.cli_standin import JOB_ID, TOKEN, StandIn, job, serving
+
+GITHUB_TOKEN = "ghp_cli_test_token_never_printed_0123"
+SHA_L, SHA_R, SHA_B = "1" * 40, "2" * 40, "b" * 40
+
+
+@pytest.fixture
+def standin() -> Iterator[StandIn]:
+    with serving() as state:
+        yield state
+
+
+def run(
+    standin: StandIn, *args: str, input: str | None = None, env: dict[str, str] | None = None
+) -> Result:
+    environment = {
+        "BIFROST_API_URL": standin.url,
+        "BIFROST_ADMIN_TOKEN": TOKEN,
+        "BIFROST_GITHUB_TOKEN": None,
+        **(env or {}),
+    }
+    return CliRunner().invoke(app, ["github", *args], input=input, env=environment)
+
+
+def entry(path: str, action: str = "modify") -> dict:
+    return {
+        "path": path,
+        "action": action,
+        "base_sha": SHA_B,
+        "local_sha": SHA_L,
+        "remote_sha": SHA_R,
+    }
+
+
+def conflict(path: str, kind: str = "modify_modify", mergeable: bool = False) -> dict:
+    return {
+        "path": path,
+        "base_sha": SHA_B,
+        "local_sha": SHA_L,
+        "remote_sha": SHA_R,
+        "kind": kind,
+        "mergeable": mergeable,
+        "diff": f"--- a/{path}\n+++ b/{path}\n@@ -1 +1 @@\n-here = 1\n+there = 2\n",
+        "merged_diff": (f"--- a/{path}\n+++ b/{path}\n@@ -1 +1,2 @@\n here = 1\n+merged = 3\n")
+        if mergeable
+        else None,
+    }
+
+
+def plan(**lists: list) -> dict:
+    body = {"to_pull": [], "to_push": [], "conflicts": [], "will_orphan": [], **lists}
+    is_empty = not (body["to_pull"] or body["to_push"] or body["conflicts"])
+    return {**body, "is_empty": is_empty, "remote_commit": SHA_R, "synced_commit": SHA_B}
+
+
+ORPHAN = {"workflow_id": "w1", "path": "workflows/old.py", "function_name": "old", "name": "Old"}
+
+
+def sync_bodies(standin: StandIn) -> list:
+    return [body for path, body in standin.posted if path == "/api/github/sync"]
+
+
+# ---- connect, status, disconnect, log ---------------------------------------------------------
+
+
+def test_connect_sends_the_token_from_the_environment_and_never_prints_it(standin: StandIn):
+    done = run(
+        standin,
+        "connect",
+        "-r",
+        "octocat/demo",
+        "-b",
+        "dev",
+        env={"BIFROST_GITHUB_TOKEN": GITHUB_TOKEN},
+    )
+    assert done.exit_code == 0, done.output
+    assert standin.posted == [
+        (
+            "/api/github/configure",
+            {"repository": "octocat/demo", "branch": "dev", "token": GITHUB_TOKEN},
+        )
+    ]
+    assert "connected to octocat/demo@dev" in done.output
+    assert GITHUB_TOKEN not in done.output
+
+
+def test_connect_reads_the_token_from_stdin(standin: StandIn):
+    done = run(
+        standin,
+        "connect",
+        "--repository",
+        "octocat/demo",
+        "--token-stdin",
+        input=f"{GITHUB_TOKEN}\n",
+        env={"BIFROST_GITHUB_TOKEN": "not-this-one"},
+    )
+    assert done.exit_code == 0, done.output
+    assert standin.posted[0][1] == {
+        "repository": "octocat/demo",
+        "branch": "main",
+        "token": GITHUB_TOKEN,
+    }
+
+
+def test_connect_with_an_empty_stdin_is_refused(standin: StandIn):
+    done = run(standin, "connect", "-r", "octocat/demo", "--token-stdin", input="")
+    assert done.exit_code == 2 and "stdin held no token" in done.output
+    assert standin.posted == []
+
+
+def test_connect_without_a_token_keeps_the_stored_one(standin: StandIn):
+    done = run(standin, "connect", "-r", "octocat/demo", "-b", "release")
+    assert done.exit_code == 0, done.output
+    assert standin.posted[0][1]["token"] is None
+
+
+def test_connect_has_no_token_argument(standin: StandIn):
+    done = run(standin, "connect", "-r", "octocat/demo", "--token", GITHUB_TOKEN)
+    assert done.exit_code == 2 and "No such option" in done.output
+    assert standin.posted == []
+
+
+def test_status_when_not_connected_and_connected(standin: StandIn):
+    assert "not connected: run `bifrost github connect" in run(standin, "status").output
+    standin.config = {
+        **standin.config,
+        "connected": True,
+        "repository": "octocat/demo",
+        "branch": "main",
+        "connected_by": "admin",
+        "connected_at": "2026-12-02T10:00:00Z",
+        "synced_commit": SHA_R,
+        "synced_at": "2026-12-02T11:00:00Z",
+    }
+    done = run(standin, "status")
+    assert done.exit_code == 0, done.output
+    for text in ("octocat/demo", "by admin at 2026-12-02T10:00:00Z", "2222222 at 2026-12-02T11:00"):
+        assert text in done.output
+    assert '"synced_commit": "' + SHA_R in run(standin, "status", "--json").output
+
+
+def test_disconnect(standin: StandIn):
+    done = run(standin, "disconnect")
+    assert done.exit_code == 0 and "disconnected" in done.output
+    assert standin.posted == [("/api/github/disconnect", None)]
+
+
+def test_log_lists_commits_and_the_next_page(standin: StandIn):
+    standin.commits = {
+        "items": [
+            {
+                "sha": "abcdef0123" + "0" * 30,
+                "message": "Fix the [bold]greeting[/]\n\nbody",
+                "author": "Mona",
+                "date": "2026-12-01T09:00:00Z",
+                "html_url": "http://x",
+            }
+        ],
+        "next_page": 3,
+    }
+    done = run(standin, "log", "--page", "2", "-n", "5")
+    assert done.exit_code == 0, done.output
+    assert "abcdef0" in done.output and "Fix the [bold]greeting[/]" in done.output
+    assert "body" not in done.output and "bifrost github log --page 3" in done.output
+
+
+def test_an_error_answer_ends_the_command_with_its_detail(standin: StandIn):
+    done = run(standin, "status", env={"BIFROST_ADMIN_TOKEN": "wrong"})
+    assert done.exit_code == 1 and "401: missing or invalid token" in done.output
+
+
+# ---- preview ----------------------------------------------------------------------------------
+
+
+def test_preview_shows_every_list(standin: StandIn):
+    standin.preview = plan(
+        to_pull=[entry("workflows/new.py", "add"), entry("notes/[red]odd.txt", "delete")],
+        to_push=[entry("shared/util.py")],
+        conflicts=[conflict("a.py", mergeable=True), conflict("b.bin", "modify_delete")],
+        will_orphan=[ORPHAN],
+    )
+    done = run(standin, "preview")
+    assert done.exit_code == 0, done.output
+    out = done.output
+    for text in (
+        "to pull (2)",
+        "workflows/new.py",
+        "notes/[red]odd.txt",  # a name, never markup
+        "to push (1)",
+        "shared/util.py",
+        "conflicts (2)",
+        "modify_modify",
+        "modify_delete",
+        "will orphan (1)",
+        "workflows/old.py",
+    ):
+        assert text in out, text
+    assert "-here = 1" not in out  # diffs only with --diff
+    with_diff = run(standin, "preview", "--diff").output
+    assert "-here = 1" in with_diff and "+merged = 3" in with_diff
+
+
+def test_an_empty_preview_says_so(standin: StandIn):
+    done = run(standin, "preview")
+    assert done.exit_code == 0 and "nothing to pull, push or resolve" in done.output
+
+
+# ---- sync: decisions --------------------------------------------------------------------------
+
+
+def test_sync_with_yes_and_an_unresolved_conflict_changes_nothing(standin: StandIn):
+    standin.preview = plan(conflicts=[conflict("a.py"), conflict("b.py")])
+    done = run(standin, "sync", "--yes", "--resolve", "a.py=keep_local")
+    assert done.exit_code == 2, done.output
+    assert "1 conflict(s) without a resolution" in done.output and "b.py" in done.output
+    assert sync_bodies(standin) == []
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (["a.py=keep_local"], {"a.py": "keep_local"}),
+        (["a.py=r"], {"a.py": "keep_remote"}),
+        (
+            ["dir/x=y.txt=keep_remote", "a.py=merge"],
+            {"dir/x=y.txt": "keep_remote", "a.py": "merge"},
+        ),
+    ],
+)
+def test_resolve_options_become_the_resolutions(standin: StandIn, given, expected):
+    standin.preview = plan(conflicts=[conflict("a.py", mergeable=True), conflict("dir/x=y.txt")])
+    standin.preview["conflicts"] = [
+        c for c in standin.preview["conflicts"] if c["path"] in expected
+    ]
+    args = [arg for pair in given for arg in ("--resolve", pair)]
+    done = run(standin, "sync", "--yes", *args)
+    assert done.exit_code == 0, done.output
+    assert sync_bodies(standin) == [{"conflict_resolutions": expected, "confirm_orphans": False}]
+
+
+@pytest.mark.parametrize("bad", ["a.py", "a.py=", "=keep_local", "a.py=theirs"])
+def test_a_bad_resolve_is_a_usage_error(standin: StandIn, bad: str):
+    standin.preview = plan(conflicts=[conflict("a.py")])
+    done = run(standin, "sync", "--yes", "--resolve", bad)
+    assert done.exit_code == 2 and "--resolve" in done.output
+    assert standin.posted == []
+
+
+def test_merge_of_a_conflict_that_cannot_merge_is_refused(standin: StandIn):
+    standin.preview = plan(conflicts=[conflict("a.py", mergeable=False)])
+    done = run(standin, "sync", "--yes", "--resolve", "a.py=merge")
+    assert done.exit_code == 2 and "do not merge cleanly" in done.output
+    assert sync_bodies(standin) == []
+
+
+def test_a_resolution_for_a_path_in_no_conflict_is_dropped(standin: StandIn):
+    standin.preview = plan(to_push=[entry("a.py")])
+    done = run(standin, "sync", "--yes", "--resolve", "gone.py=keep_local")
+    assert done.exit_code == 0, done.output
+    assert "gone.py" in done.output and "not a conflict now" in done.output
+    assert sync_bodies(standin) == [{"conflict_resolutions": {}, "confirm_orphans": False}]
+
+
+def test_sync_asks_about_each_conflict_with_its_diff(standin: StandIn):
+    standin.preview = plan(
+        conflicts=[conflict("a.py", mergeable=True), conflict("b.py", "delete_modify")]
+    )
+    done = run(standin, "sync", input="x\nm\nkeep_remote\n")
+    assert done.exit_code == 0, done.output
+    out = done.output
+    assert "conflict 1/2" in out and "conflict 2/2" in out
+    assert "-here = 1" in out and "+there = 2" in out  # the diff, here -> GitHub
+    assert "merge cleanly" in out and "+merged = 3" in out
+    assert "deleted here, changed on GitHub" in out
+    assert "merge (m)" in out.split("conflict 2/2")[0]
+    assert "merge (m)" not in out.split("conflict 2/2")[1]  # not offered: it cannot merge
+    assert "Error: 'x' is not one of" in out  # asked again
+    assert sync_bodies(standin) == [
+        {"conflict_resolutions": {"a.py": "merge", "b.py": "keep_remote"}, "confirm_orphans": False}
+    ]
+
+
+def test_sync_offers_no_merge_for_a_conflict_that_cannot_merge(standin: StandIn):
+    standin.preview = plan(conflicts=[conflict("a.py", mergeable=False)])
+    done = run(standin, "sync", input="m\nl\n")
+    assert done.exit_code == 0, done.output
+    assert sync_bodies(standin)[0]["conflict_resolutions"] == {"a.py": "keep_local"}
+
+
+def test_orphans_are_confirmed_or_nothing_changes(standin: StandIn):
+    standin.preview = plan(to_pull=[entry("workflows/old.py", "delete")], will_orphan=[ORPHAN])
+    refused = run(standin, "sync", input="n\n")
+    assert refused.exit_code == 2 and "marked orphaned (Old)" in refused.output
+    assert "nothing changed" in refused.output and sync_bodies(standin) == []
+    assert run(standin, "sync", input="y\n").exit_code == 0
+    assert run(standin, "sync", "--yes").exit_code == 0
+    assert sync_bodies(standin) == [{"conflict_resolutions": {}, "confirm_orphans": True}] * 2
+
+
+def test_an_end_of_input_at_a_prompt_changes_nothing(standin: StandIn):
+    standin.preview = plan(conflicts=[conflict("a.py")])
+    done = run(standin, "sync", input="")
+    assert done.exit_code == 1 and sync_bodies(standin) == []
+
+
+# ---- sync: following the job ------------------------------------------------------------------
+
+RESULT = {
+    "pulled": 2,
+    "pushed": 1,
+    "merged": 0,
+    "deleted_local": 0,
+    "deleted_remote": 0,
+    "commit": "abcdef1" + "0" * 33,
+    "orphaned": [ORPHAN],
+}
+
+
+def progress(phase: str, current: int, total: int, path: str | None = None) -> dict:
+    return {
+        "type": "progress",
+        "phase": phase,
+        "current": current,
+        "total": total,
+        "path": path,
+        "message": "",
+    }
+
+
+def test_sync_draws_a_bar_per_phase_from_the_job_channel(standin: StandIn):
+    standin.preview = plan(to_pull=[entry("a.py"), entry("b.py")], to_push=[entry("c.py")])
+    standin.events = [
+        progress("pulling", 1, 2, "a.py"),
+        {"type": "output", "line": "fetched 2 blobs [ok]"},
+        progress("pulling", 2, 2, "b.py"),
+        progress("pushing", 0, 1),
+        progress("pushing", 1, 1, "c.py"),
+        {"type": "done", "ok": True, **RESULT},
+    ]
+    standin.final = job("success", result=RESULT)
+    done = run(standin, "sync")
+    assert done.exit_code == 0, done.output
+    assert standin.subscriptions == [f"git:{JOB_ID}"]
+    out = done.output
+    assert "fetched 2 blobs [ok]" in out
+    lines = out.splitlines()
+    assert any("pulling" in line and "2/2" in line for line in lines), out
+    assert any("pushing" in line and "1/1" in line for line in lines), out
+    assert "synced: 2 pulled, 1 pushed; branch at abcdef1" in out
+    assert "orphaned Old (workflows/old.py)" in out
+
+
+def test_a_failed_sync_exits_with_its_message(standin: StandIn):
+    standin.preview = plan(to_push=[entry("c.py")])
+    message = "the branch moved: a.py changed on GitHub too; preview again"
+    standin.events = [progress("pushing", 0, 1), {"type": "done", "ok": False, "error": message}]
+    standin.final = job("failed", error={"type": "Conflict", "message": message})
+    done = run(standin, "sync")
+    assert done.exit_code == 1
+    assert f"sync failed (job {JOB_ID}): {message}" in " ".join(done.output.split())
+
+
+def test_without_a_websocket_the_job_is_polled(standin: StandIn):
+    standin.preview = plan(to_pull=[entry("a.py"), entry("b.py")])
+    standin.websocket = False
+    standin.polled = [
+        job("running", progress={"phase": "pulling", "current": 1, "total": 2, "path": "a.py"}),
+        job("running", progress={"phase": "pulling", "current": 2, "total": 2, "path": "b.py"}),
+    ]
+    standin.final = job("success", result={**RESULT, "pushed": 0, "orphaned": []})
+    done = run(standin, "sync")
+    assert done.exit_code == 0, done.output
+    assert "polling the job instead" in done.output
+    assert any("pulling" in line and "2/2" in line for line in done.output.splitlines())
+    assert "synced: 2 pulled; branch at abcdef1" in done.output
+    assert standin.reads == 3
+
+
+def test_a_sync_already_running_is_reported(standin: StandIn):
+    standin.preview = plan(to_push=[entry("c.py")])
+    standin.sync_refusal = (409, "a sync is running (job j-1); wait for it")
+    done = run(standin, "sync", "--yes")
+    assert done.exit_code == 1 and "409: a sync is running (job j-1)" in done.output
+
+
+def test_the_cli_never_reads_the_github_token_from_its_own_environment_for_sync(standin: StandIn):
+    """Only `connect` sends a GitHub token; the other commands never do."""
+    standin.preview = plan(to_push=[entry("c.py")])
+    env = {"BIFROST_GITHUB_TOKEN": GITHUB_TOKEN}
+    for args in (["status"], ["preview"], ["sync", "--yes"], ["log"], ["disconnect"]):
+        assert run(standin, *args, env=env).exit_code == 0
+    assert GITHUB_TOKEN not in repr(standin.posted)
