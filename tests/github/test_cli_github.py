@@ -4,13 +4,21 @@ real `bifrost up` and the fake GitHub."""
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import subprocess
+import sys
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 
 from bifrost.cli import app
+from bifrost.testing.fake_github.control import FakeGitHub
 from tests.github.cli_standin import JOB_ID, TOKEN, StandIn, job, serving
+from tests.serving import BIFROST, Cluster
 
 GITHUB_TOKEN = "ghp_cli_test_token_never_printed_0123"
 SHA_L, SHA_R, SHA_B = "1" * 40, "2" * 40, "b" * 40
@@ -402,3 +410,185 @@ def test_the_cli_never_reads_the_github_token_from_its_own_environment_for_sync(
     for args in (["status"], ["preview"], ["sync", "--yes"], ["log"], ["disconnect"]):
         assert run(standin, *args, env=env).exit_code == 0
     assert GITHUB_TOKEN not in repr(standin.posted)
+
+
+# ---- the fake GitHub's helper commands (the README's teammate) --------------------------------
+
+
+def fake_command(fake_github: FakeGitHub, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "bifrost.testing.fake_github", "--url", fake_github.url, *args],
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_the_fakes_commands_create_commit_and_show(fake_github: FakeGitHub, tmp_path: Path):
+    name = f"octocat/cli-{uuid.uuid4().hex[:8]}"
+    assert "created" in fake_command(fake_github, "create-repo", name).stdout
+    (tmp_path / "a.py").write_bytes(b"x = 1\n")
+    done = fake_command(
+        fake_github, "commit", name, "--file", f"a.py={tmp_path / 'a.py'}", "--text", "n.txt=hi"
+    )
+    assert done.returncode == 0, done.stderr
+    assert {p: f.content for p, f in fake_github.files(name).items()} == {
+        "a.py": b"x = 1\n",
+        "n.txt": b"hi",
+    }
+    assert fake_command(fake_github, "files", name, "a.py").stdout == "x = 1\n"
+    assert fake_command(fake_github, "commit", name, "--delete", "n.txt").returncode == 0
+    assert "n.txt" not in fake_command(fake_github, "files", name).stdout
+    missing = fake_command(fake_github, "commit", "octocat/nowhere", "--text", "a=b")
+    assert missing.returncode == 1 and "no repository octocat/nowhere" in missing.stderr
+
+
+# ---- end to end: a real `bifrost up`, the fake GitHub, the `bifrost` command -------------------
+
+ROUTES_MERGED = all(
+    importlib.util.find_spec(name) is not None
+    for name in ("bifrost.api.routes.github", "bifrost.api.routes.github_sync")
+)
+needs_routes = pytest.mark.skipif(
+    not ROUTES_MERGED, reason="the /api/github routes are not on this branch yet"
+)
+
+
+@pytest.fixture
+def cluster_env(fake_github: FakeGitHub) -> dict[str, str]:
+    return {"BIFROST_GITHUB_API_URL": fake_github.url}
+
+
+def bifrost(
+    cluster: Cluster, *args: str, input: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    environment = {
+        **{k: v for k, v in os.environ.items() if k != "BIFROST_GITHUB_TOKEN"},
+        **cluster.backend.env,
+        "BIFROST_API_URL": cluster.urls[0],
+        "COLUMNS": "200",
+        **(env or {}),
+    }
+    return subprocess.run(
+        [BIFROST, "github", *args], env=environment, input=input, capture_output=True, text=True
+    )
+
+
+def ok(done: subprocess.CompletedProcess) -> str:
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def token_env(fake_github: FakeGitHub) -> dict[str, str]:
+    return {"BIFROST_GITHUB_TOKEN": fake_github.token}
+
+
+def connect(cluster: Cluster, fake_github: FakeGitHub, repo: str) -> None:
+    out = ok(
+        bifrost(cluster, "connect", "-r", repo, "--token-stdin", input=f"{fake_github.token}\n")
+    )
+    assert f"connected to {repo}@main" in out and fake_github.token not in out
+
+
+def workspace(cluster: Cluster, path: str) -> bytes:
+    with cluster.client() as client:
+        answer = client.get(f"/api/files/{path}")
+        return answer.content if answer.status_code == 200 else b"<missing>"
+
+
+def put(cluster: Cluster, files: dict[str, bytes]) -> None:
+    with cluster.client() as client:
+        for path, content in files.items():
+            client.put(f"/api/files/{path}", content=content).raise_for_status()
+
+
+def remote(fake_github: FakeGitHub, repo: str) -> dict[str, bytes]:
+    return {path: f.content for path, f in fake_github.files(repo).items()}
+
+
+GREETING = b"def greet(name):\n    return f'Hello, {name}!'\n"
+HELLO_WF = (
+    b"from bifrost import workflow\n\nfrom shared.greeting import greet\n\n\n"
+    b"@workflow\ndef hello(name: str = 'world') -> str:\n    return greet(name)\n"
+)
+LOGO = bytes(range(256)) * 4
+
+
+@needs_routes
+def test_push_pull_and_a_conflict_through_the_cli(
+    cluster: Cluster, fake_github: FakeGitHub, github_repo: str
+):
+    put(cluster, {"shared/greeting.py": GREETING, "workflows/hello.py": HELLO_WF, "logo.bin": LOGO})
+    connect(cluster, fake_github, github_repo)
+    assert "last sync   never" in ok(bifrost(cluster, "status"))
+    assert "to push (3)" in ok(bifrost(cluster, "preview"))
+
+    out = ok(bifrost(cluster, "sync", "--yes"))
+    assert "synced: 3 pushed" in out, out
+    assert remote(fake_github, github_repo) == {
+        "shared/greeting.py": GREETING,
+        "workflows/hello.py": HELLO_WF,
+        "logo.bin": LOGO,
+    }
+    assert "nothing to pull, push or resolve" in ok(bifrost(cluster, "preview"))
+    synced = ok(bifrost(cluster, "status")).split("last sync")[1].split()[0]
+    assert synced != "never" and synced in ok(bifrost(cluster, "log"))  # the branch's head
+
+    theirs = GREETING.replace(b"Hello", b"Howdy")
+    ours = GREETING.replace(b"Hello", b"Hi")
+    fake_github.commit(
+        github_repo, {"shared/greeting.py": theirs.decode(), "shared/new.py": "NEW = 1\n"}
+    )
+    put(cluster, {"shared/greeting.py": ours})
+    preview = ok(bifrost(cluster, "preview", "--diff"))
+    assert "to pull (1)" in preview and "shared/new.py" in preview
+    assert "conflicts (1)" in preview and "modify_modify" in preview
+    assert "-    return f'Hello, {name}!'" not in preview  # the diff is here -> GitHub
+    assert "+    return f'Howdy, {name}!'" in preview and "-    return f'Hi, {name}!'" in preview
+
+    refused = bifrost(cluster, "sync", "--yes")
+    assert refused.returncode == 2 and "shared/greeting.py" in refused.stderr
+    assert workspace(cluster, "shared/new.py") == b"<missing>"  # nothing changed
+
+    out = ok(bifrost(cluster, "sync", "--yes", "--resolve", "shared/greeting.py=keep_remote"))
+    assert "synced:" in out and "pulled" in out, out
+    assert workspace(cluster, "shared/greeting.py") == theirs
+    assert workspace(cluster, "shared/new.py") == b"NEW = 1\n"
+    assert remote(fake_github, github_repo)["shared/greeting.py"] == theirs
+    assert "nothing to pull, push or resolve" in ok(bifrost(cluster, "preview"))
+
+
+@needs_routes
+def test_an_interactive_merge_and_an_orphan_prompt(
+    cluster: Cluster, fake_github: FakeGitHub, github_repo: str
+):
+    base = b"".join(f"line {n}\n".encode() for n in range(1, 8))
+    put(
+        cluster, {"notes.txt": base, "workflows/hello.py": HELLO_WF, "shared/greeting.py": GREETING}
+    )
+    connected = bifrost(cluster, "connect", "-r", github_repo, env=token_env(fake_github))
+    assert f"connected to {github_repo}@main" in ok(connected)
+    ok(bifrost(cluster, "sync", "--yes"))
+
+    ours = base.replace(b"line 1\n", b"line one\n")
+    theirs = base.replace(b"line 7\n", b"line seven\n")
+    put(cluster, {"notes.txt": ours})
+    fake_github.commit(github_repo, {"notes.txt": theirs.decode()})
+    preview = ok(bifrost(cluster, "preview"))
+    assert "notes.txt" in preview and "yes" in preview.split("conflicts")[1]
+
+    done = bifrost(cluster, "sync", input="m\n")
+    out = ok(done)
+    assert "merge cleanly" in out and "merge (m)" in out
+    merged = base.replace(b"line 1\n", b"line one\n").replace(b"line 7\n", b"line seven\n")
+    assert workspace(cluster, "notes.txt") == merged
+    assert remote(fake_github, github_repo)["notes.txt"] == merged
+
+    fake_github.commit(github_repo, {"workflows/hello.py": None})
+    preview = ok(bifrost(cluster, "preview"))
+    assert "will orphan (1)" in preview and "hello" in preview.split("will orphan")[1]
+    declined = bifrost(cluster, "sync", input="n\n")
+    assert declined.returncode == 2 and "nothing changed" in declined.stderr
+    assert workspace(cluster, "workflows/hello.py") == HELLO_WF
+    out = ok(bifrost(cluster, "sync", input="y\n"))
+    assert "orphaned" in out and workspace(cluster, "workflows/hello.py") == b"<missing>"
+    assert "nothing to pull, push or resolve" in ok(bifrost(cluster, "preview"))
