@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bifrost.cli import app
+from bifrost.jobs import progress as events
 from bifrost.testing.fake_github.control import FakeGitHub
 from tests.github.cli_standin import JOB_ID, TOKEN, StandIn, job, serving
 from tests.serving import BIFROST, Cluster
@@ -336,26 +337,15 @@ RESULT = {
 }
 
 
-def progress(phase: str, current: int, total: int, path: str | None = None) -> dict:
-    return {
-        "type": "progress",
-        "phase": phase,
-        "current": current,
-        "total": total,
-        "path": path,
-        "message": "",
-    }
-
-
 def test_sync_draws_a_bar_per_phase_from_the_job_channel(standin: StandIn):
     standin.preview = plan(to_pull=[entry("a.py"), entry("b.py")], to_push=[entry("c.py")])
     standin.events = [
-        progress("pulling", 1, 2, "a.py"),
-        {"type": "output", "line": "fetched 2 blobs [ok]"},
-        progress("pulling", 2, 2, "b.py"),
-        progress("pushing", 0, 1),
-        progress("pushing", 1, 1, "c.py"),
-        {"type": "done", "ok": True, **RESULT},
+        events.progress("pulling", 1, 2, path="a.py"),
+        events.output("fetched 2 blobs [ok]"),
+        events.progress("pulling", 2, 2, path="b.py"),
+        events.progress("pushing", 0, 1),
+        events.progress("pushing", 1, 1, path="c.py"),
+        events.done(RESULT),
     ]
     standin.final = job("success", result=RESULT)
     done = run(standin, "sync")
@@ -373,7 +363,7 @@ def test_sync_draws_a_bar_per_phase_from_the_job_channel(standin: StandIn):
 def test_a_failed_sync_exits_with_its_message(standin: StandIn):
     standin.preview = plan(to_push=[entry("c.py")])
     message = "the branch moved: a.py changed on GitHub too; preview again"
-    standin.events = [progress("pushing", 0, 1), {"type": "done", "ok": False, "error": message}]
+    standin.events = [events.progress("pushing", 0, 1), events.done(error=message)]
     standin.final = job("failed", error={"type": "Conflict", "message": message})
     done = run(standin, "sync")
     assert done.exit_code == 1

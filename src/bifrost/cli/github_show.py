@@ -141,9 +141,9 @@ class SyncProgress:
 
     def show(self, event: dict[str, Any]) -> None:
         if event.get("type") == "output":
-            self._progress.console.print(
-                f"  {event.get('line', '')}", style="dim", markup=False, highlight=False
-            )
+            # a Text, not style=: Rich would dim the bars redrawn below the line too
+            line = Text(f"  {event.get('line', '')}", style="dim")
+            self._progress.console.print(line, highlight=False)
         elif event.get("type") == "progress":
             phase = str(event.get("phase") or "working")
             total = int(event.get("total") or 0)
