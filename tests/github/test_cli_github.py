@@ -321,7 +321,8 @@ def test_orphans_are_confirmed_or_nothing_changes(standin: StandIn):
 def test_an_end_of_input_at_a_prompt_changes_nothing(standin: StandIn):
     standin.preview = plan(conflicts=[conflict("a.py")])
     done = run(standin, "sync", input="")
-    assert done.exit_code == 1 and sync_bodies(standin) == []
+    assert done.exit_code == 2 and "nothing changed" in done.output
+    assert sync_bodies(standin) == []
 
 
 # ---- sync: following the job ------------------------------------------------------------------

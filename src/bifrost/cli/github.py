@@ -200,17 +200,24 @@ def _decide(plan: dict[str, Any], given: dict[str, str], yes: bool) -> tuple[dic
             "`bifrost github preview --diff`)."
         )
         raise SystemExit(NEEDS_DECISION)
-    for index, conflict in enumerate(open_, 1):
-        resolutions[conflict["path"]] = _ask(conflict, index, len(open_))
     orphans = plan["will_orphan"]
-    if orphans and not yes:
-        names = ", ".join(o["name"] for o in orphans)
-        if not click.confirm(
-            f"{len(orphans)} workflow(s) will be marked orphaned ({names}). Sync anyway?",
-            default=False,
-        ):
-            err.print("nothing changed")
-            raise SystemExit(NEEDS_DECISION)
+    try:
+        for index, conflict in enumerate(open_, 1):
+            resolutions[conflict["path"]] = _ask(conflict, index, len(open_))
+        confirmed = (
+            yes
+            or not orphans
+            or click.confirm(
+                f"{len(orphans)} workflow(s) will be marked orphaned "
+                f"({', '.join(o['name'] for o in orphans)}). Sync anyway?",
+                default=False,
+            )
+        )
+    except click.Abort:  # Ctrl-C or the end of stdin at a question
+        confirmed = False
+    if not confirmed:
+        err.print("\nnothing changed")
+        raise SystemExit(NEEDS_DECISION)
     return resolutions, bool(orphans)
 
 
