@@ -435,13 +435,15 @@ def test_the_fakes_commands_create_commit_and_show(fake_github: FakeGitHub, tmp_
 
 # ---- end to end: a real `bifrost up`, the fake GitHub, the `bifrost` command -------------------
 
-ROUTES_MERGED = all(
-    importlib.util.find_spec(name) is not None
-    for name in ("bifrost.api.routes.github", "bifrost.api.routes.github_sync")
-)
-needs_routes = pytest.mark.skipif(
-    not ROUTES_MERGED, reason="the /api/github routes are not on this branch yet"
-)
+
+def merged(module: str) -> pytest.MarkDecorator:
+    """Run once ``module`` (the routes the test needs) is on the branch; skip until then."""
+    missing = importlib.util.find_spec(module) is None
+    return pytest.mark.skipif(missing, reason=f"{module} is not on this branch yet")
+
+
+needs_config_routes = merged("bifrost.api.routes.github")
+needs_routes = merged("bifrost.api.routes.github_sync")
 
 
 @pytest.fixture
@@ -494,6 +496,27 @@ def put(cluster: Cluster, files: dict[str, bytes]) -> None:
 
 def remote(fake_github: FakeGitHub, repo: str) -> dict[str, bytes]:
     return {path: f.content for path, f in fake_github.files(repo).items()}
+
+
+@needs_config_routes
+def test_connect_status_log_and_disconnect(
+    cluster: Cluster, fake_github: FakeGitHub, github_repo: str
+):
+    sha = fake_github.commit(github_repo, {"README.md": "# demo\n"}, message="Start the [demo]")
+    wrong = "ghp_wrong_token_0123456789abcdef0123"
+    refused = bifrost(cluster, "connect", "-r", github_repo, env={"BIFROST_GITHUB_TOKEN": wrong})
+    assert refused.returncode == 1 and "422: " in refused.stderr, refused.stderr
+    assert wrong not in refused.stdout + refused.stderr
+    assert "not connected" in ok(bifrost(cluster, "status"))
+
+    connect(cluster, fake_github, github_repo)
+    status = ok(bifrost(cluster, "status"))
+    assert github_repo in status and "main" in status and "last sync   never" in status
+    assert fake_github.token not in status + ok(bifrost(cluster, "status", "--json"))
+    log = ok(bifrost(cluster, "log"))
+    assert sha[:7] in log and "Start the [demo]" in log
+    assert "disconnected" in ok(bifrost(cluster, "disconnect"))
+    assert "not connected" in ok(bifrost(cluster, "status"))
 
 
 GREETING = b"def greet(name):\n    return f'Hello, {name}!'\n"
