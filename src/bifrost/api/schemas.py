@@ -226,3 +226,94 @@ class JobInfo(BaseModel):
     created_at: Timestamp
     started_at: Timestamp | None
     finished_at: Timestamp | None
+
+
+# --- GitHub configuration (/api/github/...) ----------------------------------------------------
+
+
+class GitHubConfig(BaseModel):
+    """The workspace's connection; never the token, nor any part of it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    connected: bool
+    repository: str | None = Field(description="owner/name")
+    branch: str | None
+    api_url: str = Field(description="BIFROST_GITHUB_API_URL")
+    connected_by: str | None
+    connected_at: Timestamp | None
+    synced_commit: str | None = Field(description="The branch commit of the last sync")
+    synced_at: Timestamp | None
+
+
+class ValidateRequest(BaseModel):
+    token: str = Field(min_length=1, max_length=512, description="Checked, never stored")
+
+
+class GitHubViewer(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    login: str
+    scopes: list[str] | None = Field(description="A classic token's scopes; null otherwise")
+
+
+class ConfigureRequest(BaseModel):
+    repository: str = Field(min_length=3, max_length=140, description="owner/name")
+    branch: str = Field(min_length=1, max_length=255)
+    token: str | None = Field(
+        None, min_length=1, max_length=512, description="null: keep the stored token"
+    )
+
+
+class GitHubRepository(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    full_name: str
+    private: bool
+    default_branch: str | None
+    can_push: bool
+    html_url: str | None
+
+
+class CreateRepositoryRequest(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    private: StrictBool = True
+    description: str | None = Field(None, max_length=350)
+
+
+class GitHubBranch(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    sha: str
+
+
+class GitHubCommit(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    sha: str
+    message: str
+    author: str | None
+    date: str | None = Field(description="ISO 8601, as GitHub gives it")
+    html_url: str | None
+
+
+class RepositoryPage(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    items: list[GitHubRepository]
+    next_page: int | None
+
+
+class BranchPage(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    items: list[GitHubBranch]
+    next_page: int | None
+
+
+class CommitPage(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    items: list[GitHubCommit]
+    next_page: int | None

@@ -40,12 +40,17 @@ def _settings() -> Settings:
 
 
 def _setup_logging() -> None:
+    """Log to stderr, every record scrubbed of secrets (bifrost.secrets.RedactSecrets)."""
     import logging
+
+    from bifrost.secrets import RedactSecrets
 
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactSecrets())
 
 
 def _init(settings: Settings) -> None:

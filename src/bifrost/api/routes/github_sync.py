@@ -1,0 +1,102 @@
+"""`/api/github/sync`: what a sync would do (GET, read-only), and running it (POST, as a job).
+
+The preview is computed afresh on every call (``bifrost.github.preview``): one GitHub call when
+the branch has not moved, three when it has, plus a blob for each file whose remote version must
+be read (orphan checks, merges, diffs). Nothing is written but the cached remote tree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Literal
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
+
+from bifrost.api.deps import Services, services
+from bifrost.api.errors import error_responses
+from bifrost.github.plan import Conflict
+from bifrost.github.preview import MergeInfo, Preview, compute_preview
+from bifrost.github.session import connected
+
+router = APIRouter(prefix="/api/github", tags=["github"])
+
+
+class SyncEntry(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    path: str
+    action: Literal["add", "modify", "delete"]
+    base_sha: str | None = Field(description="What GitHub had at the last sync (null: nothing)")
+    local_sha: str | None = Field(description="Git blob SHA here (null: absent or deleted)")
+    remote_sha: str | None = Field(description="Git blob SHA on the branch (null: absent)")
+
+
+class ConflictEntry(BaseModel):
+    path: str
+    kind: Literal["add_add", "modify_modify", "modify_delete", "delete_modify"]
+    base_sha: str | None
+    local_sha: str | None
+    remote_sha: str | None
+    mergeable: bool = Field(description='A clean three-way merge exists: "merge" applies it')
+    diff: str | None = Field(description="Unified diff local -> remote, when both are text")
+    merged_diff: str | None = Field(description="Unified diff local -> merge, when mergeable")
+
+
+class OrphanEntry(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    workflow_id: str
+    path: str
+    function_name: str
+    name: str
+
+
+class SyncPreview(BaseModel):
+    to_pull: list[SyncEntry]
+    to_push: list[SyncEntry]
+    conflicts: list[ConflictEntry]
+    will_orphan: list[OrphanEntry] = Field(
+        description="Workflows the sync would leave without their function (confirm_orphans)"
+    )
+    is_empty: bool = Field(description="Nothing to pull, push or resolve")
+    remote_commit: str | None = Field(description="The branch's head (null: empty repository)")
+    synced_commit: str | None = Field(description="The commit of the last sync (null: never)")
+
+
+@router.get("/sync", response_model=SyncPreview, responses=error_responses(404, 409, 422, 503))
+async def preview_sync(svc: Services = Depends(services)) -> SyncPreview:
+    async with connected(svc.settings, svc.db, svc.secrets) as (connection, client):
+        preview = await compute_preview(
+            client,
+            svc.db,
+            svc.files.objects,
+            connection,
+            concurrency=svc.settings.github_concurrency,
+        )
+    return _shown(preview, connection.synced_commit)
+
+
+def _shown(preview: Preview, synced_commit: str | None) -> SyncPreview:
+    plan = preview.plan
+    return SyncPreview(
+        to_pull=[SyncEntry.model_validate(change) for change in plan.to_pull],
+        to_push=[SyncEntry.model_validate(change) for change in plan.to_push],
+        conflicts=[_conflict(c, preview.merges[c.path]) for c in plan.conflicts],
+        will_orphan=[OrphanEntry.model_validate(orphan) for orphan in preview.will_orphan],
+        is_empty=plan.is_empty,
+        remote_commit=preview.remote.commit_sha,
+        synced_commit=synced_commit,
+    )
+
+
+def _conflict(conflict: Conflict, merge: MergeInfo) -> ConflictEntry:
+    return ConflictEntry(
+        **asdict(conflict),
+        mergeable=merge.mergeable,
+        diff=merge.diff,
+        merged_diff=merge.merged_diff,
+    )
+
+
+# POST /api/github/sync (the sync job) goes below.
