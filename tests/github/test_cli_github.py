@@ -4,7 +4,6 @@ real `bifrost up` and the fake GitHub."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
@@ -436,16 +435,6 @@ def test_the_fakes_commands_create_commit_and_show(fake_github: FakeGitHub, tmp_
 # ---- end to end: a real `bifrost up`, the fake GitHub, the `bifrost` command -------------------
 
 
-def merged(module: str) -> pytest.MarkDecorator:
-    """Run once ``module`` (the routes the test needs) is on the branch; skip until then."""
-    missing = importlib.util.find_spec(module) is None
-    return pytest.mark.skipif(missing, reason=f"{module} is not on this branch yet")
-
-
-needs_config_routes = merged("bifrost.api.routes.github")
-needs_routes = merged("bifrost.api.routes.github_sync")
-
-
 @pytest.fixture
 def cluster_env(fake_github: FakeGitHub) -> dict[str, str]:
     return {"BIFROST_GITHUB_API_URL": fake_github.url}
@@ -498,7 +487,6 @@ def remote(fake_github: FakeGitHub, repo: str) -> dict[str, bytes]:
     return {path: f.content for path, f in fake_github.files(repo).items()}
 
 
-@needs_config_routes
 def test_connect_status_log_and_disconnect(
     cluster: Cluster, fake_github: FakeGitHub, github_repo: str
 ):
@@ -527,7 +515,6 @@ HELLO_WF = (
 LOGO = bytes(range(256)) * 4
 
 
-@needs_routes
 def test_push_pull_and_a_conflict_through_the_cli(
     cluster: Cluster, fake_github: FakeGitHub, github_repo: str
 ):
@@ -571,7 +558,6 @@ def test_push_pull_and_a_conflict_through_the_cli(
     assert "nothing to pull, push or resolve" in ok(bifrost(cluster, "preview"))
 
 
-@needs_routes
 def test_an_interactive_merge_and_an_orphan_prompt(
     cluster: Cluster, fake_github: FakeGitHub, github_repo: str
 ):
