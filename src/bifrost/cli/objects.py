@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bifrost.cli.server import console, err, server_settings
+from bifrost.cli.server import err, server_settings
 
 if TYPE_CHECKING:
     from bifrost.settings import Settings
@@ -45,11 +45,10 @@ def gc(dry_run: bool, grace_hours: float) -> None:
         raise SystemExit(1) from None
     verb = "would remove" if dry_run else "removed"
     for item in found.removed:
-        console.print(f"{verb} {item.sha256} ({item.size:,} bytes)", highlight=False)
-    console.print(
+        click.echo(f"{verb} {item.sha256} ({item.size:,} bytes)")
+    click.echo(
         f"{found.scanned} objects: {found.referenced} referenced, {found.young} younger than "
-        f"{grace_hours:g} h; {verb} {len(found.removed)} ({found.removed_bytes:,} bytes)",
-        highlight=False,
+        f"{grace_hours:g} h; {verb} {len(found.removed)} ({found.removed_bytes:,} bytes)"
     )
 
 
