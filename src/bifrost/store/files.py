@@ -28,7 +28,7 @@ from bifrost.cache.change import Change
 from bifrost.errors import Conflict, Inconsistent, InvalidInput, NotFound, TooLarge
 from bifrost.store.db import Database
 from bifrost.store.models import Workflow, Workspace, WorkspaceFile, utcnow
-from bifrost.store.objects import ObjectStore
+from bifrost.store.objects import ObjectStore, load
 from bifrost.workspace.entities import Classification, classify, content_type, git_blob_sha
 from bifrost.workspace.paths import Spellings, check_python_path, normalize_path
 
@@ -337,14 +337,11 @@ class Files:
             )
         if row is None:
             raise NotFound(f"{path} does not exist")
-        content = (
-            await asyncio.to_thread(self.objects.get, row.content_hash)
-            if row.in_object_store
-            else row.content
-        )
-        if content is None:
-            raise Inconsistent(f"the content of {path} is missing from the object store")
-        return row, content
+        if row.in_object_store:
+            return row, await load(self.objects, row.content_hash, path)
+        if row.content is None:
+            raise Inconsistent(f"the row of {path} has no content and no object")
+        return row, row.content
 
     async def list(self, prefix: str = "") -> list[WorkspaceFile]:
         async with self.db.read() as session:

@@ -6,7 +6,6 @@ thousands of files costs one query for both maps, whatever their size.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
@@ -17,7 +16,7 @@ from bifrost.errors import Conflict, Inconsistent
 from bifrost.store.db import Database
 from bifrost.store.files import BULK
 from bifrost.store.models import GitHubRemote, Workflow, WorkspaceFile, utcnow
-from bifrost.store.objects import ObjectStore
+from bifrost.store.objects import ObjectStore, load
 
 SNAPSHOT_ID = 1
 
@@ -96,9 +95,9 @@ async def contents(
                 if sha != wanted[path]:
                     continue
                 if in_object_store:
-                    content = await asyncio.to_thread(objects.get, content_hash)
+                    content = await load(objects, content_hash, path)
                 if content is None:
-                    raise Inconsistent(f"the content of {path} is missing from the object store")
+                    raise Inconsistent(f"the row of {path} has no content and no object")
                 found[path] = content
     changed = set(wanted) - set(found)
     if changed:
