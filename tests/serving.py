@@ -18,6 +18,20 @@ from tests.conftest import ADMIN_TOKEN, Backend, free_port
 BIFROST = str(Path(sys.executable).with_name("bifrost"))
 
 
+def list_all(client: httpx.Client, url: str, **params: object) -> list[dict]:
+    """Every item of a paged listing (/api/files, /api/workflows, /api/executions), cursor by
+    cursor, so a test never checks only the first page."""
+    found: list[dict] = []
+    while True:
+        answer = client.get(url, params=params)
+        assert answer.status_code == 200, answer.text
+        page = answer.json()
+        found += page["items"]
+        if page["next_cursor"] is None:
+            return found
+        params["cursor"] = page["next_cursor"]
+
+
 @dataclass
 class Cluster:
     """The processes of one Bifrost deployment and clients for its API processes.

@@ -21,7 +21,7 @@ from bifrost.store.files import SetBase, workspace_generation
 from bifrost.testing.fake_github.control import FakeGitHub
 from bifrost.workspace.entities import git_blob_sha
 from tests.github.calls import api_calls
-from tests.serving import Cluster
+from tests.serving import Cluster, list_all
 
 WORKFLOWS = b"""from bifrost import workflow
 
@@ -204,7 +204,7 @@ async def test_conflicts_merges_orphans_and_what_a_preview_costs(
         },
     )
     generation = await workspace_generation(store.db)
-    listed = api.get("/api/files").json()
+    listed = list_all(api, "/api/files")
     fake_github.reset_requests()
     shown = preview(api)
 
@@ -257,7 +257,7 @@ async def test_conflicts_merges_orphans_and_what_a_preview_costs(
         ("notes/delete-here.txt", "delete"),
         ("notes/push.txt", "modify"),
     ]
-    ids = {(w["path"], w["function_name"]): w["id"] for w in api.get("/api/workflows").json()}
+    ids = {(w["path"], w["function_name"]): w["id"] for w in list_all(api, "/api/workflows")}
     assert shown["will_orphan"] == [
         {
             "workflow_id": ids[("workflows/gone.py", name)],
@@ -299,7 +299,7 @@ async def test_conflicts_merges_orphans_and_what_a_preview_costs(
 
     # A preview changes nothing here.
     assert await workspace_generation(store.db) == generation
-    assert api.get("/api/files").json() == listed
+    assert list_all(api, "/api/files") == listed
 
 
 # -- the engine, for what the HTTP answer does not show -------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
@@ -14,6 +14,8 @@ def _with_offset(moment: datetime) -> datetime:
     """SQLite returns naive datetimes; every one Bifrost stores is UTC."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
+
+Item = TypeVar("Item", bound=BaseModel)
 
 Timestamp = Annotated[datetime, AfterValidator(_with_offset)]
 """A moment that always carries its offset in JSON (RFC 3339 ``date-time``)."""
@@ -101,6 +103,27 @@ class ExecutionInfo(BaseModel):
     started_at: Timestamp | None = None
     finished_at: Timestamp | None = None
     duration_ms: float | None = None
+
+
+class CursorPage(BaseModel, Generic[Item]):
+    """One page of a listing; the next is the same request with ``cursor=next_cursor``."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    items: list[Item]
+    next_cursor: str | None = Field(description="Opaque; null on the last page")
+
+
+class FilePage(CursorPage[FileInfo]):
+    """Files by path."""
+
+
+class WorkflowPage(CursorPage[WorkflowInfo]):
+    """Workflows by path, then function name."""
+
+
+class ExecutionPage(CursorPage[ExecutionInfo]):
+    """Executions, newest first."""
 
 
 class ComponentHealth(BaseModel):

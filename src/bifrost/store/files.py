@@ -17,7 +17,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 from sqlalchemy.orm.attributes import set_committed_value
@@ -29,6 +29,7 @@ from bifrost.errors import Conflict, Inconsistent, InvalidInput, NotFound, TooLa
 from bifrost.store.db import Database
 from bifrost.store.models import Workflow, Workspace, WorkspaceFile, utcnow
 from bifrost.store.objects import ObjectStore, load
+from bifrost.store.paging import Order, Page, fetch_page
 from bifrost.workspace.entities import Classification, classify, content_type, git_blob_sha
 from bifrost.workspace.paths import Spellings, check_python_path, normalize_path
 
@@ -344,15 +345,32 @@ class Files:
         return row, row.content
 
     async def list(self, prefix: str = "") -> list[WorkspaceFile]:
+        """Every live file under ``prefix``, by path: for the server's own use (export)."""
         async with self.db.read() as session:
-            query = (
-                select(WorkspaceFile)
-                .options(defer(WorkspaceFile.content))  # metadata only: never load contents
-                .where(WorkspaceFile.is_deleted.is_(False))
-            )
-            if prefix:
-                query = query.where(WorkspaceFile.path.startswith(prefix, autoescape=True))
-            return list(await session.scalars(query.order_by(WorkspaceFile.path)))
+            return list(await session.scalars(_listing(prefix).order_by(WorkspaceFile.path)))
+
+    async def page(
+        self, prefix: str = "", *, cursor: str | None = None, limit: int = 500
+    ) -> Page[WorkspaceFile]:
+        """One page of :meth:`list`, for clients: a listing's size grows with the workspace."""
+        async with self.db.read() as session:
+            query = _listing(prefix)
+            return await fetch_page(session, query, FILE_ORDER, cursor=cursor, limit=limit)
+
+
+FILE_ORDER = Order("files", (WorkspaceFile.path,))
+
+
+def _listing(prefix: str) -> Select[tuple[WorkspaceFile]]:
+    """Live files under ``prefix``, metadata only (never their contents)."""
+    query = (
+        select(WorkspaceFile)
+        .options(defer(WorkspaceFile.content))
+        .where(WorkspaceFile.is_deleted.is_(False))
+    )
+    if prefix:
+        query = query.where(WorkspaceFile.path.startswith(prefix, autoescape=True))
+    return query
 
 
 def _touched(prepared: Iterable[_Prepared]) -> set[str]:
