@@ -10,6 +10,7 @@ import httpx
 from bifrost.secrets import load_box
 from bifrost.store import github
 from bifrost.testing.fake_github.control import FakeGitHub
+from tests.serving import list_all
 
 FINISHED = ("success", "failed")
 
@@ -79,7 +80,7 @@ def failed(api: httpx.Client, **body: Any) -> str:
 
 def workspace(api: httpx.Client) -> dict[str, bytes]:
     """Every live file here and its bytes."""
-    paths = [entry["path"] for entry in api.get("/api/files").json()]
+    paths = [entry["path"] for entry in list_all(api, "/api/files")]
     return {path: read(api, path) or b"" for path in paths}
 
 

@@ -35,7 +35,7 @@ from tests.github.sync_helpers import (
     wait,
     workspace,
 )
-from tests.serving import Cluster
+from tests.serving import Cluster, list_all
 
 PNG = b"\x89PNG\r\n\x1a\n\0\0\xffbinary"
 BASE_TEXT = b"one\ntwo\nthree\nfour\nfive\n"
@@ -148,7 +148,7 @@ async def test_deletes_both_ways_and_no_ghost_module(
     )
     await connect(store, fake_github, github_repo)
     sync(api)
-    (workflow,) = [w for w in api.get("/api/workflows").json() if w["function_name"] == "answer"]
+    (workflow,) = [w for w in list_all(api, "/api/workflows") if w["function_name"] == "answer"]
     run = api.post(f"/api/workflows/{workflow['id']}/execute", json={"parameters": {}}).json()
     assert run["status"] == "success" and run["result"] == 42, run  # the worker is warm now
 
