@@ -4,7 +4,8 @@ generation bump, then one cache update.
 Validation (paths, sizes, decoding, the AST classification) happens before the transaction opens,
 so bad input is refused with nothing written; an edit that fails inside it (a lost compare-and-swap,
 a missing file) rolls the whole unit back. Rows and workflows of every path a unit touches are read
-in a few bulk queries, so a unit of thousands of files (a GitHub pull) costs no per-file round trip.
+in a few bulk queries and its new rows are inserted in one executemany, so a unit of thousands of
+files (a GitHub pull) costs no per-file round trip.
 The single-file operations (:meth:`Files.write`, :meth:`Files.delete`, :meth:`Files.rename`) are
 one-edit units.
 """
