@@ -14,6 +14,7 @@ BENCHMARKS = [
     ("4,000 files in one unit of work vs one-file writes", ["-m", "bench.files_unit"]),
     ("CLI client commands: old import path vs new", ["-m", "bench.cli"]),
     ("staged package installs vs uv in place", ["-m", "bench.packages_install"]),
+    ("before and after issue 7, interleaved", ["-m", "bench.compare"]),
 ]
 
 
