@@ -18,17 +18,48 @@ from tests.conftest import ADMIN_TOKEN, Backend, free_port
 BIFROST = str(Path(sys.executable).with_name("bifrost"))
 
 
+def list_all(client: httpx.Client, url: str, **params: object) -> list[dict]:
+    """Every item of a paged listing (/api/files, /api/workflows, /api/executions), cursor by
+    cursor, so a test never checks only the first page."""
+    found: list[dict] = []
+    while True:
+        answer = client.get(url, params=params)
+        assert answer.status_code == 200, answer.text
+        page = answer.json()
+        found += page["items"]
+        if page["next_cursor"] is None:
+            return found
+        params["cursor"] = page["next_cursor"]
+
+
 @dataclass
 class Cluster:
-    """The processes of one Bifrost deployment and clients for its API processes."""
+    """The processes of one Bifrost deployment and clients for its API processes.
+
+    ``own_data_dirs``: every process (and `bifrost init`) gets a data directory of its own, as on
+    machines that share no disk; they then share only the database, Redis and the object store
+    (the secret key must be given to all: no process may make its own in its directory)."""
 
     backend: Backend
     log_dir: Path
+    own_data_dirs: bool = False
     processes: list[subprocess.Popen] = field(default_factory=list)
     urls: list[str] = field(default_factory=list)
+    data_dirs: list[Path] = field(default_factory=list)
+
+    def _env(self, name: str, extra_env: dict[str, str] | None) -> dict[str, str]:
+        env = {**os.environ, **self.backend.env, **(extra_env or {})}
+        if self.own_data_dirs:
+            if "BIFROST_SECRET_KEY" not in env:
+                raise ValueError("own_data_dirs needs one BIFROST_SECRET_KEY for every process")
+            data_dir = self.log_dir.parent / f"data-{name}-{len(self.data_dirs)}"
+            data_dir.mkdir()
+            self.data_dirs.append(data_dir)
+            env["BIFROST_DATA_DIR"] = str(data_dir)
+        return env
 
     def _spawn(self, name: str, *args: str, extra_env: dict[str, str] | None = None) -> None:
-        env = {**os.environ, **self.backend.env, **(extra_env or {})}
+        env = self._env(name, extra_env)
         log = open(self.log_dir / f"{name}-{len(self.processes)}.log", "wb")  # noqa: SIM115
         self.processes.append(
             subprocess.Popen([BIFROST, *args], env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -42,7 +73,7 @@ class Cluster:
             self._spawn("up", "up", "--port", str(port), extra_env=extra_env)
             self.urls.append(f"http://127.0.0.1:{port}")
         else:
-            env = {**os.environ, **self.backend.env, **(extra_env or {})}
+            env = self._env("init", extra_env)
             subprocess.run([BIFROST, "init"], env=env, check=True, capture_output=True)
             for _ in range(apis):
                 port = free_port()

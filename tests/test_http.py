@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.conftest import ADMIN_TOKEN, Backend
-from tests.serving import BIFROST, Cluster
+from tests.serving import BIFROST, Cluster, list_all
 
 GREETING_V1 = b'def greet(name):\n    return f"Hello, {name}!"\n'
 GREETING_V2 = b'def greet(name):\n    return f"Howdy, {name}!"\n'
@@ -40,7 +40,7 @@ def put(client: httpx.Client, path: str, content: bytes) -> dict:
 
 def workflow_id(client: httpx.Client, function_name: str) -> str:
     (found,) = [
-        w for w in client.get("/api/workflows").json() if w["function_name"] == function_name
+        w for w in list_all(client, "/api/workflows") if w["function_name"] == function_name
     ]
     return found["id"]
 
@@ -165,7 +165,7 @@ def test_no_run_sees_two_generations(cluster: Cluster) -> None:
 def test_bad_input_over_http(cluster: Cluster) -> None:
     with cluster.client() as client:
         put(client, "shared/ok.py", b"x = 1\n")
-        before = client.get("/api/files").json()
+        before = list_all(client, "/api/files")
         cases = {
             "shared/..%2F..%2Fx.py": 422,
             "%2Fetc%2Fpasswd": 422,
@@ -182,7 +182,7 @@ def test_bad_input_over_http(cluster: Cluster) -> None:
         assert latin.status_code == 422 and "UTF-8" in latin.json()["detail"]
         big = client.put("/api/files/big.txt", content=b"x" * (5 * 1024 * 1024 + 1))
         assert big.status_code == 413
-        assert client.get("/api/files").json() == before
+        assert list_all(client, "/api/files") == before
 
         put(
             client,

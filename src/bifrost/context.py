@@ -26,7 +26,7 @@ from bifrost.packages.worker import requirements_listener
 from bifrost.settings import Settings
 from bifrost.store.db import Database
 from bifrost.store.files import Files
-from bifrost.store.objects import LocalObjectStore, ObjectStore
+from bifrost.store.objects import ObjectStore, object_store
 from bifrost.store.reader import StoreReader
 from bifrost.workspace.paths import reserved_top_level_names
 
@@ -60,7 +60,7 @@ class Context:
 
 def open_context(settings: Settings) -> Context:
     db = Database(settings)
-    objects = LocalObjectStore(settings.data_dir.resolve() / "objects")
+    objects = object_store(settings)
     reader = StoreReader(db, objects)
     redis_client = None
     if settings.redis_url is None:

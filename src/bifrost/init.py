@@ -45,9 +45,10 @@ def secure_data_dir(settings: Settings) -> None:
     data = settings.data_dir.resolve()
     data.mkdir(parents=True, exist_ok=True)
     data.chmod(0o700)
-    objects = data / "objects"
-    objects.mkdir(exist_ok=True)
-    objects.chmod(0o700)
+    if settings.object_store is None:  # the local object store; S3 needs no directory here
+        objects = data / "objects"
+        objects.mkdir(exist_ok=True)
+        objects.chmod(0o700)
     for path in [*data.glob("bifrost.db*"), token_file(settings)]:
         if path.exists():
             path.chmod(0o600)

@@ -9,13 +9,22 @@ that names the setting, never with the value::
     box = load_box(settings)
     stored = box.seal(token)        # "bfs1$<salt>$<nonce+ciphertext>", safe to store
     token = box.open(stored)
+
+Every value a box seals or opens is remembered by this process, and :func:`scrub` (which the
+logging filter :class:`RedactSecrets`, job records and job events go through) replaces it, and
+anything shaped like a GitHub token, with ``[redacted]``: a token that slipped into an exception
+or a log line never reaches a log file, a job record or the WebSocket.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import logging
 import os
+import re
 import secrets as random
+import threading
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -31,6 +40,10 @@ NONCE_BYTES = 12
 # scrypt cost: about 15 ms here, paid once per seal or open (a token is opened once per sync).
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 REDACTED = "[redacted]"
+# GitHub's token formats: classic (ghp_), OAuth (gho_), user-to-server (ghu_), server-to-server
+# (ghs_), refresh (ghr_) and fine-grained (github_pat_).
+GITHUB_TOKEN = re.compile(r"(?<![A-Za-z0-9])(?:gh[pousr]_|github_pat_)[A-Za-z0-9_]{16,}")
+MIN_REMEMBERED = 8  # shorter values would redact ordinary words
 
 
 class SecretBox:
@@ -49,6 +62,7 @@ class SecretBox:
         return kdf.derive(self._master_key)
 
     def seal(self, plaintext: str) -> str:
+        remember(plaintext)
         salt = os.urandom(SALT_BYTES)
         nonce = os.urandom(NONCE_BYTES)
         body = nonce + AESGCM(self._key(salt)).encrypt(nonce, plaintext.encode(), VERSION.encode())
@@ -62,12 +76,14 @@ class SecretBox:
             raw = base64.urlsafe_b64decode(body)
             nonce, ciphertext = raw[:NONCE_BYTES], raw[NONCE_BYTES:]
             key = self._key(base64.urlsafe_b64decode(salt))
-            return AESGCM(key).decrypt(nonce, ciphertext, VERSION.encode()).decode()
+            plaintext = AESGCM(key).decrypt(nonce, ciphertext, VERSION.encode()).decode()
         except (ValueError, InvalidTag) as exc:
             raise Inconsistent(
                 "a stored secret cannot be decrypted: BIFROST_SECRET_KEY (or <data_dir>/secret-key)"
                 " is not the key it was saved with; restore that key, or connect GitHub again"
             ) from exc
+        remember(plaintext)
+        return plaintext
 
 
 def _b64(raw: bytes) -> str:
@@ -85,15 +101,21 @@ def _key_file(path: Path) -> bytes:
     if path.exists():
         return path.read_bytes().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = random.token_urlsafe(32).encode()
-    # O_EXCL: two processes starting together agree on the first key written.
+    # Written whole under a private name, then linked in place: os.link fails if the key file
+    # exists, so processes starting together agree on the first key, and none ever reads a key
+    # file still being written.
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{random.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_bytes().strip()
-    with os.fdopen(fd, "wb") as out:
-        out.write(key)
-    return key
+        with os.fdopen(fd, "wb") as out:
+            out.write(random.token_urlsafe(32).encode())
+            out.flush()
+            os.fsync(out.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(draft, path)
+    finally:
+        draft.unlink()
+    return path.read_bytes().strip()
 
 
 def redact(text: str, *values: str | None) -> str:
@@ -102,3 +124,45 @@ def redact(text: str, *values: str | None) -> str:
         if value:
             text = text.replace(value, REDACTED)
     return text
+
+
+_remembered: frozenset[str] = frozenset()  # replaced whole, never changed: safe to read anywhere
+_remembering = threading.Lock()
+
+
+def remember(value: str) -> None:
+    """From now on, :func:`scrub` hides ``value`` in this process."""
+    global _remembered
+    if len(value) < MIN_REMEMBERED or value in _remembered:
+        return
+    with _remembering:
+        _remembered = _remembered | {value}
+
+
+def scrub(text: str) -> str:
+    """``text`` without any secret this process knows of, or anything shaped like a GitHub token."""
+    return GITHUB_TOKEN.sub(REDACTED, redact(text, *_remembered))
+
+
+_TRACEBACKS = logging.Formatter()
+
+
+class RedactSecrets(logging.Filter):
+    """Scrubs a record's message, traceback and stack; put it on handlers, so it sees the
+    records of every logger that propagates to them."""
+
+    def redact(self, text: str) -> str:
+        return scrub(text)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = self.redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _TRACEBACKS.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redact(record.stack_info)
+        return True

@@ -28,6 +28,22 @@ class Settings(BaseSettings):
         None, description="redis://host:port/n; empty means embedded mode (no Redis)."
     )
     cache_prefix: str = Field("bifrost:", description="Prefix of every Redis key.")
+    object_store: str | None = Field(
+        None,
+        pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/.*)?$",
+        description="s3://bucket/prefix: binary and large files go to this S3-compatible store; "
+        "empty means <data_dir>/objects.",
+    )
+    object_store_endpoint_url: str | None = Field(
+        None, description="The S3 endpoint (MinIO, Ceph, R2...); empty means AWS's own."
+    )
+    object_store_region: str | None = Field(None, description="The bucket's region.")
+    object_store_access_key_id: str | None = Field(
+        None, description="Empty: the usual AWS chain (environment, profile, instance role)."
+    )
+    object_store_secret_access_key: SecretStr | None = Field(
+        None, description="Secret of the access key id."
+    )
     admin_token: SecretStr | None = Field(
         None, description="Admin API token; when unset, the first init prints a new one."
     )
@@ -145,6 +161,12 @@ class Settings(BaseSettings):
     )
     github_concurrency: int = Field(
         4, ge=1, le=16, description="GitHub blob downloads in flight during a pull."
+    )
+    github_sync_lease_s: float = Field(
+        60.0,
+        gt=0,
+        description="How long a sync's lock outlives its last renewal (renewed while it runs): "
+        "after a crash, the next sync can start once this has passed.",
     )
 
     @field_validator("admin_token")

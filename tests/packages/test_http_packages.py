@@ -17,7 +17,7 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.conftest import ADMIN_TOKEN, Backend
-from tests.serving import Cluster
+from tests.serving import Cluster, list_all
 
 USE = b"""from bifrost import workflow
 
@@ -49,7 +49,7 @@ def cluster(pkg_backend: Backend, tmp_path: Path) -> Iterator[Cluster]:
 
 
 def run(client: httpx.Client, module: str) -> dict:
-    (found,) = [w for w in client.get("/api/workflows").json() if w["function_name"] == "use"]
+    (found,) = [w for w in list_all(client, "/api/workflows") if w["function_name"] == "use"]
     response = client.post(
         f"/api/workflows/{found['id']}/execute", json={"parameters": {"module": module}}
     )

@@ -13,7 +13,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from tests.conftest import ADMIN_TOKEN
-from tests.serving import Cluster
+from tests.serving import Cluster, list_all
 from tests.test_http import execute, put, save_hello
 
 
@@ -61,8 +61,8 @@ def test_timestamps_always_carry_an_offset(cluster: Cluster) -> None:
         wid = save_hello(client)
         run = execute(client, wid)
         stored = client.get(f"/api/executions/{run['id']}").json()
-        listed = client.get("/api/executions").json()[0]
-        files = client.get("/api/files").json()
+        listed = list_all(client, "/api/executions")[0]
+        files = list_all(client, "/api/files")
     for record in (stored, listed):
         for key in ("created_at", "started_at", "finished_at"):
             assert _has_offset(record[key]), (key, record[key])

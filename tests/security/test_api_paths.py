@@ -8,7 +8,7 @@ import unicodedata
 from pathlib import Path
 from urllib.parse import quote
 
-from tests.serving import BIFROST, Cluster
+from tests.serving import BIFROST, Cluster, list_all
 
 
 def _put(client, path: str, content: bytes = b"x\n"):  # type: ignore[no-untyped-def]
@@ -26,7 +26,7 @@ def test_invalid_utf8_in_a_url_is_refused_not_replaced(cluster: Cluster) -> None
         assert client.get("/api/files", params={"prefix": "ÿ"}).status_code == 200  # valid UTF-8
         assert client.get("/api/files?prefix=%ff").status_code == 422
         assert _put(client, "u/\ufffd.txt").status_code == 422  # sent as valid UTF-8 too
-        assert client.get("/api/files").json() == []
+        assert list_all(client, "/api/files") == []
 
 
 def test_lookalike_paths_are_refused(cluster: Cluster) -> None:
@@ -55,7 +55,7 @@ def test_lookalike_paths_are_refused(cluster: Cluster) -> None:
             "/api/files/rename", json={"old_path": nfc, "new_path": "notes/Café.txt"}
         )
         assert fixed.status_code == 200, fixed.text
-        paths = sorted(f["path"] for f in client.get("/api/files").json())
+        paths = sorted(f["path"] for f in list_all(client, "/api/files"))
         assert paths == ["docs/README.md", "docs/other.md", "notes/Café.txt", "shared/util.py"]
 
 
@@ -76,7 +76,7 @@ def test_invisible_and_windows_hostile_names_are_refused(cluster: Cluster) -> No
             refused = _put(client, path)
             assert refused.status_code == 422, (path, refused.text)
             assert fragment in refused.json()["detail"], refused.json()
-        assert client.get("/api/files").json() == []
+        assert list_all(client, "/api/files") == []
 
 
 def test_the_cli_sends_paths_exactly(cluster: Cluster, tmp_path: Path) -> None:
@@ -94,12 +94,12 @@ def test_the_cli_sends_paths_exactly(cluster: Cluster, tmp_path: Path) -> None:
         local.write_bytes(name.encode())
         cli("put", str(local), name)
     with cluster.client() as client:
-        assert sorted(f["path"] for f in client.get("/api/files").json()) == sorted(names)
+        assert sorted(f["path"] for f in list_all(client, "/api/files")) == sorted(names)
     for name in names:
         assert cli("get", name).stdout == name.encode()
     cli("mv", "notes/a?b.txt", "notes/a#b?.txt")
     cli("rm", "notes/100%.txt")
     with cluster.client() as client:
-        assert sorted(f["path"] for f in client.get("/api/files").json()) == sorted(
+        assert sorted(f["path"] for f in list_all(client, "/api/files")) == sorted(
             ["notes/a#b?.txt", "notes/c#d.txt", "notes/%41 é.txt"]
         )

@@ -14,7 +14,17 @@ from fastapi.responses import FileResponse
 from bifrost.api import errors
 from bifrost.api.auth import require_token
 from bifrost.api.guard import RequestGuard
-from bifrost.api.routes import executions, files, health, jobs, packages, workflows, ws
+from bifrost.api.routes import (
+    executions,
+    files,
+    github,
+    github_sync,
+    health,
+    jobs,
+    packages,
+    workflows,
+    ws,
+)
 from bifrost.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,6 +50,8 @@ def create_app(settings: Settings, lifespan: Lifespan) -> FastAPI:
     app.include_router(executions.router, **protected)
     app.include_router(packages.router, **protected)
     app.include_router(jobs.router, **protected)
+    app.include_router(github.router, **protected)
+    app.include_router(github_sync.router, **protected)
     app.include_router(ws.router)
 
     @app.get("/", include_in_schema=False)

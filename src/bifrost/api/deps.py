@@ -10,8 +10,10 @@ from fastapi import Request
 
 from bifrost.cache.base import ModuleCache
 from bifrost.events import EventBus
+from bifrost.github.connection import GitHubService
 from bifrost.jobs.runner import Jobs
 from bifrost.packages.service import PackageService
+from bifrost.secrets import SecretBox
 from bifrost.settings import Settings
 from bifrost.store.db import Database
 from bifrost.store.files import Files
@@ -28,6 +30,8 @@ class Services:
     dispatcher: Dispatcher
     jobs: Jobs
     packages: PackageService
+    secrets: SecretBox  # opens the stored GitHub token (bifrost.store.github)
+    github: GitHubService
     live_workers: Callable[[], Awaitable[list[dict[str, Any]]]]
 
 

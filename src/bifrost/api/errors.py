@@ -29,6 +29,7 @@ from bifrost.errors import (
     TooLarge,
     Unavailable,
 )
+from bifrost.secrets import scrub
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ def allowed_methods(app: FastAPI, request: Request) -> list[str]:
 def install(app: FastAPI) -> None:
     @app.exception_handler(BifrostError)
     async def domain_error(_request: Request, exc: BifrostError) -> JSONResponse:
-        return error(status_of(exc), exc.message)
+        return error(status_of(exc), scrub(exc.message))  # no secret leaves, whoever raised
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -2,7 +2,8 @@
 
 uvicorn logs every WebSocket request target at INFO (``"WebSocket /api/ws?token=…" 403``), and no
 setting turns that off. Bifrost never asks for a token in a URL; this filter is the safety net
-for a client that sends one anyway (an old page, a hand-written script).
+for a client that sends one anyway (an old page, a hand-written script). It also scrubs what
+every log record is scrubbed of (:class:`bifrost.secrets.RedactSecrets`: GitHub tokens).
 """
 
 from __future__ import annotations
@@ -10,16 +11,14 @@ from __future__ import annotations
 import logging
 import re
 
+from bifrost.secrets import RedactSecrets
+
 _TOKEN_IN_URL = re.compile(r"([?&][A-Za-z_]*token=)[^&\s\"']*", re.IGNORECASE)
 
 
-class RedactTokens(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        redacted = _TOKEN_IN_URL.sub(r"\1[redacted]", message)
-        if redacted != message:
-            record.msg, record.args = redacted, None
-        return True
+class RedactTokens(RedactSecrets):
+    def redact(self, text: str) -> str:
+        return super().redact(_TOKEN_IN_URL.sub(r"\1[redacted]", text))
 
 
 def redact_server_logs() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Generic, Literal, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
 
@@ -14,6 +14,8 @@ def _with_offset(moment: datetime) -> datetime:
     """SQLite returns naive datetimes; every one Bifrost stores is UTC."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
+
+Item = TypeVar("Item", bound=BaseModel)
 
 Timestamp = Annotated[datetime, AfterValidator(_with_offset)]
 """A moment that always carries its offset in JSON (RFC 3339 ``date-time``)."""
@@ -101,6 +103,27 @@ class ExecutionInfo(BaseModel):
     started_at: Timestamp | None = None
     finished_at: Timestamp | None = None
     duration_ms: float | None = None
+
+
+class CursorPage(BaseModel, Generic[Item]):
+    """One page of a listing; the next is the same request with ``cursor=next_cursor``."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    items: list[Item]
+    next_cursor: str | None = Field(description="Opaque; null on the last page")
+
+
+class FilePage(CursorPage[FileInfo]):
+    """Files by path."""
+
+
+class WorkflowPage(CursorPage[WorkflowInfo]):
+    """Workflows by path, then function name."""
+
+
+class ExecutionPage(CursorPage[ExecutionInfo]):
+    """Executions, newest first."""
 
 
 class ComponentHealth(BaseModel):
@@ -226,3 +249,94 @@ class JobInfo(BaseModel):
     created_at: Timestamp
     started_at: Timestamp | None
     finished_at: Timestamp | None
+
+
+# --- GitHub configuration (/api/github/...) ----------------------------------------------------
+
+
+class GitHubConfig(BaseModel):
+    """The workspace's connection; never the token, nor any part of it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    connected: bool
+    repository: str | None = Field(description="owner/name")
+    branch: str | None
+    api_url: str = Field(description="BIFROST_GITHUB_API_URL")
+    connected_by: str | None
+    connected_at: Timestamp | None
+    synced_commit: str | None = Field(description="The branch commit of the last sync")
+    synced_at: Timestamp | None
+
+
+class ValidateRequest(BaseModel):
+    token: str = Field(min_length=1, max_length=512, description="Checked, never stored")
+
+
+class GitHubViewer(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    login: str
+    scopes: list[str] | None = Field(description="A classic token's scopes; null otherwise")
+
+
+class ConfigureRequest(BaseModel):
+    repository: str = Field(min_length=3, max_length=140, description="owner/name")
+    branch: str = Field(min_length=1, max_length=255)
+    token: str | None = Field(
+        None, min_length=1, max_length=512, description="null: keep the stored token"
+    )
+
+
+class GitHubRepository(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    full_name: str
+    private: bool
+    default_branch: str | None
+    can_push: bool
+    html_url: str | None
+
+
+class CreateRepositoryRequest(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    private: StrictBool = True
+    description: str | None = Field(None, max_length=350)
+
+
+class GitHubBranch(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    sha: str
+
+
+class GitHubCommit(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    sha: str
+    message: str
+    author: str | None
+    date: str | None = Field(description="ISO 8601, as GitHub gives it")
+    html_url: str | None
+
+
+class RepositoryPage(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    items: list[GitHubRepository]
+    next_page: int | None
+
+
+class BranchPage(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    items: list[GitHubBranch]
+    next_page: int | None
+
+
+class CommitPage(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    items: list[GitHubCommit]
+    next_page: int | None

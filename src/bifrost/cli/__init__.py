@@ -1,15 +1,15 @@
 """The `bifrost` command: one sub-module per command group.
 
-``server`` runs the system (its heavy imports happen inside each command); ``files``, ``run`` and
-``packages`` are clients of the HTTP API through :mod:`bifrost.cli.client`, which loads no server
-code, so they start fast.
+``server`` runs the system and ``objects`` tends its object store (their heavy imports happen
+inside each command); ``files``, ``run``, ``packages`` and ``github`` are clients of the HTTP API
+through :mod:`bifrost.cli.client`, which loads no server code, so they start fast.
 """
 
 from __future__ import annotations
 
 import click
 
-from bifrost.cli import files, packages, run, server
+from bifrost.cli import files, github, objects, packages, run, server
 
 
 @click.group()
@@ -27,5 +27,7 @@ for command in (
     run.run,
     files.app,
     packages.app,
+    github.app,
+    objects.app,
 ):
     app.add_command(command)

@@ -14,7 +14,7 @@ import json
 import os
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -97,6 +97,17 @@ def request(
         reason = getattr(exc, "reason", exc)
         err.print(f"[red]cannot reach the API[/] ({reason}); is `bifrost up` running?")
         raise SystemExit(1) from exc
+
+
+def items(url: str, params: Mapping[str, str] | None = None) -> Iterator[dict[str, Any]]:
+    """Every item of a paged listing, following ``next_cursor`` one page at a time to the end."""
+    query = dict(params or {})
+    while True:
+        page = request("GET", url, params=query).json()
+        yield from page["items"]
+        if page["next_cursor"] is None:
+            return
+        query["cursor"] = page["next_cursor"]
 
 
 def _refused(status: int, body: bytes) -> NoReturn:

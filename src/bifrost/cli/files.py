@@ -9,7 +9,7 @@ from urllib.parse import quote
 import click
 from rich.console import Console
 
-from bifrost.cli.client import err, request
+from bifrost.cli.client import err, items, request
 
 
 def _file_url(path: str) -> str:
@@ -61,7 +61,7 @@ def ls(prefix: str) -> None:
     from rich.table import Table
 
     table = Table("path", "type", "size", "git")
-    for item in request("GET", "/api/files", params={"prefix": prefix}).json():
+    for item in items("/api/files", {"prefix": prefix}):
         table.add_row(item["path"], item["entity_type"], str(item["size"]), item["git_status"])
     console.print(table)
 

@@ -6,8 +6,6 @@ output scrolls by live instead of arriving all at once when a long build finishe
 
 from __future__ import annotations
 
-import contextlib
-import json
 import threading
 import uuid
 from typing import Any
@@ -15,7 +13,8 @@ from typing import Any
 import click
 from rich.console import Console
 
-from bifrost.cli.client import ClientConfig, err, request
+from bifrost.cli.client import err, request
+from bifrost.cli.events import subscribed
 from bifrost.names import job_channel
 
 console = Console()
@@ -32,25 +31,15 @@ def _request(method: str, url: str, **kwargs: Any) -> Any:
 
 def _follow(job_id: str, ready: threading.Event, stop: threading.Event) -> None:
     """Print the job's installer output from the WebSocket until told to stop; best effort."""
-    from websockets.sync.client import connect
-
     try:
-        config = ClientConfig.from_env()
-        base = config.base_url.replace("http", "ws", 1)
-        token = config.token or ""
-        with connect(
-            f"{base}/api/ws", additional_headers={"Authorization": f"Bearer {token}"}
-        ) as ws:
-            ws.send(json.dumps({"subscribe": job_channel(job_id)}))
-            json.loads(ws.recv(timeout=5))
+        with subscribed(job_channel(job_id)) as channel:
             ready.set()
             while not stop.is_set():
-                with contextlib.suppress(TimeoutError):
-                    event = json.loads(ws.recv(timeout=0.2)).get("event", {})
-                    if event.get("type") == "output":
-                        err.print(f"  {event['line']}", style="dim", markup=False, highlight=False)
-                    elif event.get("type") == "done":
-                        return
+                event = channel.next(0.2) or {}
+                if event.get("type") == "output":
+                    err.print(f"  {event['line']}", style="dim", markup=False, highlight=False)
+                elif event.get("type") == "done":
+                    return
     except Exception:  # boundary: live output is best effort; the POST still answers
         pass
     finally:

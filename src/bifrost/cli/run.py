@@ -8,7 +8,7 @@ from typing import Any
 import click
 from rich.console import Console
 
-from bifrost.cli.client import err, request
+from bifrost.cli.client import err, items, request
 
 console = Console()
 
@@ -28,7 +28,7 @@ def _parse_params(pairs: list[str]) -> dict[str, Any]:
 
 
 def _find_workflow(ref: str) -> dict[str, Any]:
-    workflows = request("GET", "/api/workflows").json()
+    workflows = list(items("/api/workflows"))
     matches = [
         w
         for w in workflows

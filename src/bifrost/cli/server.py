@@ -23,7 +23,7 @@ host_option = click.option("--host", help="Address to listen on.")
 port_option = click.option("--port", type=int, help="Port to listen on.")
 
 
-def _settings() -> Settings:
+def server_settings() -> Settings:
     """The server's settings; bad BIFROST_* values are refused with their messages, before
     anything starts (only here: the client commands never load pydantic)."""
     from pydantic import ValidationError
@@ -40,12 +40,17 @@ def _settings() -> Settings:
 
 
 def _setup_logging() -> None:
+    """Log to stderr, every record scrubbed of secrets (bifrost.secrets.RedactSecrets)."""
     import logging
+
+    from bifrost.secrets import RedactSecrets
 
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactSecrets())
 
 
 def _init(settings: Settings) -> None:
@@ -112,7 +117,7 @@ def _headless(settings: Settings, role: RoleName) -> None:
 def init() -> None:
     """Run database migrations, make sure an admin token exists and warm the cache."""
     _setup_logging()
-    _init(_settings())
+    _init(server_settings())
 
 
 @click.command()
@@ -122,7 +127,7 @@ def up(host: str | None, port: int | None) -> None:
     """Init, then serve the API with a worker and a scheduler in the same process (the
     one-machine setup)."""
     _setup_logging()
-    settings = _settings()
+    settings = server_settings()
     _init(settings)
     _serve(settings, host, port, ("api", "worker", "scheduler"))
 
@@ -134,7 +139,7 @@ def api(host: str | None, port: int | None) -> None:
     """Serve the API only; executions and jobs go to `bifrost worker` and `bifrost scheduler`
     processes through Redis (in embedded mode this process runs them too)."""
     _setup_logging()
-    settings = _settings()
+    settings = server_settings()
     roles: tuple[RoleName, ...] = ("api",)
     if settings.embedded:
         roles = ("api", "worker", "scheduler")
@@ -145,7 +150,7 @@ def api(host: str | None, port: int | None) -> None:
 def worker() -> None:
     """Run executions taken from the Redis queue (needs BIFROST_REDIS_URL)."""
     _setup_logging()
-    _headless(_settings(), "worker")
+    _headless(server_settings(), "worker")
 
 
 @click.command()
@@ -153,7 +158,7 @@ def scheduler() -> None:
     """Run jobs (package installs and removals) taken from the Redis queue (needs
     BIFROST_REDIS_URL)."""
     _setup_logging()
-    _headless(_settings(), "scheduler")
+    _headless(server_settings(), "scheduler")
 
 
 @click.command()
@@ -164,5 +169,5 @@ def export(directory: Path) -> None:
 
     from bifrost.export import export_workspace
 
-    count = asyncio.run(export_workspace(_settings(), directory))
+    count = asyncio.run(export_workspace(server_settings(), directory))
     console.print(f"wrote {count} files to {directory}")

@@ -3,7 +3,9 @@
 A job's record is the truth: the queue only carries its id. While it runs, its progress and the
 tail of its output are published on ``job:<id>`` and saved to the record at most every
 ``SAVE_EVERY_S``; the final ``done`` event follows the record's last write, so whoever waits on the
-channel and then reads ``GET /api/jobs/{id}`` sees the outcome.
+channel and then reads ``GET /api/jobs/{id}`` sees the outcome. Every event and error is scrubbed
+of secrets (``bifrost.secrets.scrub``) before it is published or saved: a handler that lets a
+token slip into a message leaks it nowhere.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from bifrost.errors import BifrostError, Inconsistent
 from bifrost.events import EventBus
 from bifrost.jobs import progress as events_
 from bifrost.names import JobStatus, job_channel
+from bifrost.secrets import scrub
 from bifrost.store import jobs as records
 from bifrost.store.db import Database
 from bifrost.store.models import Job
@@ -146,10 +149,10 @@ class JobRunner:
             run = JobRun(job.id, job.kind, job.params, job.created_by, report)
             result = await handler(run)
         except BifrostError as exc:
-            error = {"type": type(exc).__name__, "message": exc.message}
+            error = {"type": type(exc).__name__, "message": scrub(exc.message)}
         except Exception as exc:  # boundary: a failed job is recorded, never raised further
             log.exception("job %s (%s) failed", job_id, job.kind)
-            error = {"type": type(exc).__name__, "message": repr(exc)}
+            error = {"type": type(exc).__name__, "message": scrub(repr(exc))}
         await records.finish(
             self.db, job_id, result=result, error=error, progress=report.progress, log=report.log
         )
@@ -170,6 +173,7 @@ class _Reporter:
         self._saved_at = time.monotonic()
 
     async def __call__(self, event: dict[str, Any]) -> None:
+        event = {k: scrub(v) if isinstance(v, str) else v for k, v in event.items()}
         if event.get("type") == "output":
             self.log = records.bounded(self.log + event["line"] + "\n")
         elif event.get("type") == "progress":

@@ -20,10 +20,12 @@ from fastapi import FastAPI
 from bifrost.api.app import create_app
 from bifrost.api.deps import Services
 from bifrost.context import Context, open_context
+from bifrost.github.connection import GitHubService
 from bifrost.jobs.runner import Jobs
 from bifrost.roles.scheduler import SchedulerRole
 from bifrost.roles.shared import Transport, open_transport, package_service, protect_process
 from bifrost.roles.worker import WorkerRole
+from bifrost.secrets import load_box
 from bifrost.settings import Settings
 from bifrost.store.tokens import TokenChecker
 from bifrost.worker.dispatch import QueueDispatcher
@@ -46,6 +48,7 @@ class ApiRole:
         self.transport = transport
         configured = ctx.settings.admin_token
         self.tokens = TokenChecker(ctx.db, configured.get_secret_value() if configured else None)
+        box = load_box(ctx.settings)
         self.services = Services(
             settings=ctx.settings,
             db=ctx.db,
@@ -55,11 +58,20 @@ class ApiRole:
             dispatcher=QueueDispatcher(transport.executions),
             jobs=Jobs(ctx.db, ctx.events, transport.jobs),
             packages=package_service(ctx, transport),
+            secrets=box,
+            github=GitHubService(ctx.settings, ctx.db, box),
             live_workers=transport.workers.live,
         )
 
     async def start(self) -> None:
         protect_process()
+        if not self.ctx.settings.embedded and self.ctx.settings.secret_key is None:
+            log.warning(
+                "BIFROST_SECRET_KEY is not set: the GitHub token is sealed with this machine's "
+                "own key (%s); set the same BIFROST_SECRET_KEY on every API and scheduler "
+                "machine, or the others cannot open it",
+                self.ctx.settings.secret_key_file,
+            )
 
     async def stop(self) -> None:
         return None

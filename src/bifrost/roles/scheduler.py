@@ -1,4 +1,4 @@
-"""The scheduler role: runs jobs (package installs and removals, later syncs) from the job queue.
+"""The scheduler role: runs jobs (package installs and removals, GitHub syncs) from the job queue.
 
 Each job kind has a handler assembled here from the context; the handlers get the narrow pieces
 they use. Schedulers announce themselves like workers, so a job whose scheduler died is closed as
@@ -11,9 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from bifrost.context import Context
+from bifrost.github.sync import GitHubSync
 from bifrost.jobs.runner import JobHandler, JobRun, JobRunner
-from bifrost.names import INSTALL_PACKAGE_JOB, REMOVE_PACKAGE_JOB
+from bifrost.names import GITHUB_SYNC_JOB, INSTALL_PACKAGE_JOB, REMOVE_PACKAGE_JOB
 from bifrost.roles.shared import Transport, package_service, process_id, protect_process
+from bifrost.secrets import load_box
 from bifrost.store import jobs as records
 from bifrost.worker.heartbeat import Heartbeat
 from bifrost.worker.queue import Consumer
@@ -34,7 +36,8 @@ def handlers(ctx: Context, transport: Transport) -> dict[str, JobHandler]:
         body = await packages.remove(job.params["name"], user=job.created_by, report=job.report)
         return {"job_id": job.id, **body}
 
-    return {INSTALL_PACKAGE_JOB: install, REMOVE_PACKAGE_JOB: remove}
+    sync = GitHubSync(ctx.settings, ctx.db, ctx.objects, ctx.files, load_box(ctx.settings))
+    return {INSTALL_PACKAGE_JOB: install, REMOVE_PACKAGE_JOB: remove, GITHUB_SYNC_JOB: sync}
 
 
 class SchedulerRole:

@@ -12,10 +12,12 @@ from bifrost.errors import NotFound
 from bifrost.runtime.protocol import ExecutionOutcome, ExecutionStatus
 from bifrost.store.db import Database
 from bifrost.store.models import Execution, Workflow, Workspace, utcnow
+from bifrost.store.paging import Order, Page, fetch_page
 from bifrost.store.workflows import require_active
 
 T = TypeVar("T")
 UNFINISHED = (ExecutionStatus.PENDING.value, ExecutionStatus.RUNNING.value)
+ORDER = Order("executions", (Execution.created_at, Execution.id), descending=True)
 GENERATION = select(Workspace.generation).where(Workspace.id == 1).scalar_subquery()
 
 
@@ -93,12 +95,10 @@ async def get(db: Database, execution_id: str) -> Execution:
     return execution
 
 
-async def recent(db: Database, limit: int = 50) -> list[Execution]:
+async def recent(db: Database, *, cursor: str | None = None, limit: int = 50) -> Page[Execution]:
+    """Newest first; the id breaks ties between runs created in the same microsecond."""
     async with db.read() as session:
-        rows = await session.scalars(
-            select(Execution).order_by(Execution.created_at.desc()).limit(limit)
-        )
-        return list(rows)
+        return await fetch_page(session, select(Execution), ORDER, cursor=cursor, limit=limit)
 
 
 async def fail(db: Database, execution_id: str, message: str) -> None:

@@ -17,7 +17,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 from sqlalchemy.orm.attributes import set_committed_value
@@ -28,7 +28,8 @@ from bifrost.cache.change import Change
 from bifrost.errors import Conflict, Inconsistent, InvalidInput, NotFound, TooLarge
 from bifrost.store.db import Database
 from bifrost.store.models import Workflow, Workspace, WorkspaceFile, utcnow
-from bifrost.store.objects import ObjectStore
+from bifrost.store.objects import ObjectStore, load
+from bifrost.store.paging import Order, Page, fetch_page
 from bifrost.workspace.entities import Classification, classify, content_type, git_blob_sha
 from bifrost.workspace.paths import Spellings, check_python_path, normalize_path
 
@@ -36,6 +37,8 @@ INLINE_LIMIT = 256 * 1024  # non-Python files above this go to the object store
 PARSE_IN_THREAD = 256 * 1024
 BULK = 500  # paths per IN (...) query: far below every back end's parameter limit
 _GIT_SHA = re.compile(r"[0-9a-f]{40}")
+MODES = ("100644", "100755", "120000")  # file, executable, symlink: the blobs git syncs
+DEFAULT_MODE = MODES[0]
 
 
 class ANY:
@@ -75,11 +78,13 @@ def _unsatisfied(path: str, expected: Expected, current: str | None) -> str:
 class Write:
     """Create or replace ``path``. ``expected_hash`` makes it a compare-and-swap: it happens only
     if the current content has that sha256 (or one of a set; EXISTS: if the file exists; None:
-    only if it is absent)."""
+    only if it is absent). ``mode`` is the git file mode to keep on the row (a pull keeps the
+    branch's executable bit and symlinks); None keeps the row's own (a new file: 100644)."""
 
     path: str
     content: bytes
     expected_hash: Expected = ANY
+    mode: str | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,7 @@ class Applied:
 
 
 Listener = Callable[[Change], Awaitable[None]]
+Precondition = Callable[[AsyncSession], Awaitable[None]]
 
 
 async def bump_generation(session: AsyncSession) -> int:
@@ -173,6 +179,7 @@ class _Content:
 class _Write:
     target: _Content
     expected_hash: Expected
+    mode: str | None = None
 
 
 @dataclass(frozen=True)
@@ -203,12 +210,25 @@ class Files:
 
     # ---- the unit of work ------------------------------------------------------------------
 
-    async def apply(self, edits: Sequence[Edit], *, user: str | None = None) -> Applied:
+    async def apply(
+        self,
+        edits: Sequence[Edit],
+        *,
+        user: str | None = None,
+        precondition: Precondition | None = None,
+    ) -> Applied:
         """Apply ``edits`` in order, all or none, in one transaction; one generation bump if any
-        content changed, and then one :class:`Change` to the cache and listeners."""
+        content changed, and then one :class:`Change` to the cache and listeners.
+
+        ``precondition`` runs first inside that transaction, once the workspace is locked: if it
+        raises, nothing is written; what it writes itself commits with the edits (a sync checks
+        its lease there and records the commit it applied, so both land with the files or not
+        at all)."""
         prepared = await self._prepare(edits)
         async with self.db.write() as session:
             await lock_workspace(session)
+            if precondition is not None:
+                await precondition(session)
             unit = _Unit(session, user)
             await unit.load(_touched(prepared))
             for edit in prepared:
@@ -227,9 +247,11 @@ class Files:
         written: dict[str, bytes] = {}  # content an earlier edit of this unit gives a path
         for edit in edits:
             if isinstance(edit, Write):
+                if edit.mode is not None and edit.mode not in MODES:
+                    raise InvalidInput(f"{edit.mode!r} is not a file mode: use one of {MODES}")
                 target = await self._content(edit.path, edit.content)
                 written[target.path] = edit.content
-                prepared.append(_Write(target, edit.expected_hash))
+                prepared.append(_Write(target, edit.expected_hash, edit.mode))
             elif isinstance(edit, Delete):
                 path = normalize_path(edit.path)
                 written.pop(path, None)
@@ -316,25 +338,39 @@ class Files:
             )
         if row is None:
             raise NotFound(f"{path} does not exist")
-        content = (
-            await asyncio.to_thread(self.objects.get, row.content_hash)
-            if row.in_object_store
-            else row.content
-        )
-        if content is None:
-            raise Inconsistent(f"the content of {path} is missing from the object store")
-        return row, content
+        if row.in_object_store:
+            return row, await load(self.objects, row.content_hash, path)
+        if row.content is None:
+            raise Inconsistent(f"the row of {path} has no content and no object")
+        return row, row.content
 
     async def list(self, prefix: str = "") -> list[WorkspaceFile]:
+        """Every live file under ``prefix``, by path: for the server's own use (export)."""
         async with self.db.read() as session:
-            query = (
-                select(WorkspaceFile)
-                .options(defer(WorkspaceFile.content))  # metadata only: never load contents
-                .where(WorkspaceFile.is_deleted.is_(False))
-            )
-            if prefix:
-                query = query.where(WorkspaceFile.path.startswith(prefix, autoescape=True))
-            return list(await session.scalars(query.order_by(WorkspaceFile.path)))
+            return list(await session.scalars(_listing(prefix).order_by(WorkspaceFile.path)))
+
+    async def page(
+        self, prefix: str = "", *, cursor: str | None = None, limit: int = 500
+    ) -> Page[WorkspaceFile]:
+        """One page of :meth:`list`, for clients: a listing's size grows with the workspace."""
+        async with self.db.read() as session:
+            query = _listing(prefix)
+            return await fetch_page(session, query, FILE_ORDER, cursor=cursor, limit=limit)
+
+
+FILE_ORDER = Order("files", (WorkspaceFile.path,))
+
+
+def _listing(prefix: str) -> Select[tuple[WorkspaceFile]]:
+    """Live files under ``prefix``, metadata only (never their contents)."""
+    query = (
+        select(WorkspaceFile)
+        .options(defer(WorkspaceFile.content))
+        .where(WorkspaceFile.is_deleted.is_(False))
+    )
+    if prefix:
+        query = query.where(WorkspaceFile.path.startswith(prefix, autoescape=True))
+    return query
 
 
 def _touched(prepared: Iterable[_Prepared]) -> set[str]:
@@ -427,10 +463,16 @@ class _Unit:
             raise Conflict(_unsatisfied(target.path, edit.expected_hash, current))
         if row is not None and current == target.sha:  # identical bytes are no change
             set_committed_value(row, "content", target.content if target.inline else None)
+            if edit.mode is not None:  # a mode alone changes no import: no generation
+                row.mode = edit.mode
             active = [w for w in self.workflows.get(target.path, {}).values() if w.is_active]
             return WriteResult(row, 0, changed=False, workflows=active)
         generation = await self._next_generation()
         row = self._fill(target, generation)
+        if edit.mode is not None:
+            row.mode = edit.mode
+        elif row.mode is None:
+            row.mode = DEFAULT_MODE
         return WriteResult(row, generation, changed=True, workflows=self._sync_workflows(target))
 
     async def _delete(self, path: str) -> WriteResult:
@@ -453,6 +495,7 @@ class _Unit:
         self._soft_delete(source, generation)
         await self._refuse_lookalike(target.path)
         moved = self._fill(target, generation)
+        moved.mode = source.mode
         # Rows left at the target belonged to a deleted file and are inactive.
         leftovers = self.workflows.pop(target.path, {})
         if leftovers:
@@ -558,3 +601,22 @@ class _Unit:
             else None
         )
         return Change(self.generation, dict(self.paths), blobs, requirements)
+
+
+async def expect_unchanged(session: AsyncSession, expected: dict[str, str | None]) -> None:
+    """Inside a write transaction (after :func:`lock_workspace`): Conflict unless each path's
+    live content still has the git blob SHA given (None: no live file). A sync decided on those
+    SHAs; an edit saved since must not be overwritten by what it decided."""
+    for chunk in _chunks(expected):
+        rows = await session.execute(
+            select(WorkspaceFile.path, WorkspaceFile.git_sha).where(
+                WorkspaceFile.path.in_(chunk), WorkspaceFile.is_deleted.is_(False)
+            )
+        )
+        live = {path: sha for path, sha in rows}
+        for path in chunk:
+            if live.get(path) != expected[path]:
+                raise Conflict(
+                    f"{path} was changed here while the sync ran; nothing was applied: "
+                    "run the sync again"
+                )

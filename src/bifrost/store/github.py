@@ -39,7 +39,9 @@ class Connection:
     synced_at: datetime | None = None
 
 
-async def load(db: Database, box: SecretBox) -> Connection | None:
+async def load(db: Database, box: SecretBox | None) -> Connection | None:
+    """The connection; with ``box`` None its token stays sealed (``token`` is empty), for
+    showing the configuration without paying the KDF or needing the key."""
     async with db.read() as session:
         row = await session.get(GitHubConnection, CONNECTION_ID)
     if row is None:
@@ -47,7 +49,7 @@ async def load(db: Database, box: SecretBox) -> Connection | None:
     return Connection(
         repository=row.repository,
         branch=row.branch,
-        token=box.open(row.token_ciphertext),
+        token=box.open(row.token_ciphertext) if box is not None else "",
         connected_by=row.connected_by,
         connected_at=row.connected_at,
         synced_commit=row.synced_commit,
@@ -63,11 +65,12 @@ async def save(
     async with db.write() as session:
         row = await session.get(GitHubConnection, CONNECTION_ID)
         moved = row is None or (row.repository, row.branch) != (repository, branch)
+        if moved:  # before a new row is added: its flush would come first, half filled
+            await forget_sync_state(session)
         if row is None:
             row = GitHubConnection(id=CONNECTION_ID)
             session.add(row)
         if moved:
-            await forget_sync_state(session)
             row.synced_commit = None
             row.synced_at = None
         row.repository = repository

@@ -108,7 +108,8 @@ class Workflow(Base):
 
 class Execution(Base):
     __tablename__ = "executions"
-    __table_args__ = (Index("ix_executions_created_at", "created_at"),)
+    # Newest first, with the id to break ties: the order /api/executions pages in (keyset).
+    __table_args__ = (Index("ix_executions_created_at_id", "created_at", "id"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     workflow_id: Mapped[str | None] = mapped_column(

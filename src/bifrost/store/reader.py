@@ -8,7 +8,7 @@ from bifrost import names
 from bifrost.runtime.protocol import Snapshot
 from bifrost.store.db import Database
 from bifrost.store.models import Workspace, WorkspaceFile
-from bifrost.store.objects import ObjectStore
+from bifrost.store.objects import ObjectStore, load
 
 
 class StoreReader:
@@ -35,15 +35,15 @@ class StoreReader:
         async with self.db.read() as session:
             row = (
                 await session.execute(
-                    select(WorkspaceFile.content, WorkspaceFile.in_object_store)
+                    select(WorkspaceFile.path, WorkspaceFile.content, WorkspaceFile.in_object_store)
                     .where(WorkspaceFile.content_hash == sha256)
                     .limit(1)
                 )
             ).first()
         if row is None:
             return None
-        content, in_object_store = row
-        return self.objects.get(sha256) if in_object_store else content
+        path, content, in_object_store = row
+        return await load(self.objects, sha256, path) if in_object_store else content
 
     async def python_blobs(self) -> dict[str, bytes]:
         async with self.db.read() as session:

@@ -7,15 +7,20 @@ from sqlalchemy import select
 from bifrost.errors import Conflict, NotFound
 from bifrost.store.db import Database
 from bifrost.store.models import Workflow
+from bifrost.store.paging import Order, Page, fetch_page
+
+ORDER = Order("workflows", (Workflow.path, Workflow.function_name))  # uq_workflows_path_function
 
 
-async def listed(db: Database, *, include_inactive: bool = False) -> list[Workflow]:
-    """Ordered by file and function; inactive ones (their function is gone) only on request."""
-    query = select(Workflow).order_by(Workflow.path, Workflow.function_name)
+async def listed(
+    db: Database, *, include_inactive: bool = False, cursor: str | None = None, limit: int = 500
+) -> Page[Workflow]:
+    """By file and function; inactive ones (their function is gone) only on request."""
+    query = select(Workflow)
     if not include_inactive:
         query = query.where(Workflow.is_active.is_(True))
     async with db.read() as session:
-        return list(await session.scalars(query))
+        return await fetch_page(session, query, ORDER, cursor=cursor, limit=limit)
 
 
 async def get(db: Database, workflow_id: str) -> Workflow:

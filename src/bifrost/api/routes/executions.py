@@ -6,18 +6,21 @@ from fastapi import APIRouter, Depends
 
 from bifrost.api.deps import Services, services
 from bifrost.api.errors import error_responses
-from bifrost.api.schemas import ExecutionInfo
+from bifrost.api.paging import CURSOR, limit_param
+from bifrost.api.schemas import ExecutionInfo, ExecutionPage
 from bifrost.store import executions
 
 router = APIRouter(prefix="/api/executions", tags=["executions"])
 
 
-@router.get("", response_model=list[ExecutionInfo])
+@router.get("", response_model=ExecutionPage, responses=error_responses(422))
 async def list_executions(
-    limit: int = 50, svc: Services = Depends(services)
-) -> list[ExecutionInfo]:
-    rows = await executions.recent(svc.db, min(max(limit, 1), 500))
-    return [ExecutionInfo.model_validate(row) for row in rows]
+    limit: int = limit_param(50),
+    cursor: str | None = CURSOR,
+    svc: Services = Depends(services),
+) -> ExecutionPage:
+    """Executions newest first, one page at a time (each carries its result and logs)."""
+    return ExecutionPage.model_validate(await executions.recent(svc.db, cursor=cursor, limit=limit))
 
 
 @router.get("/{execution_id}", response_model=ExecutionInfo, responses=error_responses(404))

@@ -7,7 +7,15 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from bifrost.api.auth import require_token
 from bifrost.api.deps import Services, services
 from bifrost.api.errors import error_responses
-from bifrost.api.schemas import DeleteResponse, FileInfo, RenameRequest, WorkflowInfo, WriteResponse
+from bifrost.api.paging import CURSOR, limit_param
+from bifrost.api.schemas import (
+    DeleteResponse,
+    FileInfo,
+    FilePage,
+    RenameRequest,
+    WorkflowInfo,
+    WriteResponse,
+)
 from bifrost.errors import Conflict
 from bifrost.store.files import ANY, EXISTS, Expected, WriteResult
 
@@ -55,9 +63,15 @@ def expected_from(if_match: str | None, if_none_match: str | None) -> Expected:
     return strong
 
 
-@router.get("", response_model=list[FileInfo])
-async def list_files(prefix: str = "", svc: Services = Depends(services)) -> list[FileInfo]:
-    return [FileInfo.model_validate(row) for row in await svc.files.list(prefix)]
+@router.get("", response_model=FilePage, responses=error_responses(422))
+async def list_files(
+    prefix: str = "",
+    limit: int = limit_param(500),
+    cursor: str | None = CURSOR,
+    svc: Services = Depends(services),
+) -> FilePage:
+    """Live files by path, one page at a time."""
+    return FilePage.model_validate(await svc.files.page(prefix, cursor=cursor, limit=limit))
 
 
 @router.post("/rename", response_model=WriteResponse, responses=error_responses(400, 404, 409, 413))

@@ -9,7 +9,8 @@ from fastapi.responses import JSONResponse
 
 from bifrost.api.deps import Services, services
 from bifrost.api.errors import error_responses
-from bifrost.api.schemas import ExecuteRequest, ExecutionInfo, WorkflowInfo
+from bifrost.api.paging import CURSOR, limit_param
+from bifrost.api.schemas import ExecuteRequest, ExecutionInfo, WorkflowInfo, WorkflowPage
 from bifrost.errors import Unavailable
 from bifrost.names import execution_channel
 from bifrost.runtime.protocol import ExecutionRequest
@@ -23,12 +24,18 @@ router = APIRouter(prefix="/api/workflows", tags=["workflows"])
 WAIT_GRACE_S = 10.0
 
 
-@router.get("", response_model=list[WorkflowInfo])
+@router.get("", response_model=WorkflowPage, responses=error_responses(422))
 async def list_workflows(
-    include_inactive: bool = False, svc: Services = Depends(services)
-) -> list[WorkflowInfo]:
-    rows = await workflows.listed(svc.db, include_inactive=include_inactive)
-    return [WorkflowInfo.model_validate(w) for w in rows]
+    include_inactive: bool = False,
+    limit: int = limit_param(500),
+    cursor: str | None = CURSOR,
+    svc: Services = Depends(services),
+) -> WorkflowPage:
+    """Workflows by path and function name, one page at a time."""
+    page = await workflows.listed(
+        svc.db, include_inactive=include_inactive, cursor=cursor, limit=limit
+    )
+    return WorkflowPage.model_validate(page)
 
 
 @router.get("/{workflow_id}", response_model=WorkflowInfo, responses=error_responses(404))

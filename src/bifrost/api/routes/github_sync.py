@@ -1,0 +1,158 @@
+"""`/api/github/sync`: what a sync would do (GET, read-only), and running it (POST, as a job).
+
+The preview is computed afresh on every call (``bifrost.github.preview``): one GitHub call when
+the branch has not moved, three when it has, plus a blob for each file whose remote version must
+be read (orphan checks, merges, diffs). Nothing is written but the cached remote tree.
+
+POST answers 202 with a job id at once; the job (``bifrost.github.sync``) recomputes the preview,
+and its events are on ``git:<job_id>`` at `/api/ws`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict
+from typing import Literal
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+
+from bifrost import errors
+from bifrost.api.auth import require_token
+from bifrost.api.deps import Services, services
+from bifrost.api.errors import error_responses
+from bifrost.github.plan import Conflict
+from bifrost.github.preview import MergeInfo, Preview, compute_preview
+from bifrost.github.session import connected
+from bifrost.github.sync import running_message
+from bifrost.jobs.runner import finished
+from bifrost.names import GITHUB_SYNC_JOB, GITHUB_SYNC_LEASE
+from bifrost.store import leases
+
+router = APIRouter(prefix="/api/github", tags=["github"])
+
+
+class SyncEntry(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    path: str
+    action: Literal["add", "modify", "delete"]
+    base_sha: str | None = Field(description="What GitHub had at the last sync (null: nothing)")
+    local_sha: str | None = Field(description="Git blob SHA here (null: absent or deleted)")
+    remote_sha: str | None = Field(description="Git blob SHA on the branch (null: absent)")
+
+
+class ConflictEntry(BaseModel):
+    path: str
+    kind: Literal["add_add", "modify_modify", "modify_delete", "delete_modify"]
+    base_sha: str | None
+    local_sha: str | None
+    remote_sha: str | None
+    mergeable: bool = Field(description='A clean three-way merge exists: "merge" applies it')
+    diff: str | None = Field(description="Unified diff local -> remote, when both are text")
+    merged_diff: str | None = Field(description="Unified diff local -> merge, when mergeable")
+
+
+class OrphanEntry(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    workflow_id: str
+    path: str
+    function_name: str
+    name: str
+
+
+class SyncPreview(BaseModel):
+    to_pull: list[SyncEntry]
+    to_push: list[SyncEntry]
+    conflicts: list[ConflictEntry]
+    will_orphan: list[OrphanEntry] = Field(
+        description="Workflows the sync would leave without their function (confirm_orphans)"
+    )
+    is_empty: bool = Field(description="Nothing to pull, push or resolve")
+    remote_commit: str | None = Field(description="The branch's head (null: empty repository)")
+    synced_commit: str | None = Field(description="The commit of the last sync (null: never)")
+
+
+@router.get("/sync", response_model=SyncPreview, responses=error_responses(404, 409, 422, 503))
+async def preview_sync(svc: Services = Depends(services)) -> SyncPreview:
+    async with connected(svc.settings, svc.db, svc.secrets) as (connection, client):
+        preview = await compute_preview(
+            client,
+            svc.db,
+            svc.files.objects,
+            connection,
+            concurrency=svc.settings.github_concurrency,
+        )
+    return _shown(preview, connection.synced_commit)
+
+
+def _shown(preview: Preview, synced_commit: str | None) -> SyncPreview:
+    plan = preview.plan
+    return SyncPreview(
+        to_pull=[SyncEntry.model_validate(change) for change in plan.to_pull],
+        to_push=[SyncEntry.model_validate(change) for change in plan.to_push],
+        conflicts=[_conflict(c, preview.merges[c.path]) for c in plan.conflicts],
+        will_orphan=[OrphanEntry.model_validate(orphan) for orphan in preview.will_orphan],
+        is_empty=plan.is_empty,
+        remote_commit=preview.remote.commit_sha,
+        synced_commit=synced_commit,
+    )
+
+
+def _conflict(conflict: Conflict, merge: MergeInfo) -> ConflictEntry:
+    return ConflictEntry(
+        **asdict(conflict),
+        mergeable=merge.mergeable,
+        diff=merge.diff,
+        merged_diff=merge.merged_diff,
+    )
+
+
+class SyncRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    conflict_resolutions: dict[str, Literal["keep_local", "keep_remote", "merge"]] = Field(
+        default_factory=dict,
+        description='path -> how to settle its conflict ("merge" only where mergeable)',
+    )
+    confirm_orphans: StrictBool = Field(
+        False, description="Go on even if workflows lose their function (will_orphan)"
+    )
+
+
+class SyncStarted(BaseModel):
+    job_id: str = Field(description="GET /api/jobs/{job_id}; events on git:<job_id> at /api/ws")
+
+
+@router.post(
+    "/sync", status_code=202, response_model=SyncStarted, responses=error_responses(409, 422, 503)
+)
+async def start_sync(
+    body: SyncRequest, svc: Services = Depends(services), user: str = Depends(require_token)
+) -> SyncStarted:
+    """Start a sync of what the preview shows now; 409 while another sync runs. The lease is
+    taken here for the new job, so of two requests at once exactly one starts a sync."""
+    job_id = uuid.uuid4().hex
+    ttl_s = svc.settings.github_sync_lease_s
+    try:
+        fence = await leases.acquire(svc.db, GITHUB_SYNC_LEASE, job_id, ttl_s)
+    except leases.LeaseHeld as exc:
+        if not await _over(svc, exc.holder):
+            raise errors.Conflict(running_message(exc.holder)) from exc
+        # Its job was closed (its process died): no need to wait for the lease to expire.
+        fence = await leases.acquire(svc.db, GITHUB_SYNC_LEASE, job_id, ttl_s, replace=exc.holder)
+    try:
+        await svc.jobs.start(GITHUB_SYNC_JOB, body.model_dump(), job_id=job_id, created_by=user)
+    except BaseException:
+        await leases.release(svc.db, GITHUB_SYNC_LEASE, job_id, fence)
+        raise
+    return SyncStarted(job_id=job_id)
+
+
+async def _over(svc: Services, job_id: str) -> bool:
+    """Whether the lease holder's job is recorded as finished (a crash closes it as failed)."""
+    try:
+        return finished(await svc.jobs.get(job_id))
+    except errors.NotFound:
+        return False

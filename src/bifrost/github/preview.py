@@ -1,0 +1,194 @@
+"""What a sync would do, worked out without changing anything (``GET /api/github/sync``).
+
+The plan comes from SHAs alone: the branch's tree (``remote.read_remote``: 1 call when the ref
+answers 304, 3 otherwise) against the workspace's bases and live files (one query). Blobs are
+fetched only where SHAs cannot answer, each distinct blob once, ``concurrency`` at a time:
+
+- a file the pull modifies that holds active workflows here: its remote version, to see which
+  functions remain (a workflow whose function is gone would be orphaned);
+- a modify/modify conflict over local text: its base and remote versions, for the three-way
+  merge and the diff;
+- an add/add conflict over local text: its remote version, for the diff;
+- a conflict over a file holding active workflows here: its remote version, to see which
+  resolution would orphan which workflow (``Preview.orphans``).
+
+The sync job recomputes the preview and applies exactly what it shows, so everything it needs
+(the remote tree, the merged bytes, the blobs and local bytes already read) is kept here.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from bifrost.github import merge
+from bifrost.github.client import GitHubClient
+from bifrost.github.plan import Action, Change, Conflict, ConflictKind, Plan, Resolution, plan
+from bifrost.github.remote import RemoteTree, fetch_blobs, read_remote
+from bifrost.settings import Settings
+from bifrost.store import github_state
+from bifrost.store.db import Database
+from bifrost.store.github import Connection
+from bifrost.store.github_state import WorkspaceSide
+from bifrost.store.models import Workflow
+from bifrost.store.objects import ObjectStore
+from bifrost.workspace.entities import Classification, UndecodableSource, classify
+
+DEFAULT_CONCURRENCY: int = Settings.model_fields["github_concurrency"].default
+DIFFED = (ConflictKind.MODIFY_MODIFY, ConflictKind.ADD_ADD)  # both sides have the file
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """An active workflow that the sync would leave without its function."""
+
+    workflow_id: str
+    path: str
+    function_name: str
+    name: str
+
+
+@dataclass(frozen=True)
+class MergeInfo:
+    """One conflict's text view: ``diff`` is local -> remote (None unless both sides are text);
+    ``merged`` the clean three-way merge of a modify/modify conflict (None if the edits overlap),
+    and ``merged_diff`` local -> merged."""
+
+    mergeable: bool
+    merged: bytes | None = None
+    diff: str | None = None
+    merged_diff: str | None = None
+
+
+@dataclass(frozen=True)
+class Preview:
+    """``will_orphan``: what the pulls orphan whatever the resolutions; ``conflict_orphans``:
+    path -> resolution -> what resolving that conflict so would orphan too (see ``orphans``).
+    ``merges`` has an entry for every conflict. ``local_contents`` (path -> bytes) and ``blobs``
+    (git sha -> bytes, base and remote versions) are what was read to work it out."""
+
+    plan: Plan
+    remote: RemoteTree
+    workspace: WorkspaceSide
+    will_orphan: list[Orphan]
+    conflict_orphans: dict[str, dict[Resolution, list[Orphan]]]
+    merges: dict[str, MergeInfo]
+    local_contents: dict[str, bytes]
+    blobs: dict[str, bytes]
+
+    def orphans(self, resolutions: Mapping[str, Resolution]) -> list[Orphan]:
+        """Every workflow the sync orphans once the conflicts are resolved as ``resolutions``."""
+        chosen = [
+            orphan
+            for path, resolution in sorted(resolutions.items())
+            for orphan in self.conflict_orphans.get(path, {}).get(resolution, [])
+        ]
+        return [*self.will_orphan, *chosen]
+
+
+async def compute_preview(
+    client: GitHubClient,
+    db: Database,
+    objects: ObjectStore,
+    connection: Connection,
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> Preview:
+    """The preview of syncing the workspace with ``connection``'s branch; writes nothing but the
+    cached remote snapshot."""
+    remote = await read_remote(
+        client, db, connection.repository, connection.branch, concurrency=concurrency
+    )
+    workspace = await github_state.workspace_side(db)
+    planned = plan(workspace.bases, workspace.local, remote.blobs)
+
+    pulled = {c.path: c for c in planned.to_pull if c.action is not Action.ADD}
+    replaced = {c.path: c for c in planned.conflicts if c.local_sha}  # by keep_remote or merge
+    held: dict[str, list[Workflow]] = defaultdict(list)
+    for workflow in await github_state.active_workflows(db, {*pulled, *replaced}):
+        held[workflow.path].append(workflow)
+
+    diffed = {c.path: c for c in planned.conflicts if c.kind in DIFFED}
+    local_contents = await github_state.contents(
+        db, objects, {path: c.local_sha for path, c in diffed.items() if c.local_sha}
+    )
+    wanted = [(pulled.get(path) or replaced[path]).remote_sha for path in held]
+    for path, conflict in diffed.items():
+        if merge.is_text(local_contents[path]):
+            wanted += [conflict.remote_sha, conflict.base_sha]  # add/add has no base
+    blobs = await fetch_blobs(
+        client, connection.repository, [sha for sha in wanted if sha], concurrency=concurrency
+    )
+
+    def remote_version(change: Change | Conflict) -> bytes | None:
+        return None if change.remote_sha is None else blobs[change.remote_sha]
+
+    merges = {c.path: _merge_info(c, local_contents.get(c.path), blobs) for c in planned.conflicts}
+    will_orphan = [
+        orphan
+        for path, workflows in held.items()
+        if path in pulled
+        for orphan in orphans_of(workflows, path, remote_version(pulled[path]))
+    ]
+    conflict_orphans = {
+        path: _orphans_if_resolved(
+            workflows, replaced[path], remote_version(replaced[path]), merges[path]
+        )
+        for path, workflows in held.items()
+        if path in replaced
+    }
+    return Preview(
+        plan=planned,
+        remote=remote,
+        workspace=workspace,
+        will_orphan=will_orphan,
+        conflict_orphans=conflict_orphans,
+        merges=merges,
+        local_contents=local_contents,
+        blobs=blobs,
+    )
+
+
+def orphans_of(workflows: Iterable[Workflow], path: str, content: bytes | None) -> list[Orphan]:
+    """The ``workflows`` of ``path`` that ``content`` (None: the file is deleted) would no longer
+    define. A syntax error hides no workflow (the rows are kept until it is fixed); bytes that
+    are not Python source define none."""
+    found = Classification("deleted")
+    if content is not None:
+        try:
+            found = classify(path, content)
+        except UndecodableSource:
+            found = Classification("binary")
+    if found.syntax_error:
+        return []
+    remaining = {w.function_name for w in found.workflows}
+    return [
+        Orphan(w.id, w.path, w.function_name, w.name)
+        for w in workflows
+        if w.function_name not in remaining
+    ]
+
+
+def _orphans_if_resolved(
+    workflows: list[Workflow], conflict: Conflict, remote: bytes | None, info: MergeInfo
+) -> dict[Resolution, list[Orphan]]:
+    outcomes = {Resolution.KEEP_REMOTE: orphans_of(workflows, conflict.path, remote)}
+    if info.merged is not None:
+        outcomes[Resolution.MERGE] = orphans_of(workflows, conflict.path, info.merged)
+    return outcomes
+
+
+def _merge_info(conflict: Conflict, local: bytes | None, blobs: dict[str, bytes]) -> MergeInfo:
+    remote = blobs.get(conflict.remote_sha or "")
+    if local is None or remote is None:
+        return MergeInfo(mergeable=False)
+    diff = merge.unified_diff(conflict.path, local, remote, old_side="local", new_side="remote")
+    base = blobs.get(conflict.base_sha or "")
+    merged = merge.merge(base, local, remote) if base is not None else None
+    if merged is None:
+        return MergeInfo(mergeable=False, diff=diff)
+    merged_diff = merge.unified_diff(
+        conflict.path, local, merged, old_side="local", new_side="merged"
+    )
+    return MergeInfo(mergeable=True, merged=merged, diff=diff, merged_diff=merged_diff)
