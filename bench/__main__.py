@@ -15,6 +15,7 @@ BENCHMARKS = [
     ("CLI client commands: old import path vs new", ["-m", "bench.cli"]),
     ("paged listings at 10,000 files: one page vs the whole list", ["-m", "bench.paging"]),
     ("staged package installs vs uv in place", ["-m", "bench.packages_install"]),
+    ("before and after issue 7, interleaved", ["-m", "bench.compare"]),
     ("GitHub sync at 4,000 files: API calls and time", ["-m", "bench.github"]),
 ]
 

@@ -28,8 +28,10 @@ TOKEN = "bench-admin-token-0123456789"
 class Backend:
     """A fresh data directory, and for "postgres" a fresh database and Redis prefix."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, bifrost: str = BIFROST) -> None:
+        """``bifrost`` is the executable to run, so one benchmark can compare two checkouts."""
         self.kind = kind
+        self.bifrost = bifrost
         self.tmp = Path(tempfile.mkdtemp(prefix=f"bifrost-bench-{kind}-"))
         self.env = {
             **os.environ,
@@ -61,12 +63,12 @@ class Backend:
         )
 
     def init(self) -> None:
-        subprocess.run([BIFROST, "init"], env=self.env, check=True, capture_output=True)
+        subprocess.run([self.bifrost, "init"], env=self.env, check=True, capture_output=True)
 
     def spawn(self, *args: str) -> subprocess.Popen:
         log = open(self.tmp / f"{args[0]}.log", "ab")  # noqa: SIM115
         return subprocess.Popen(
-            [BIFROST, *args], env=self.env, stdout=log, stderr=subprocess.STDOUT
+            [self.bifrost, *args], env=self.env, stdout=log, stderr=subprocess.STDOUT
         )
 
     def close(self) -> None:

@@ -15,7 +15,7 @@ import time
 
 import httpx
 
-from bench.common import TOKEN, Backend, percentile, stop, wait_healthy
+from bench.common import BIFROST, TOKEN, Backend, percentile, stop, wait_healthy
 from tests.servers import free_port
 
 WORKFLOW = b"""from bifrost import workflow
@@ -32,9 +32,14 @@ def trivial(x: int = 1) -> int:
 
 
 def measure(
-    kind: str, runs: int, seconds: float, clients: int, env: dict[str, str] | None = None
+    kind: str,
+    runs: int,
+    seconds: float,
+    clients: int,
+    env: dict[str, str] | None = None,
+    bifrost: str = BIFROST,
 ) -> dict[str, float]:
-    backend = Backend(kind)
+    backend = Backend(kind, bifrost)
     backend.env.update(env or {})
     port = free_port()
     proc = backend.spawn("up", "--port", str(port))

@@ -30,11 +30,22 @@ from tests.github.sync_helpers import (
 )
 from tests.serving import Cluster
 
+# Every step on the embedded back end; on PostgreSQL the one that needs the journal (the others
+# behave the same there, and each run restarts a server twice).
 STEPS = [
-    pytest.param("GET", r"/git/blobs/", "hang", id="fetching-blobs"),
-    pytest.param("POST", r"/git/trees$", "hang", id="before-the-tree"),
-    pytest.param("PATCH", r"/git/refs/heads/main$", "hang", id="before-the-ref-update"),
-    pytest.param("PATCH", r"/git/refs/heads/main$", "apply_then_hang", id="after-the-ref-update"),
+    pytest.param("embedded", "GET", r"/git/blobs/", "hang", id="fetching-blobs"),
+    pytest.param("embedded", "POST", r"/git/trees$", "hang", id="before-the-tree"),
+    pytest.param("embedded", "PATCH", r"/git/refs/heads/main$", "hang", id="before-the-ref-update"),
+    *(
+        pytest.param(
+            name,
+            "PATCH",
+            r"/git/refs/heads/main$",
+            "apply_then_hang",
+            id=f"after-the-ref-update-{name}",
+        )
+        for name in ("embedded", "postgres")
+    ),
 ]
 LEASE_S = 2.0
 
@@ -61,22 +72,13 @@ def start_when_free(api: httpx.Client, timeout_s: float = 30.0) -> str:
         time.sleep(0.2)
 
 
-@pytest.fixture
-def step_on_backend(backend, action: str) -> None:
-    """Every step on the embedded back end; on PostgreSQL the one that needs the journal (the
-    others behave the same there, and each run restarts a server twice). Before `cluster`."""
-    if backend.name == "postgres" and action != "apply_then_hang":
-        pytest.skip("run on the embedded back end (test time)")
-
-
 async def journals(store) -> list[str]:
     async with store.db.read() as session:
         return list(await session.scalars(select(GitHubJournal.commit_sha)))
 
 
-@pytest.mark.parametrize(("method", "path", "action"), STEPS)
+@pytest.mark.parametrize(("backend", "method", "path", "action"), STEPS, indirect=["backend"])
 async def test_a_crash_at_each_step_loses_nothing(
-    step_on_backend: None,
     cluster: Cluster,
     cluster_env: dict[str, str],
     store,

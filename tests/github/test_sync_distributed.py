@@ -25,11 +25,11 @@ from tests.github.sync_helpers import (
 )
 from tests.serving import Cluster
 
+pytestmark = pytest.mark.parametrize("backend", ["postgres"], indirect=True)  # distributed mode
+
 
 @pytest.fixture
 def two_apis(backend, fake_github: FakeGitHub, tmp_path) -> Iterator[Cluster]:
-    if backend.name != "postgres":
-        pytest.skip("distributed mode runs on PostgreSQL + Redis")
     logs = tmp_path / "logs"
     logs.mkdir()
     running = Cluster(backend, logs).start(

@@ -126,7 +126,10 @@ class SyncStarted(BaseModel):
 
 
 @router.post(
-    "/sync", status_code=202, response_model=SyncStarted, responses=error_responses(409, 422, 503)
+    "/sync",
+    status_code=202,
+    response_model=SyncStarted,
+    responses=error_responses(400, 409, 413, 422, 503),
 )
 async def start_sync(
     body: SyncRequest, svc: Services = Depends(services), user: str = Depends(require_token)
