@@ -202,6 +202,48 @@ async def test_a_unit_of_work_bumps_once_and_publishes_one_change(store) -> None
     assert listed["shared/a.py"].github_sha == base and listed["shared/a.py"].updated_by == "sync"
 
 
+async def test_new_files_are_stored_as_the_units_last_edit_left_them(store) -> None:
+    """A unit's new rows are inserted once, at its end: each edit after the first must be in it."""
+    from bifrost.store.files import Delete, Rename, SetBase, Write
+
+    base = "b" * 40
+    applied = await store.files.apply(
+        [
+            Write("shared/first.py", b"A = 1\n"),
+            Write("shared/first.py", b"A = 2\n", mode="100755"),
+            Rename("shared/first.py", "shared/moved.py"),
+            Write("shared/brief.py", b"B = 1\n"),
+            Delete("shared/brief.py"),
+            Write("notes/a.md", b"# a\n"),
+            SetBase("notes/a.md", base),
+        ]
+    )
+    listed = {f.path: f for f in await store.files.list()}
+    assert set(listed) == {"shared/moved.py", "notes/a.md"}
+    assert listed["notes/a.md"].github_sha == base
+    assert listed["shared/moved.py"].mode == "100755"
+    assert (await store.files.read("shared/moved.py"))[1] == b"A = 2\n"
+    with pytest.raises(NotFound):
+        await store.files.read("shared/brief.py")
+    assert applied.results[2].file.path == "shared/moved.py"
+    rows = await _all_rows(store)
+    assert {path: row.is_deleted for path, row in rows.items()} == {
+        "shared/first.py": True,
+        "shared/moved.py": False,
+        "shared/brief.py": True,
+        "notes/a.md": False,
+    }
+
+
+async def _all_rows(store) -> dict:
+    from sqlalchemy import select
+
+    from bifrost.store.models import WorkspaceFile
+
+    async with store.db.read() as session:
+        return {row.path: row for row in await session.scalars(select(WorkspaceFile))}
+
+
 @pytest.mark.parametrize("failing", ["invalid path", "lost compare-and-swap", "missing file"])
 async def test_a_failing_edit_in_a_unit_leaves_nothing_applied(store, failing) -> None:
     from bifrost.store.files import Delete, Rename, SetBase, Write

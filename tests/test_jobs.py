@@ -57,6 +57,9 @@ async def test_progress_output_and_outcome_are_recorded(backend: Backend) -> Non
                 "ok": True,
                 "echo": "hi",
             }
+            # Every event arrives, in order, though they go out in batches.
+            lines = [event["line"] for event in events[1:-1]]
+            assert lines == [f"line {index:04d} " + "x" * 40 for index in range(2000)]
 
             failed = await jobs.run("broken", {}, job_id="j2", created_by=None, wait_s=60)
             assert failed.status is JobStatus.FAILED and failed.error["type"] == "InvalidInput"

@@ -30,6 +30,11 @@ class EventBus(Protocol):
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None: ...
 
+    async def publish_many(self, channel: str, messages: list[dict[str, Any]]) -> None:
+        """``messages`` in order, in one round trip: a job reporting thousands of files must not
+        wait for one per event."""
+        ...
+
     def subscribe(self, channel: str) -> contextlib.AbstractAsyncContextManager[asyncio.Queue]: ...
 
     async def close(self) -> None: ...
@@ -52,6 +57,10 @@ class LocalEventBus:
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         self._fanout.deliver(channel, message)
+
+    async def publish_many(self, channel: str, messages: list[dict[str, Any]]) -> None:
+        for message in messages:
+            self._fanout.deliver(channel, message)
 
     @contextlib.asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[asyncio.Queue]:
@@ -80,6 +89,15 @@ class RedisEventBus:
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         try:
             await self.redis.publish(self.prefix + channel, json.dumps(message, default=str))
+        except RedisError as exc:
+            raise Unavailable(UNAVAILABLE) from exc
+
+    async def publish_many(self, channel: str, messages: list[dict[str, Any]]) -> None:
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for message in messages:
+                    pipe.publish(self.prefix + channel, json.dumps(message, default=str))
+                await pipe.execute()
         except RedisError as exc:
             raise Unavailable(UNAVAILABLE) from exc
 

@@ -158,10 +158,13 @@ class JobRunner:
         )
         done = events_.done(result, error["message"] if error else None)
         await report.publish(done)
+        await report.sent()
 
 
 class _Reporter:
-    """Publishes every event at once; keeps the log's tail and saves it now and then."""
+    """Publishes every event, in order, without making the job wait for each: events queued
+    while one batch is on its way go out together in the next (one round trip to Redis for a
+    thousand files' progress); keeps the log's tail and saves it now and then."""
 
     def __init__(self, db: Database, events: EventBus, job_id: str, kind: str) -> None:
         self.db = db
@@ -171,6 +174,8 @@ class _Reporter:
         self.log = ""
         self.progress: dict[str, Any] | None = None
         self._saved_at = time.monotonic()
+        self._outbox: list[dict[str, Any]] = []
+        self._sender: asyncio.Task[None] | None = None
 
     async def __call__(self, event: dict[str, Any]) -> None:
         event = {k: scrub(v) if isinstance(v, str) else v for k, v in event.items()}
@@ -187,7 +192,19 @@ class _Reporter:
                 log.debug("job progress not saved: %s", exc)
 
     async def publish(self, event: dict[str, Any]) -> None:
-        try:
-            await self.events.publish(self.channel, event)
-        except Exception as exc:  # a lost event must never fail a job
-            log.debug("job event lost: %s", exc)
+        self._outbox.append(event)
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.ensure_future(self._send())
+
+    async def _send(self) -> None:
+        while self._outbox:
+            batch, self._outbox = self._outbox, []
+            try:
+                await self.events.publish_many(self.channel, batch)
+            except Exception as exc:  # a lost event must never fail a job
+                log.debug("%d job events lost: %s", len(batch), exc)
+
+    async def sent(self) -> None:
+        """Wait until every event published so far has gone out."""
+        if self._sender is not None:
+            await self._sender

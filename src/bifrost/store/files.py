@@ -4,7 +4,8 @@ generation bump, then one cache update.
 Validation (paths, sizes, decoding, the AST classification) happens before the transaction opens,
 so bad input is refused with nothing written; an edit that fails inside it (a lost compare-and-swap,
 a missing file) rolls the whole unit back. Rows and workflows of every path a unit touches are read
-in a few bulk queries, so a unit of thousands of files (a GitHub pull) costs no per-file round trip.
+in a few bulk queries and its new rows are inserted in one executemany, so a unit of thousands of
+files (a GitHub pull) costs no per-file round trip.
 The single-file operations (:meth:`Files.write`, :meth:`Files.delete`, :meth:`Files.rename`) are
 one-edit units.
 """
@@ -12,12 +13,13 @@ one-edit units.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, delete, select, update
+from sqlalchemy import Select, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 from sqlalchemy.orm.attributes import set_committed_value
@@ -27,7 +29,7 @@ from bifrost.cache.base import ModuleCache
 from bifrost.cache.change import Change
 from bifrost.errors import Conflict, Inconsistent, InvalidInput, NotFound, TooLarge
 from bifrost.store.db import Database
-from bifrost.store.models import Workflow, Workspace, WorkspaceFile, utcnow
+from bifrost.store.models import Workflow, Workspace, WorkspaceFile, new_id, utcnow
 from bifrost.store.objects import ObjectStore, load
 from bifrost.store.paging import Order, Page, fetch_page
 from bifrost.workspace.entities import Classification, classify, content_type, git_blob_sha
@@ -233,6 +235,7 @@ class Files:
             await unit.load(_touched(prepared))
             for edit in prepared:
                 unit.results.append(await unit.apply(edit))
+            await unit.insert_new()
             generation = unit.generation or await current_generation(session)
         for result in unit.results:
             result.generation = generation
@@ -245,11 +248,12 @@ class Files:
         transaction opens: a bad edit anywhere refuses the unit with nothing written."""
         prepared: list[_Prepared] = []
         written: dict[str, bytes] = {}  # content an earlier edit of this unit gives a path
+        reserved = functools.cache(self.reserved)  # one scan of the installed names a unit
         for edit in edits:
             if isinstance(edit, Write):
                 if edit.mode is not None and edit.mode not in MODES:
                     raise InvalidInput(f"{edit.mode!r} is not a file mode: use one of {MODES}")
-                target = await self._content(edit.path, edit.content)
+                target = await self._content(edit.path, edit.content, reserved())
                 written[target.path] = edit.content
                 prepared.append(_Write(target, edit.expected_hash, edit.mode))
             elif isinstance(edit, Delete):
@@ -259,7 +263,7 @@ class Files:
             elif isinstance(edit, Rename):
                 old = normalize_path(edit.old)
                 content = written.pop(old) if old in written else (await self.read(old))[1]
-                target = await self._content(edit.new, content)
+                target = await self._content(edit.new, content, reserved())
                 if target.path == old:
                     raise InvalidInput("the new path is the same as the old one")
                 written[target.path] = content
@@ -272,17 +276,19 @@ class Files:
                 prepared.append(SetBase(normalize_path(edit.path), edit.github_sha))
         return prepared
 
-    async def _content(self, raw_path: str, content: bytes) -> _Content:
+    async def _content(self, raw_path: str, content: bytes, reserved: dict[str, str]) -> _Content:
         if len(content) > PARSE_IN_THREAD:  # a big AST parse must not stall the event loop
-            path, found = await asyncio.to_thread(self._validate, raw_path, content)
+            path, found = await asyncio.to_thread(self._validate, raw_path, content, reserved)
         else:
-            path, found = self._validate(raw_path, content)
+            path, found = self._validate(raw_path, content, reserved)
         sha = hashlib.sha256(content).hexdigest()
         return _Content(path, found, content, sha, await self._place(path, found, content, sha))
 
-    def _validate(self, raw_path: str, content: bytes) -> tuple[str, Classification]:
-        path = normalize_path(raw_path)
-        check_python_path(path, self.reserved())
+    def _validate(
+        self, raw_path: str, content: bytes, reserved: dict[str, str]
+    ) -> tuple[str, Classification]:
+        check_python_path(raw_path, reserved)  # normalize_path first, for every file
+        path = raw_path
         if len(content) > self.max_bytes:
             raise TooLarge(
                 f"{path} is {len(content):,} bytes; the limit is {self.max_bytes:,} bytes "
@@ -399,6 +405,7 @@ class _Unit:
         self.session = session
         self.user = user
         self.rows: dict[str, WorkspaceFile] = {}
+        self.new: list[WorkspaceFile] = []  # rows for paths with none yet, inserted in bulk
         self.workflows: dict[str, dict[str, Workflow]] = {}  # path -> function name -> row
         self.generation: int | None = None  # taken at the first edit that changes content
         self.paths: dict[str, str | None] = {}  # the Change: path -> new sha256 or None
@@ -523,8 +530,8 @@ class _Unit:
             self.spellings.add(target.path)
         row = self.rows.get(target.path)
         if row is None:
-            row = WorkspaceFile(path=target.path, created_at=utcnow())
-            self.session.add(row)
+            row = WorkspaceFile(id=new_id(), path=target.path, created_at=utcnow(), github_sha=None)
+            self.new.append(row)
             self.rows[target.path] = row
         found = target.found
         entity_type = found.entity_type
@@ -545,6 +552,18 @@ class _Unit:
         self.paths[target.path] = target.sha
         self.contents[target.path] = target.content
         return row
+
+    async def insert_new(self) -> None:
+        """INSERT the unit's new rows in one executemany, as they stand after its last edit: the
+        ORM's unit of work costs several times more per row, and a first pull is all new rows.
+        They stay outside the session (no edit of this unit reads them back from the database:
+        the rows and spellings it decides on are kept in memory)."""
+        if self.new:
+            columns = [column.key for column in WorkspaceFile.__table__.columns]
+            await self.session.execute(
+                insert(WorkspaceFile),
+                [{key: getattr(row, key) for key in columns} for row in self.new],
+            )
 
     def _soft_delete(self, row: WorkspaceFile, generation: int) -> None:
         if self.spellings is not None:

@@ -102,7 +102,8 @@ def normalize_path(raw: str) -> str:
             f"the path {_show(raw)} is {len(raw)} characters long; "
             f"the limit is {MAX_PATH_LENGTH}, so shorten its folder or file names"
         )
-    for position, char in enumerate(raw):
+    # Printable ASCII (nearly every path) holds none of the characters looked for below.
+    for position, char in enumerate("" if raw.isascii() and raw.isprintable() else raw):
         category = unicodedata.category(char)
         if category == "Cc" or category in _INVISIBLE or char == _REPLACEMENT:
             if char == "\0":
