@@ -4,12 +4,14 @@ writes is a real bare git repository), and a fresh empty repository per test."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
 
 from bifrost.testing.fake_github.control import FakeGitHub
 from bifrost.testing.fake_github.process import running_fake_github
+from tests.serving import Cluster
 
 FAKE_TOKEN = "ghp_fake_test_token_0123456789abcdef"
 FAKE_LOGIN = "octocat"
@@ -36,3 +38,16 @@ def github_repo(fake_github: FakeGitHub) -> Iterator[str]:
     fake_github.clear_faults()
     fake_github.release()
     fake_github.reset_requests()
+
+
+@pytest.fixture
+def cluster_env(fake_github: FakeGitHub) -> dict[str, str]:
+    """Every `bifrost up` of these tests talks to the fake GitHub (a test file may add more)."""
+    return {"BIFROST_GITHUB_API_URL": fake_github.url}
+
+
+@pytest.fixture
+async def api(cluster: Cluster) -> AsyncIterator[httpx.Client]:
+    """An admin HTTP client of the test's `bifrost up`."""
+    with cluster.client() as client:
+        yield client
