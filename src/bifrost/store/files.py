@@ -477,8 +477,6 @@ class _Unit:
         row = self._fill(target, generation)
         if edit.mode is not None:
             row.mode = edit.mode
-        elif row.mode is None:
-            row.mode = DEFAULT_MODE
         return WriteResult(row, generation, changed=True, workflows=self._sync_workflows(target))
 
     async def _delete(self, path: str) -> WriteResult:
@@ -529,7 +527,14 @@ class _Unit:
             self.spellings.add(target.path)
         row = self.rows.get(target.path)
         if row is None:
-            row = WorkspaceFile(id=new_id(), path=target.path, created_at=utcnow(), github_sha=None)
+            # Every column set here or below: the bulk INSERT fills in no column default.
+            row = WorkspaceFile(
+                id=new_id(),
+                path=target.path,
+                created_at=utcnow(),
+                github_sha=None,
+                mode=DEFAULT_MODE,
+            )
             self.new.append(row)
             self.rows[target.path] = row
         found = target.found
