@@ -14,8 +14,6 @@ requests are counted from the fake's request log (``/_fake/requests``). Targets:
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -29,7 +27,8 @@ import httpx
 
 from bench.common import TOKEN, Backend, stop, wait_healthy
 from bifrost.testing.fake_github.control import FakeGitHub, FileSpec
-from tests.github.conftest import FAKE_LOGIN, FAKE_TOKEN, _wait_until_answering
+from bifrost.testing.fake_github.process import running_fake_github
+from tests.github.conftest import FAKE_LOGIN, FAKE_TOKEN
 from tests.servers import free_port
 
 REPOSITORY = f"{FAKE_LOGIN}/bench"
@@ -65,19 +64,11 @@ def paths(files: int) -> tuple[list[str], list[str], list[str]]:
 
 @contextmanager
 def fake_github() -> Iterator[FakeGitHub]:
-    """``python -m bifrost.testing.fake_github`` on a free port, as tests/github/conftest.py
-    starts it, with its repositories in a temporary directory."""
+    """The fake GitHub started as the tests start it, its repositories in a temporary directory."""
     with tempfile.TemporaryDirectory(prefix="bifrost-bench-fakegh-") as tmp:
         log_path = Path(tmp) / "fake.log"
-        with open(log_path, "w+b") as log:
-            command = [sys.executable, "-m", "bifrost.testing.fake_github", "--port", "0"]
-            command += ["--data", str(Path(tmp) / "data"), "--token", FAKE_TOKEN]
-            proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-            try:
-                with FakeGitHub(_wait_until_answering(proc, log_path), FAKE_TOKEN) as fake:
-                    yield fake
-            finally:
-                stop(proc)
+        with running_fake_github(Path(tmp) / "data", log_path, FAKE_TOKEN, FAKE_LOGIN) as fake:
+            yield fake
 
 
 @dataclass

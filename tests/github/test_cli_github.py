@@ -435,11 +435,6 @@ def test_the_fakes_commands_create_commit_and_show(fake_github: FakeGitHub, tmp_
 # ---- end to end: a real `bifrost up`, the fake GitHub, the `bifrost` command -------------------
 
 
-@pytest.fixture
-def cluster_env(fake_github: FakeGitHub) -> dict[str, str]:
-    return {"BIFROST_GITHUB_API_URL": fake_github.url}
-
-
 def bifrost(
     cluster: Cluster, *args: str, input: str | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:

@@ -7,10 +7,7 @@ fake's request log counts the GitHub calls each preview makes.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
-import pytest
 
 from bifrost.github.client import GitHubClient
 from bifrost.github.plan import Resolution
@@ -21,7 +18,8 @@ from bifrost.store.files import SetBase, workspace_generation
 from bifrost.testing.fake_github.control import FakeGitHub
 from bifrost.workspace.entities import git_blob_sha
 from tests.github.calls import api_calls
-from tests.serving import Cluster, list_all
+from tests.github.sync_helpers import connect, preview, put
+from tests.serving import list_all
 
 WORKFLOWS = b"""from bifrost import workflow
 
@@ -38,35 +36,6 @@ def second():
 ONLY_FIRST = WORKFLOWS.split(b"\n\n\n@workflow\ndef second")[0] + b"\n"
 BASE_TEXT = b"one\ntwo\nthree\nfour\nfive\n"
 PNG = b"\x89PNG\r\n\x1a\n\0\0binary"
-
-
-@pytest.fixture
-def cluster_env(fake_github: FakeGitHub) -> dict[str, str]:
-    return {"BIFROST_GITHUB_API_URL": fake_github.url}
-
-
-@pytest.fixture
-async def api(cluster: Cluster) -> AsyncIterator[httpx.Client]:
-    with cluster.client() as client:
-        yield client
-
-
-async def connect(store, fake: FakeGitHub, repository: str) -> None:
-    box = load_box(store.settings)
-    await github.save(
-        store.db, box, repository=repository, branch="main", token=fake.token, user="admin"
-    )
-
-
-def put(api: httpx.Client, path: str, content: bytes) -> None:
-    response = api.put(f"/api/files/{path}", content=content)
-    assert response.status_code in (200, 201), response.text
-
-
-def preview(api: httpx.Client) -> dict:
-    response = api.get("/api/github/sync")
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def sha(content: bytes) -> str:

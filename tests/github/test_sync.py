@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 from sqlalchemy import select, update
 from websockets.sync.client import connect as websocket
 
@@ -48,17 +46,6 @@ from shared.helper import value
 def answer():
     return value() + 1
 """
-
-
-@pytest.fixture
-def cluster_env(fake_github: FakeGitHub) -> dict[str, str]:
-    return {"BIFROST_GITHUB_API_URL": fake_github.url}
-
-
-@pytest.fixture
-async def api(cluster: Cluster) -> AsyncIterator[httpx.Client]:
-    with cluster.client() as client:
-        yield client
 
 
 async def modes(store) -> dict[str, str]:

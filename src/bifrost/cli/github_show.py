@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from rich.table import Table
 
 ACTION_STYLE = {"add": "green", "modify": "yellow", "delete": "red"}
-PHASES = ("pulling", "resolving", "pushing")
 KIND_TEXT = {
     "modify_modify": "changed here and on GitHub",
     "add_add": "added here and on GitHub, with different content",
@@ -167,6 +166,4 @@ def summary(console: Console, result: dict[str, Any]) -> None:
     head = f"; branch at {short(result['commit'])}" if result.get("commit") else ""
     console.print(f"[green]synced[/]: {done}{head}")
     for orphan in result.get("orphaned") or []:
-        name = orphan.get("name") if isinstance(orphan, dict) else orphan
-        where = f" ({orphan.get('path')})" if isinstance(orphan, dict) else ""
-        console.print(f"[yellow]orphaned[/] {escape(str(name))}{escape(where)}")
+        console.print(f"[yellow]orphaned[/] {escape(orphan['name'])} ({escape(orphan['path'])})")
