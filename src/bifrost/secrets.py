@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -37,8 +38,9 @@ from bifrost.settings import Settings
 VERSION = "bfs1"
 SALT_BYTES = 16
 NONCE_BYTES = 12
-# scrypt cost: about 15 ms here, paid once per seal or open (a token is opened once per sync).
+# scrypt cost: 15-50 ms here, paid once per salt (one per sealed value) and box: see SecretBox._key.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+KEYS_KEPT = 64  # derived keys a box keeps, one per sealed value it has seen
 REDACTED = "[redacted]"
 # GitHub's token formats: classic (ghp_), OAuth (gho_), user-to-server (ghu_), server-to-server
 # (ghs_), refresh (ghr_) and fine-grained (github_pat_).
@@ -53,11 +55,15 @@ class SecretBox:
         if len(master_key) < 16:
             raise ValueError("the secret key must be at least 16 bytes")
         self._master_key = master_key
+        # The stored token is opened on every GitHub request, on the event loop: scrypt runs once
+        # per salt, not once per request. A derived key is no more secret than the master key
+        # this box already holds.
+        self._key = functools.lru_cache(maxsize=KEYS_KEPT)(self._derive)
 
     def __repr__(self) -> str:
         return "SecretBox(<key hidden>)"
 
-    def _key(self, salt: bytes) -> bytes:
+    def _derive(self, salt: bytes) -> bytes:
         kdf = Scrypt(salt=salt, length=32, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P)
         return kdf.derive(self._master_key)
 

@@ -276,25 +276,24 @@ class Files:
                 prepared.append(SetBase(normalize_path(edit.path), edit.github_sha))
         return prepared
 
-    async def _content(self, raw_path: str, content: bytes, reserved: dict[str, str]) -> _Content:
+    async def _content(self, path: str, content: bytes, reserved: dict[str, str]) -> _Content:
         if len(content) > PARSE_IN_THREAD:  # a big AST parse must not stall the event loop
-            path, found = await asyncio.to_thread(self._validate, raw_path, content, reserved)
+            found = await asyncio.to_thread(self._validate, path, content, reserved)
         else:
-            path, found = self._validate(raw_path, content, reserved)
+            found = self._validate(path, content, reserved)
         sha = hashlib.sha256(content).hexdigest()
         return _Content(path, found, content, sha, await self._place(path, found, content, sha))
 
-    def _validate(
-        self, raw_path: str, content: bytes, reserved: dict[str, str]
-    ) -> tuple[str, Classification]:
-        check_python_path(raw_path, reserved)  # normalize_path first, for every file
-        path = raw_path
+    def _validate(self, path: str, content: bytes, reserved: dict[str, str]) -> Classification:
+        """normalize_path (which returns the path unchanged or refuses it) runs inside
+        check_python_path, for every file."""
+        check_python_path(path, reserved)
         if len(content) > self.max_bytes:
             raise TooLarge(
                 f"{path} is {len(content):,} bytes; the limit is {self.max_bytes:,} bytes "
                 "(BIFROST_MAX_FILE_BYTES)"
             )
-        return path, classify(path, content)
+        return classify(path, content)
 
     async def _place(self, path: str, found: Classification, content: bytes, sha: str) -> bool:
         """Python and small text files live in the row; others go to the object store first
@@ -478,8 +477,6 @@ class _Unit:
         row = self._fill(target, generation)
         if edit.mode is not None:
             row.mode = edit.mode
-        elif row.mode is None:
-            row.mode = DEFAULT_MODE
         return WriteResult(row, generation, changed=True, workflows=self._sync_workflows(target))
 
     async def _delete(self, path: str) -> WriteResult:
@@ -530,7 +527,14 @@ class _Unit:
             self.spellings.add(target.path)
         row = self.rows.get(target.path)
         if row is None:
-            row = WorkspaceFile(id=new_id(), path=target.path, created_at=utcnow(), github_sha=None)
+            # Every column set here or below: the bulk INSERT fills in no column default.
+            row = WorkspaceFile(
+                id=new_id(),
+                path=target.path,
+                created_at=utcnow(),
+                github_sha=None,
+                mode=DEFAULT_MODE,
+            )
             self.new.append(row)
             self.rows[target.path] = row
         found = target.found
