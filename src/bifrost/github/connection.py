@@ -14,23 +14,20 @@ is taken, sealed and used; no answer, message or repr carries it::
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 
 from bifrost.errors import InvalidInput
 from bifrost.github import session
 from bifrost.github.client import GitHubClient
-from bifrost.github.errors import AccessDenied, BranchNotFound, GitHubError
+from bifrost.github.errors import AccessDenied, BranchNotFound
 from bifrost.github.models import Branch, CommitSummary, Page, Repository, Viewer
-from bifrost.secrets import SecretBox, redact
+from bifrost.secrets import SecretBox
 from bifrost.settings import Settings
 from bifrost.store import github as connections
 from bifrost.store.db import Database
 from bifrost.store.github import Connection
-
-ClientFactory = Callable[[Settings, str], GitHubClient]
 
 # GitHub's own rules: an account is 1-39 letters, digits or inner hyphens; a repository name
 # is 1-100 letters, digits, ".", "_" or "-" (but not "." or "..").
@@ -100,19 +97,12 @@ def check_token(token: str) -> str:
 
 
 class GitHubService:
-    """The workspace's GitHub configuration; ``client_factory`` is a seam for tests."""
+    """The workspace's GitHub configuration."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        db: Database,
-        box: SecretBox,
-        client_factory: ClientFactory = GitHubClient.from_settings,
-    ) -> None:
+    def __init__(self, settings: Settings, db: Database, box: SecretBox) -> None:
         self.settings = settings
         self.db = db
         self.box = box
-        self._client_factory = client_factory
 
     def __repr__(self) -> str:
         return f"GitHubService({self.settings.github_api_url})"
@@ -122,7 +112,7 @@ class GitHubService:
 
     async def validate(self, token: str) -> Viewer:
         """Who the token belongs to; 422 (TokenRejected) when GitHub refuses it. Not stored."""
-        async with self._client(check_token(token)) as client:
+        async with session.client_for(self.settings, check_token(token)) as client:
             return await client.viewer()
 
     async def configure(
@@ -137,7 +127,7 @@ class GitHubService:
             if stored is None:
                 raise InvalidInput("give a token: the workspace has no stored one to keep")
             token = stored.token
-        async with self._client(check_token(token)) as client:
+        async with session.client_for(self.settings, check_token(token)) as client:
             found = await client.repository(repository)
             if not found.can_push:
                 raise AccessDenied(
@@ -210,20 +200,6 @@ class GitHubService:
             synced_at=connection.synced_at,
         )
 
-    @asynccontextmanager
-    async def _connected(self) -> AsyncIterator[tuple[Connection, GitHubClient]]:
+    def _connected(self) -> AbstractAsyncContextManager[tuple[Connection, GitHubClient]]:
         """The stored connection (409 without one) and a client with its token."""
-        connection = await session.require_connection(self.db, self.box)
-        async with self._client(connection.token) as client:
-            yield connection, client
-
-    @asynccontextmanager
-    async def _client(self, token: str) -> AsyncIterator[GitHubClient]:
-        """A client for ``token``; GitHub's refusals leave with the token cut out of them."""
-        try:
-            async with self._client_factory(self.settings, token) as client:
-                yield client
-        except GitHubError as exc:
-            exc.message = redact(exc.message, token)
-            exc.args = (exc.message,)
-            raise
+        return session.connected(self.settings, self.db, self.box)

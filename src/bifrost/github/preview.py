@@ -13,7 +13,7 @@ fetched only where SHAs cannot answer, each distinct blob once, ``concurrency`` 
   resolution would orphan which workflow (``Preview.orphans``).
 
 The sync job recomputes the preview and applies exactly what it shows, so everything it needs
-(the remote tree, the merged bytes, the blobs and local bytes already read) is kept here.
+(the remote tree, the merged bytes, the blobs already read) is kept here.
 """
 
 from __future__ import annotations
@@ -65,8 +65,8 @@ class MergeInfo:
 class Preview:
     """``will_orphan``: what the pulls orphan whatever the resolutions; ``conflict_orphans``:
     path -> resolution -> what resolving that conflict so would orphan too (see ``orphans``).
-    ``merges`` has an entry for every conflict. ``local_contents`` (path -> bytes) and ``blobs``
-    (git sha -> bytes, base and remote versions) are what was read to work it out."""
+    ``merges`` has an entry for every conflict. ``blobs`` (git sha -> bytes, base and remote
+    versions) are what was read to work it out; the sync's pull does not fetch them again."""
 
     plan: Plan
     remote: RemoteTree
@@ -74,7 +74,6 @@ class Preview:
     will_orphan: list[Orphan]
     conflict_orphans: dict[str, dict[Resolution, list[Orphan]]]
     merges: dict[str, MergeInfo]
-    local_contents: dict[str, bytes]
     blobs: dict[str, bytes]
 
     def orphans(self, resolutions: Mapping[str, Resolution]) -> list[Orphan]:
@@ -145,7 +144,6 @@ async def compute_preview(
         will_orphan=will_orphan,
         conflict_orphans=conflict_orphans,
         merges=merges,
-        local_contents=local_contents,
         blobs=blobs,
     )
 

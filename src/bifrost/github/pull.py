@@ -31,15 +31,19 @@ async def fetch_contents(
     *,
     concurrency: int,
     progress: Progress,
+    known: Mapping[str, bytes] | None = None,
 ) -> dict[str, bytes]:
-    """path -> bytes for each ``path -> blob sha`` of ``wanted``, from ``commit_sha``."""
-    found: dict[str, bytes] = {}
+    """path -> bytes for each ``path -> blob sha`` of ``wanted``, from ``commit_sha``; a blob
+    in ``known`` (sha -> bytes, e.g. what the preview read) is not fetched again."""
+    known = known or {}
+    found = {path: known[sha] for path, sha in wanted.items() if sha in known}
     total = len(wanted)
-    if total >= TARBALL_FROM:
+    if total - len(found) >= TARBALL_FROM:
         archive = await client.tarball(repository, commit_sha)
-        found = await asyncio.to_thread(members, archive, wanted)
-        for done, path in enumerate(sorted(found), start=1):
-            await progress(done, total, path)
+        rest = {path: sha for path, sha in wanted.items() if path not in found}
+        found.update(await asyncio.to_thread(members, archive, rest))
+    for done, path in enumerate(sorted(found), start=1):
+        await progress(done, total, path)
     missing = sorted(path for path in wanted if path not in found)
     limit = asyncio.Semaphore(concurrency)
     by_sha: dict[str, asyncio.Task[bytes]] = {}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from bifrost.errors import Conflict, Unavailable
 from bifrost.github.client import GitHubClient
@@ -38,8 +39,9 @@ class Outgoing:
     mode: str
     content: bytes | None
 
-    @property
+    @cached_property
     def sha(self) -> str | None:
+        """Hashed once: a push reads it for its entries, its blob and its first commit."""
         return None if self.content is None else git_blob_sha(self.content)
 
 

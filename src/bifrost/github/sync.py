@@ -273,6 +273,7 @@ class _Run:
                 wanted,
                 concurrency=self.concurrency,
                 progress=lambda done, total, path: self.step("pulling", done, total, path),
+                known=preview.blobs,
             )
 
         edits: list[Edit] = []

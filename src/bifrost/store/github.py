@@ -46,10 +46,14 @@ async def load(db: Database, box: SecretBox | None) -> Connection | None:
         row = await session.get(GitHubConnection, CONNECTION_ID)
     if row is None:
         return None
+    return _connection(row, box.open(row.token_ciphertext) if box is not None else "")
+
+
+def _connection(row: GitHubConnection, token: str) -> Connection:
     return Connection(
         repository=row.repository,
         branch=row.branch,
-        token=box.open(row.token_ciphertext) if box is not None else "",
+        token=token,
         connected_by=row.connected_by,
         connected_at=row.connected_at,
         synced_commit=row.synced_commit,
@@ -78,9 +82,7 @@ async def save(
         row.token_ciphertext = sealed
         row.connected_by = user
         row.connected_at = utcnow()
-    loaded = await load(db, box)
-    assert loaded is not None
-    return loaded
+        return _connection(row, token)  # the token in hand: no second read, no second KDF
 
 
 async def disconnect(db: Database) -> bool:
