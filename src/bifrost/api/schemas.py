@@ -55,6 +55,7 @@ class WorkflowInfo(BaseModel):
     description: str | None
     is_async: bool
     parameters: list[dict[str, Any]]
+    returns: str | None = Field(None, description="The return annotation, as written")
     options: dict[str, Any]
     is_active: bool
     is_orphaned: bool
