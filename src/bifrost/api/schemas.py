@@ -61,6 +61,24 @@ class WorkflowInfo(BaseModel):
     is_orphaned: bool
 
 
+class Replacement(BaseModel):
+    workflow: WorkflowInfo
+    rank: str = Field(description="exact (the same signature) or compatible (every call binds)")
+    reason: str
+
+
+class ReplacementList(BaseModel):
+    workflow: WorkflowInfo = Field(description="The workflow to replace")
+    items: list[Replacement] = Field(description="Best first: exact, then the same name")
+
+
+class ReplaceRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(description="The file of the function that takes the orphan's place")
+    function: str = Field(description="Its function name")
+
+
 class WriteResponse(BaseModel):
     file: FileInfo
     generation: int
