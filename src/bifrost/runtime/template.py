@@ -43,7 +43,7 @@ from bifrost.runtime.client import (
 )
 from bifrost.runtime.importer import VirtualImporter, install
 from bifrost.runtime.logs import LogBuffer
-from bifrost.runtime.protocol import KEEP_MANIFESTS
+from bifrost.runtime.protocol import KEEP_MANIFESTS, apply
 from bifrost.runtime.wire import Peer
 
 LOG_BYTES = 2 << 20  # output kept per run (start and end); BIFROST_EXECUTION_LOG_BYTES
@@ -224,9 +224,9 @@ class Template:
         elif op == "blob":
             self._blob_arrived(msg[1], msg[2], msg[3])
         elif op == "manifest":
-            self.manifests[msg[1]] = msg[2]
-            while len(self.manifests) > KEEP_MANIFESTS:
-                self.manifests.popitem(last=False)
+            self._remember(msg[1], msg[2])
+        elif op == "delta":  # (delta, base, generation, {path: sha | None}, size)
+            self._apply_delta(msg[1], msg[2], msg[3], msg[4])
         elif op == "preload":  # (preload, {sha: bytes}, generation | None) from a warm executor
             self.importer.preload_blobs(
                 {
@@ -248,6 +248,25 @@ class Template:
             self.draining = True
         elif op == "stop":
             self.running = False
+
+    def _remember(self, generation: int, manifest: dict[str, str]) -> None:
+        self.manifests[generation] = manifest
+        while len(self.manifests) > KEEP_MANIFESTS:
+            self.manifests.popitem(last=False)
+
+    def _apply_delta(
+        self, base: int, generation: int, changes: dict[str, str | None], size: int
+    ) -> None:
+        """Learn ``generation`` as ``base`` plus ``changes``. Without that base, or if the result
+        is not the size the executor expects, learn nothing and say so: a run pinned to it then
+        fails (never runs other code) and the executor sends the whole manifest next time."""
+        held = self.manifests.get(base)
+        manifest = apply(held, changes) if held is not None else None
+        if manifest is None or len(manifest) != size:
+            forget = {"op": "forget", "generations": [base, generation]}
+            self.executor.send(wire.encode_untrusted(forget))
+            return
+        self._remember(generation, manifest)
 
     def _send_info(self) -> None:
         try:
