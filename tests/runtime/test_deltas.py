@@ -162,3 +162,17 @@ async def test_a_delta_of_the_wrong_size_is_refused(
     src.snapshot = honest  # type: ignore[method-assign]
     healed = await run(ex, src, "workflows.new", "main")
     assert (healed.status, healed.result) == ("success", "new")
+
+
+async def test_folders_a_change_adds_or_empties_are_seen(
+    setup: tuple[Executor, MemorySource],
+) -> None:
+    ex, src = setup
+    assert (await run(ex, src, "workflows.versioned", "version")).result == 1
+    src.put({"workflows/deep/inner.py": WORKFLOW.format("deep")})  # a new namespace folder
+    added = await run(ex, src, "workflows.deep.inner", "main")
+    assert (added.status, added.result) == ("success", "deep")
+    src.remove("workflows/deep/inner.py")  # the folder is empty again
+    gone = await run(ex, src, "workflows.deep.inner", "main")
+    assert gone.status == "failed" and gone.error["type"] == "ModuleNotFoundError"
+    assert ex.updates["delta"] == 2 and ex.updates["manifest"] == 1

@@ -2,8 +2,9 @@
 
 The executor holds the credentials (through its ``CodeSource``); the template and its children never
 do. It pins each run to a generation, teaches the template a generation it lacks (only the
-change when the template holds the change's base, else the whole manifest), serves blob requests from the source (with a small content-addressed cache that also
-warms a replacement template), and never unpickles anything that came from user processes.
+change when the template holds the change's base, else the whole manifest), serves blob
+requests from the source (with a small content-addressed cache that also warms a replacement
+template), and never unpickles anything that came from user processes.
 """
 
 from __future__ import annotations

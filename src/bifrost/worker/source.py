@@ -24,7 +24,8 @@ class CacheCodeSource:
         if last is not None and last.generation >= min_generation:
             return last
         fresh = await self.cache.snapshot(min_generation)
-        if last is not None and fresh.generation > last.generation and fresh.base != last.generation:
+        newer = last is not None and fresh.generation > last.generation
+        if last is not None and newer and fresh.base != last.generation:
             # Read whole (Redis, a rebuild) or more than one change on: the change since the
             # manifest this worker last handed out, so its template is still taught only that.
             fresh = dataclasses.replace(
