@@ -151,10 +151,43 @@ def report(files: int, sides: dict[str, Side]) -> None:
         print(f"{mode:9}" + "".join(f"{cell:>11}" for cell in cells))
 
 
+async def redis_read(files: int, rounds: int) -> tuple[float, float]:
+    """What the worker of a PostgreSQL + Redis deployment still pays per change, before the
+    template: the manifest read whole from Redis, then compared with the last one (seconds,
+    medians)."""
+    import redis.asyncio as aioredis
+
+    from bifrost.cache.redis import GENERATION_FIELD, RedisModuleCache
+    from bifrost.runtime.protocol import diff
+    from tests.servers import REDIS_URL, drop_prefix
+
+    prefix = f"bifrost-bench-{uuid.uuid4().hex[:6]}:"
+    client = aioredis.Redis.from_url(REDIS_URL)
+    manifest = {path: f"{i:064x}" for i, path in enumerate(workspace(files))}
+    cache = RedisModuleCache(client, store=None, prefix=prefix)  # type: ignore[arg-type]
+    await client.hset(cache.manifest_key, mapping={**manifest, GENERATION_FIELD: 1})
+    reads, diffs = [], []
+    try:
+        for _ in range(rounds):
+            started = time.perf_counter()
+            snapshot = await cache.snapshot(1)
+            reads.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            diff(manifest, snapshot.manifest)
+            diffs.append(time.perf_counter() - started)
+    finally:
+        await client.aclose()
+        drop_prefix(prefix)
+    return statistics.median(reads), statistics.median(diffs)
+
+
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, nargs="+", default=[100, 10_000])
     parser.add_argument("--rounds", type=int, default=30)
+    parser.add_argument(
+        "--no-redis", dest="redis", action="store_false", help="skip the Redis read figures"
+    )
     args = parser.parse_args(argv)
     if min(args.files) < len(WORKSPACE) + 1 or args.rounds < 1:
         parser.error(f"--files must be at least {len(WORKSPACE) + 1} and --rounds at least 1")
@@ -166,6 +199,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"one-file change reaching the template, {args.rounds} rounds, interleaved")
     for files in args.files:
         report(files, asyncio.run(measure(files, args.rounds)))
+    if args.redis:
+        print("\nPostgreSQL + Redis worker, before the template: manifest read whole, compared")
+        for files in args.files:
+            read, compared = asyncio.run(redis_read(files, args.rounds))
+            print(f"{files:>8,} files: HGETALL {read * 1e3:.2f} ms, diff {compared * 1e3:.2f} ms")
 
 
 if __name__ == "__main__":
