@@ -118,11 +118,11 @@ async def test_a_new_template_is_taught_the_whole_manifest(
     assert ex.updates["manifest"] == manifests + 1 and ex.updates["delta"] == 1
 
 
-async def test_a_delta_the_template_cannot_apply_fails_the_run_then_heals(
+async def test_a_delta_the_template_cannot_apply_is_refused_then_taught_whole(
     setup: tuple[Executor, MemorySource],
 ) -> None:
     """Should the executor's mirror of the template's manifests ever be wrong, the template
-    refuses the change (no stale or mixed code runs) and the next run gets the whole manifest."""
+    refuses the change (no stale or mixed code runs) and the run is taught the whole manifest."""
     ex, src = setup
     assert (await run(ex, src, "workflows.versioned", "version")).result == 1
     src.put({"shared/version.py": "VERSION = 2\n"})
@@ -135,14 +135,11 @@ async def test_a_delta_the_template_cannot_apply_fails_the_run_then_heals(
         return dataclasses.replace(await honest(min_generation), base=bogus_base)
 
     src.snapshot = unknown_base  # type: ignore[method-assign]
-    refused = await run(ex, src, "workflows.versioned", "version")
-    assert refused.status == "failed" and refused.error["type"] == "WorkerError"
-    assert "does not hold the manifest" in refused.error["message"]
-    assert bogus_base not in worker.known and src.generation not in worker.known
-
-    src.snapshot = honest  # type: ignore[method-assign]
-    healed = await run(ex, src, "workflows.versioned", "version")
-    assert (healed.status, healed.result) == ("success", 2)
+    manifests = ex.updates["manifest"]
+    out = await run(ex, src, "workflows.versioned", "version")
+    assert (out.status, out.result) == ("success", 2)
+    assert (ex.updates["delta"], ex.updates["manifest"]) == (1, manifests + 1)
+    assert bogus_base not in worker.known and src.generation in worker.known
 
 
 async def test_a_delta_of_the_wrong_size_is_refused(
@@ -157,11 +154,27 @@ async def test_a_delta_of_the_wrong_size_is_refused(
         return dataclasses.replace(await honest(min_generation), changes={})
 
     src.snapshot = short  # type: ignore[method-assign]
-    refused = await run(ex, src, "workflows.new", "main")
-    assert refused.status == "failed" and refused.error["type"] == "WorkerError"
-    src.snapshot = honest  # type: ignore[method-assign]
-    healed = await run(ex, src, "workflows.new", "main")
-    assert (healed.status, healed.result) == ("success", "new")
+    manifests = ex.updates["manifest"]
+    out = await run(ex, src, "workflows.new", "main")
+    assert (out.status, out.result) == ("success", "new")
+    assert (ex.updates["delta"], ex.updates["manifest"]) == (1, manifests + 1)
+
+
+async def test_a_refused_delta_is_never_run_on_other_code(
+    setup: tuple[Executor, MemorySource],
+) -> None:
+    """The refusal itself, without the executor's second try: the run fails, naming why."""
+    ex, src = setup
+    assert (await run(ex, src, "workflows.versioned", "version")).result == 1
+    worker: Any = ex._worker
+    worker.known[10_000] = None
+    src.put({"shared/version.py": "VERSION = 2\n"})
+    snap = dataclasses.replace(await src.snapshot(src.generation), base=10_000)
+    request = ExecutionRequest(uuid.uuid4().hex, "workflows.versioned", "version", {}, 0, 20)
+    outcome = await worker.submit(request, snap)
+    assert outcome["status"] == "failed" and outcome["missing_manifest"] is True
+    assert "does not hold the manifest" in outcome["error"]["message"]
+    assert 10_000 not in worker.known and snap.generation not in worker.known
 
 
 async def test_folders_a_change_adds_or_empties_are_seen(

@@ -269,8 +269,8 @@ class Template:
         self, base: int, generation: int, changes: dict[str, str | None], size: int
     ) -> None:
         """Learn ``generation`` as ``base`` plus ``changes``. Without that base, or if the result
-        is not the size the executor expects, learn nothing and say so: a run pinned to it then
-        fails (never runs other code) and the executor sends the whole manifest next time."""
+        is not the size the executor expects, learn nothing and say so: a run pinned to it is
+        refused (never runs other code) and the executor teaches it whole and asks again."""
         held = self.manifests.get(base)
         manifest = apply(held, changes) if held is not None else None
         if manifest is None or len(manifest) != size:
@@ -345,7 +345,8 @@ class Template:
                 if self.draining
                 else f"the worker does not hold the manifest of generation {generation}"
             )
-            self._report(request, "failed", error=errors.error("WorkerError", why))
+            error = errors.error("WorkerError", why)
+            self._report(request, "failed", error=error, missing=not self.draining)
             return
         self._drop_spares(stale_only=True)  # forked before this generation or this code
         running = 1 + sum(1 for run in self.runs.values() if run.request and not run.reported)
@@ -671,12 +672,16 @@ class Template:
         error: dict[str, str] | None = None,
         logs: str = "",
         child_ms: float | None = None,
+        missing: bool = False,
     ) -> None:
+        """``missing``: refused for lack of the run's manifest (the executor may teach it whole
+        and ask again)."""
         self.last_activity = time.monotonic()
         self.executor.send(
             wire.encode_untrusted(
                 {
                     "op": "outcome",
+                    "missing_manifest": missing,
                     "execution_id": request["execution_id"],
                     "status": status,
                     "result_json": result_json,

@@ -100,10 +100,12 @@ class _Worker:
         self.writer.write(data)
         return len(data)
 
-    def submit(self, request: ExecutionRequest, snapshot: Snapshot) -> asyncio.Future[Any]:
+    def submit(
+        self, request: ExecutionRequest, snapshot: Snapshot, whole: bool = False
+    ) -> asyncio.Future[Any]:
         if request.execution_id in self.pending:
             raise ValueError(f"execution {request.execution_id} is already running")
-        self.teach(snapshot)
+        self.teach(snapshot, whole)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self.pending[request.execution_id] = future
         self.send(
@@ -122,13 +124,14 @@ class _Worker:
         )
         return future
 
-    def teach(self, snapshot: Snapshot) -> None:
+    def teach(self, snapshot: Snapshot, whole: bool = False) -> None:
         """Teach the template ``snapshot`` unless it holds it (``known`` mirrors its bounded
-        memory): only the change when it holds the change's base, else the whole manifest."""
+        memory): only the change when it holds the change's base, else (or ``whole``) the
+        whole manifest."""
         if snapshot.generation in self.known:
             return
         base, changes = snapshot.base, snapshot.changes
-        if base is not None and changes is not None and base in self.known:
+        if not whole and base is not None and changes is not None and base in self.known:
             message: tuple[Any, ...] = (
                 "delta",
                 base,
@@ -474,6 +477,8 @@ class Executor:
             try:
                 async with asyncio.timeout(limit):
                     msg = await future
+                    if msg.get("missing_manifest") is True:
+                        msg = await self._run_again(worker, request, snapshot, msg)
             except TimeoutError:
                 with contextlib.suppress(ConnectionError):
                     worker.send(("kill", request.execution_id))
@@ -486,6 +491,19 @@ class Executor:
                 worker.pending.pop(request.execution_id, None)
                 raise
         return self._outcome(request, msg, snapshot.generation, started)
+
+    @staticmethod
+    async def _run_again(
+        worker: _Worker, request: ExecutionRequest, snapshot: Snapshot, refused: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The template lacked the run's generation (it refused a change it could not apply):
+        teach it the whole manifest and ask once more, so no run depends on a change."""
+        worker.known.pop(snapshot.generation, None)
+        try:
+            future = worker.submit(request, snapshot, whole=True)
+        except ConnectionError:
+            return refused
+        return await future
 
     @staticmethod
     def _outcome(
