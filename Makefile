@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: up test install install-test browser lint bench
+.PHONY: up test install install-test browser lint bench web
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +22,17 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 
 install: $(VENV)/.installed
 
-install-test: $(VENV)/.installed-test browser
+install-test: $(VENV)/.installed-test browser web/node_modules/.package-lock.json
+
+# The web app's build tools and axe-core (the browser tests inject it), pinned by the lockfile.
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	npm ci --prefix web --no-audit --no-fund --silent
+	touch $@
+
+## Rebuild the web app's bundle into src/bifrost/web/static/assets/ (committed: installing
+## Bifrost needs no Node); run it after changing web/src/.
+web: web/node_modules/.package-lock.json
+	cd web && node build.mjs
 
 # Debian's Chromium for the browser tests; Playwright never downloads a browser of its own.
 browser:

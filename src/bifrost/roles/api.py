@@ -19,6 +19,7 @@ from fastapi import FastAPI
 
 from bifrost.api.app import create_app
 from bifrost.api.deps import Services
+from bifrost.api.tickets import LocalTickets, RedisTickets
 from bifrost.context import Context, open_context
 from bifrost.github.connection import GitHubService
 from bifrost.jobs.runner import Jobs
@@ -61,6 +62,11 @@ class ApiRole:
             secrets=box,
             github=GitHubService(ctx.settings, ctx.db, box),
             live_workers=transport.workers.live,
+            tickets=(
+                LocalTickets()
+                if ctx.redis is None
+                else RedisTickets(ctx.redis, ctx.settings.cache_prefix)
+            ),
         )
 
     async def start(self) -> None:
