@@ -13,7 +13,7 @@ function diffView(text) {
   if (!text) return h("p", { class: "hint" }, "no textual difference");
   return h("pre", { class: "diff", tabindex: "0", role: "region", "aria-label": "diff" },
     text.split("\n").map((line) => h("span", {
-      class: line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : line.startsWith("@@") ? "hunk" : "",
+      class: /^(\+\+\+|---) /.test(line) ? "file" : line.startsWith("+") ? "add" : line.startsWith("-") ? "del" : line.startsWith("@@") ? "hunk" : "",
     }, `${line}\n`)));
 }
 
@@ -27,7 +27,7 @@ function entry(change, side) {
   details.addEventListener("toggle", async () => {
     if (!details.open || loaded) return;
     loaded = true;
-    const query = new URLSearchParams({ path: change.path });
+    const query = new URLSearchParams({ path: change.path, side });
     if (change.local_sha) query.set("local_sha", change.local_sha);
     if (change.remote_sha) query.set("remote_sha", change.remote_sha);
     try {
@@ -227,6 +227,7 @@ export default {
           return;
         }
         syncButton.disabled = true;
+        syncBox.replaceChildren(); // the last sync's outcome goes
         try {
           const { job_id: job } = await sendJson("POST", "/api/github/sync", {
             conflict_resolutions: Object.fromEntries(choices), confirm_orphans: confirm.checked,
@@ -250,6 +251,7 @@ export default {
       const end = async (ok, text) => {
         if (ended) return;
         ended = true;
+        if (ok) bar.value = bar.max;
         say(outcome, text, ok ? "ok" : "error");
         await Promise.all([preview(), history()]);
         const config = await getJson("/api/github/config");
@@ -266,7 +268,6 @@ export default {
           log.append(`${event.line}\n`);
           log.scrollTop = log.scrollHeight;
         } else if (event.type === "done") {
-          if (event.ok) bar.value = bar.max;
           end(event.ok, event.ok ? "synced" : `the sync failed: ${event.error}`);
         }
       }));

@@ -92,7 +92,10 @@ GIT_SHA = r"^[0-9a-f]{40}$"
 
 class FileDiff(BaseModel):
     path: str
-    diff: str | None = Field(description="Unified diff local -> remote; null when binary")
+    diff: str | None = Field(
+        description="Unified diff (incoming: local -> remote, outgoing: remote -> local); "
+        "null when a side is binary"
+    )
 
 
 @router.get(
@@ -102,6 +105,7 @@ async def preview_diff(
     path: str = Query(min_length=1, max_length=1000),
     local_sha: str | None = Query(None, pattern=GIT_SHA, description="The entry's local_sha"),
     remote_sha: str | None = Query(None, pattern=GIT_SHA, description="The entry's remote_sha"),
+    side: Literal["incoming", "outgoing"] = Query("incoming", description="to_pull or to_push"),
     svc: Services = Depends(services),
 ) -> FileDiff:
     """The diff of one incoming or outgoing file of the preview (conflicts carry theirs)."""
@@ -114,6 +118,7 @@ async def preview_diff(
             path,
             local_sha=local_sha,
             remote_sha=remote_sha,
+            outgoing=side == "outgoing",
         )
     return FileDiff(path=path, diff=diff)
 
