@@ -21,7 +21,9 @@ from tests.serving import Cluster
 
 @pytest.fixture(scope="module")
 def site(
-    sqlite_template: Path, fake_github: FakeGitHub, tmp_path_factory: pytest.TempPathFactory
+    sqlite_template: Path,
+    fake_github: FakeGitHub,  # noqa: F811 - the fixture imported above
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Cluster]:
     """One `bifrost up` for the test module."""
     base = tmp_path_factory.mktemp("site")

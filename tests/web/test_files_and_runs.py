@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from tests.browsing import go, sign_in
 from tests.serving import Cluster
 
-GREET = '''from bifrost import workflow
+GREET = """from bifrost import workflow
 
 
 @workflow
@@ -18,7 +18,7 @@ def greet(name: str, fail: bool = False) -> str:
         raise ValueError("no greeting for " + name)
     print("greeting", name)
     return "hello " + name
-'''
+"""
 
 
 def _type_into_editor(page, text: str) -> None:  # type: ignore[no-untyped-def]

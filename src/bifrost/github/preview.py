@@ -204,9 +204,10 @@ async def file_diff(
     outgoing: bool = False,
 ) -> str | None:
     """One preview entry's unified diff (an absent side is empty), or None when a side is
-    binary: local -> remote for what the pull brings, remote -> local for what the push sends. The page asks for it when a user opens an incoming or outgoing file, so a
-    preview of thousands of files fetches no blob it would not show. Conflict if the local file
-    changed since the preview."""
+    binary: local -> remote for what the pull brings, remote -> local for what the push sends.
+    The page asks for it when a user opens an incoming or outgoing file, so a preview of
+    thousands of files fetches no blob it would not show. Conflict if the local file changed
+    since the preview."""
     local = b""
     if local_sha is not None:
         local = (await github_state.contents(db, objects, {path: local_sha}))[path]

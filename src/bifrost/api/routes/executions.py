@@ -21,9 +21,9 @@ async def list_executions(
     svc: Services = Depends(services),
 ) -> ExecutionPage:
     """Executions newest first, one page at a time (each carries its result and logs)."""
-    return ExecutionPage.model_validate(await executions.recent(
-            svc.db, workflow_id=workflow_id, cursor=cursor, limit=limit
-        ))
+    return ExecutionPage.model_validate(
+        await executions.recent(svc.db, workflow_id=workflow_id, cursor=cursor, limit=limit)
+    )
 
 
 @router.get("/{execution_id}", response_model=ExecutionInfo, responses=error_responses(404))

@@ -98,9 +98,7 @@ class FileDiff(BaseModel):
     )
 
 
-@router.get(
-    "/sync/diff", response_model=FileDiff, responses=error_responses(404, 409, 422, 503)
-)
+@router.get("/sync/diff", response_model=FileDiff, responses=error_responses(404, 409, 422, 503))
 async def preview_diff(
     path: str = Query(min_length=1, max_length=1000),
     local_sha: str | None = Query(None, pattern=GIT_SHA, description="The entry's local_sha"),
