@@ -3,6 +3,8 @@ then a conflict merged and an orphaning pull confirmed in the page, with the pro
 
 from __future__ import annotations
 
+import uuid
+
 from playwright.sync_api import expect
 
 from bifrost.testing.fake_github.control import FakeGitHub
@@ -37,7 +39,12 @@ def test_connect_sync_and_resolve_a_conflict(
     page.fill("#github-token", FAKE_TOKEN)
     page.click("#validate")
     expect(page.locator("#connect-message")).to_contain_text(FAKE_LOGIN)
-    page.fill("#github-repository", github_repo)
+    made = f"made-{uuid.uuid4().hex[:8]}"  # a repository made before connecting
+    page.fill("#new-repository", made)
+    page.click("#create-repository button[type=submit]")
+    expect(page.locator("#connect-message")).to_contain_text(f"created {FAKE_LOGIN}/{made}")
+    assert page.input_value("#github-repository") == f"{FAKE_LOGIN}/{made}"
+    page.fill("#github-repository", github_repo)  # but this test syncs with its own
     page.fill("#github-branch", "main")
     page.click("#connect")
     expect(page.locator("#connection-state")).to_contain_text(f"Connected to {github_repo}")

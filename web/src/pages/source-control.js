@@ -142,26 +142,29 @@ export default {
           `Connected to ${config.repository} on ${config.branch}` +
             (config.synced_at ? `, last synced ${when(config.synced_at)}` : ", never synced") :
           "Not connected: give a token that may push, and a repository and branch."), form];
+      const name = h("input", { id: "new-repository", required: true, placeholder: "my-automation" });
+      const isPrivate = h("input", { id: "new-private", type: "checkbox", checked: true });
+      const create = h("form", { id: "create-repository", class: "inline" },
+        field("New repository", name),
+        h("label", { for: "new-private", class: "choice" }, isPrivate, " private"),
+        h("button", { type: "submit" }, "Create"));
+      create.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        try {
+          const made = await sendJson("POST", "/api/github/create-repository", {
+            name: name.value.trim(), private: isPrivate.checked,
+            token: token.value.trim() || null, // before connecting: the token typed above
+          });
+          repository.value = made.full_name;
+          branch.value = made.default_branch || "main";
+          say(message, `created ${made.full_name}: ${config.connected ? "save the connection" : "connect"} to use it`, "ok");
+          repository.focus();
+        } catch (error) {
+          say(message, error.message, "error");
+        }
+      });
+      parts.push(h("h3", {}, "Or create a repository"), create);
       if (config.connected) {
-        const name = h("input", { id: "new-repository", required: true, placeholder: "my-automation" });
-        const isPrivate = h("input", { id: "new-private", type: "checkbox", checked: true });
-        const create = h("form", { id: "create-repository", class: "inline" },
-          field("New repository", name),
-          h("label", { for: "new-private", class: "choice" }, isPrivate, " private"),
-          h("button", { type: "submit" }, "Create"));
-        create.addEventListener("submit", async (event) => {
-          event.preventDefault();
-          try {
-            const made = await sendJson("POST", "/api/github/create-repository",
-              { name: name.value.trim(), private: isPrivate.checked });
-            repository.value = made.full_name;
-            branch.value = made.default_branch || "main";
-            say(message, `created ${made.full_name}: save the connection to use it`, "ok");
-            repository.focus();
-          } catch (error) {
-            say(message, error.message, "error");
-          }
-        });
         const disconnect = h("button", { type: "button", id: "disconnect", class: "danger" }, "Disconnect");
         disconnect.addEventListener("click", async () => {
           try {
@@ -171,7 +174,7 @@ export default {
             say(message, error.message, "error");
           }
         });
-        parts.push(create, disconnect);
+        parts.push(disconnect);
         getJson("/api/github/repositories").then((page) =>
           fill(repoChoices, page.items.map((r) => h("option", { value: r.full_name })))).catch(() => {});
         loadBranches();
