@@ -9,11 +9,14 @@ from playwright.sync_api import expect
 from tests.browsing import go, sign_in
 from tests.serving import Cluster
 
-GREET = """from bifrost import workflow
+GREET = """import time
+
+from bifrost import workflow
 
 
 @workflow
-def greet(name: str, fail: bool = False) -> str:
+def greet(name: str, fail: bool = False, pause: float = 0) -> str:
+    time.sleep(pause)
     if fail:
         raise ValueError("no greeting for " + name)
     print("greeting", name)
@@ -51,14 +54,17 @@ def test_a_file_written_saved_and_run(browser, site: Cluster) -> None:
     page.click("#file-workflows a:has-text('Run greet')")
     expect(page.locator("#workflow-name")).to_have_text("greet")
     page.fill("#param-name", "Ada")
+    page.fill("#param-pause", "1.5")  # long enough to be seen running
     page.click("#run")
     status = page.locator("#run-form .message")
+    expect(status).to_have_text("running…")
     expect(status).to_contain_text("success")
     latest = page.locator("#executions details.execution").first
     expect(latest).to_contain_text('"hello Ada"')
     expect(latest.locator("pre.logs")).to_contain_text("greeting Ada")
 
     page.check("#param-fail")
+    page.fill("#param-pause", "0")
     page.click("#run")
     expect(status).to_contain_text("failed")
     failed = page.locator("#executions details.execution").first

@@ -114,7 +114,7 @@ export default {
           "Rename"),
         current.isNew ? null : h("button", { type: "button", id: "delete", class: "danger",
           onclick: remove }, "Delete"),
-        h("span", { class: "hint" }, "Ctrl/Cmd+S saves; Ctrl/Cmd+F searches"));
+        h("span", { class: "hint" }, "Ctrl/Cmd+S saves; Ctrl/Cmd+F searches; Esc then Tab leaves the editor"));
     }
 
     async function save() {

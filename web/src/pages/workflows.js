@@ -134,6 +134,7 @@ export default {
         h("tbody", {}, workflow.parameters.map((p) => h("tr", {}, h("td", {}, p.name),
           h("td", {}, p.annotation || "–"),
           h("td", {}, p.has_default ? JSON.stringify(p.default) : "required"))))) : null;
+      const actions = workflowActions.map((action) => action(workflow, { reload })).filter(Boolean);
       fill(detail, h("section", { class: "card", "aria-labelledby": "workflow-name" },
         h("h2", { id: "workflow-name" }, workflow.name),
         h("p", {}, h("code", {}, `${workflow.path}:${workflow.function_name}`), " ",
@@ -141,8 +142,7 @@ export default {
           workflow.is_orphaned ? badge("orphaned", "orphaned") : null,
           workflow.is_active ? null : badge("inactive", "inactive")),
         workflow.description ? h("p", {}, workflow.description) : null,
-        h("div", { class: "actions" }, workflowActions.map((action) => action(workflow, { reload })),
-        ),
+        actions.length ? h("div", { class: "actions" }, actions) : null,
         parameters),
         runForm(workflow, run),
         h("section", { class: "card", "aria-label": "Last executions" }, h("h3", {}, "Last executions"), history));
