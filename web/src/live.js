@@ -9,7 +9,7 @@ class Live {
     this.socket = null;
     this.opening = null;
     this.handlers = new Map(); // channel -> Set(handler)
-    this.pending = new Map(); // channel -> resolve of the "subscribed" answer
+    this.pending = new Map(); // channel -> {resolve, reject} of the "subscribed" answer
     this.active = new Set(); // channels subscribed on the current connection
   }
 
@@ -29,7 +29,9 @@ class Live {
       });
       socket.onmessage = (message) => this.receive(JSON.parse(message.data));
       socket.onclose = () => {
-        if (this.socket === socket) this.socket = null;
+        if (this.socket !== socket) return; // closed on purpose
+        this.socket = null;
+        if (this.handlers.size) setTimeout(() => this.resubscribe(), 1000); // the server restarted
       };
       this.socket = socket;
       this.active = new Set();
@@ -44,8 +46,13 @@ class Live {
 
   receive(data) {
     if (data.subscribed) {
-      this.pending.get(data.subscribed)?.();
+      this.pending.get(data.subscribed)?.resolve();
       this.pending.delete(data.subscribed);
+      return;
+    }
+    if (data.error) { // a refused subscription: the server says why
+      for (const { reject } of this.pending.values()) reject(new Error(data.error));
+      this.pending.clear();
       return;
     }
     for (const handler of this.handlers.get(data.channel) || []) handler(data.event);
@@ -54,34 +61,51 @@ class Live {
   /** Resolves once the server confirmed the subscription; returns the unsubscribe function. */
   async subscribe(channel, handler) {
     if (this.active.size >= MAX_CHANNELS && !this.active.has(channel) && this.socket) {
-      this.socket.close(); // start afresh; only channels still wanted are subscribed again
-      this.socket = null;
+      const full = this.socket;
+      this.socket = null; // so its onclose knows it was closed on purpose
+      full.close(); // start afresh; only channels still wanted are subscribed again
       const wanted = [...this.handlers.keys()];
       await this.connect();
       for (const name of wanted) await this.send(name);
     }
     if (!this.handlers.has(channel)) this.handlers.set(channel, new Set());
     this.handlers.get(channel).add(handler);
-    if (!this.active.has(channel) || !this.socket) await this.send(channel);
-    return () => {
+    const unsubscribe = () => {
       const set = this.handlers.get(channel);
       set?.delete(handler);
       if (set && !set.size) this.handlers.delete(channel);
     };
+    try {
+      if (!this.active.has(channel) || !this.socket) await this.send(channel);
+    } catch (error) {
+      unsubscribe();
+      throw error;
+    }
+    return unsubscribe;
   }
 
   async send(channel) {
     const socket = await this.connect();
-    const confirmed = new Promise((resolve) => this.pending.set(channel, resolve));
+    const confirmed = new Promise((resolve, reject) =>
+      this.pending.set(channel, { resolve, reject }));
     socket.send(JSON.stringify({ subscribe: channel }));
     this.active.add(channel);
     await confirmed;
   }
 
+  async resubscribe() {
+    try {
+      for (const channel of this.handlers.keys()) await this.send(channel);
+    } catch {
+      /* the server is still away: the next subscribe() tries again */
+    }
+  }
+
   close() {
-    this.socket?.close();
+    const socket = this.socket;
     this.socket = null;
     this.handlers.clear();
+    socket?.close();
   }
 }
 
