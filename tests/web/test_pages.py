@@ -3,6 +3,7 @@ token's place (this tab's sessionStorage only); the keyboard alone reaches every
 
 from __future__ import annotations
 
+import httpx
 from playwright.sync_api import expect
 
 from tests.browsing import check, go, new_page, sign_in
@@ -120,3 +121,15 @@ def test_the_keyboard_alone_reaches_every_page(browser, site: Cluster) -> None:
             seen.append(focused["page"])
             page.focus(f"nav a[data-page='{focused['page']}']")
     assert seen == ["files", "workflows", "packages", "source-control", "health"]
+
+
+def test_the_page_and_its_bundle_need_no_token_and_set_a_strict_policy(site: Cluster) -> None:
+    page = httpx.get(site.urls[0] + "/")
+    assert page.status_code == 200 and "/assets/app.js" in page.text
+    policy = page.headers["content-security-policy"]
+    assert "script-src 'self';" in policy and "frame-ancestors 'none'" in policy
+    assert page.headers["x-content-type-options"] == "nosniff"
+    bundle = httpx.get(site.urls[0] + "/assets/app.js")
+    assert bundle.status_code == 200 and "javascript" in bundle.headers["content-type"]
+    assert httpx.get(site.urls[0] + "/assets/../../settings.py").status_code == 404
+    assert httpx.get(site.urls[0] + "/api/ws/ticket").status_code == 401  # token first
