@@ -16,7 +16,7 @@ import asyncio
 import functools
 import hashlib
 import re
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -233,6 +233,7 @@ class Files:
         *,
         user: str | None = None,
         precondition: Precondition | None = None,
+        allow_orphans: Collection[str] | None = None,
     ) -> Applied:
         """Apply ``edits`` in order, all or none, in one transaction; one generation bump if any
         content changed, and then one :class:`Change` to the cache and listeners.
@@ -240,7 +241,10 @@ class Files:
         ``precondition`` runs first inside that transaction, once the workspace is locked: if it
         raises, nothing is written; what it writes itself commits with the edits (a sync checks
         its lease there and records the commit it applied, so both land with the files or not
-        at all)."""
+        at all).
+
+        ``allow_orphans`` (workflow ids): when given, the unit is refused if it would orphan an
+        active workflow not among them (a sync orphans only what its user confirmed)."""
         prepared = await self._prepare(edits)
         async with self.db.write() as session:
             await lock_workspace(session)
@@ -253,6 +257,8 @@ class Files:
             for edit in prepared:
                 unit.results.append(await unit.apply(edit))
             await unit.settle_workflows()
+            if allow_orphans is not None:
+                _refuse_unconfirmed(unit.vanished.values(), allow_orphans)
             await unit.insert_new()
             generation = unit.generation or await current_generation(session)
         for result in unit.results:
@@ -395,6 +401,16 @@ def _listing(prefix: str) -> Select[tuple[WorkspaceFile]]:
     if prefix:
         query = query.where(WorkspaceFile.path.startswith(prefix, autoescape=True))
     return query
+
+
+def _refuse_unconfirmed(orphaned: Iterable[Workflow], allowed: Collection[str]) -> None:
+    unconfirmed = [w for w in orphaned if w.is_active and w.id not in allowed]
+    if unconfirmed:
+        listed = ", ".join(f"{w.name} ({w.path}::{w.function_name})" for w in unconfirmed)
+        raise Conflict(
+            f"this change would also orphan {listed}, which was not confirmed; nothing was "
+            "changed: preview again"
+        )
 
 
 def _touched(prepared: Iterable[_Prepared]) -> set[str]:
