@@ -98,7 +98,9 @@ async def test_renames_keep_the_workflow(store) -> None:
     moved = await store.files.rename(WF, "workflows/moved.py")
     assert [w.id for w in moved.workflows] == [workflow.id]
     # A pull's move: one unit deletes the old path and writes the new one.
-    applied = await store.files.apply([Write("workflows/again.py", ANSWER), Delete(moved.file.path)])
+    applied = await store.files.apply(
+        [Write("workflows/again.py", ANSWER), Delete(moved.file.path)]
+    )
     assert applied.orphaned == []
     assert [(m.old, m.new, [w.id for w in m.workflows]) for m in applied.moved] == [
         ("workflows/moved.py", "workflows/again.py", [workflow.id])
@@ -112,9 +114,7 @@ async def test_renames_keep_the_workflow(store) -> None:
 
 async def test_a_move_with_another_signature_orphans(store) -> None:
     workflow = await _setup(store)
-    applied = await store.files.apply(
-        [Delete(WF), Write("workflows/other.py", OTHER_SIGNATURE)]
-    )
+    applied = await store.files.apply([Delete(WF), Write("workflows/other.py", OTHER_SIGNATURE)])
     assert [w.id for w in applied.orphaned] == [workflow.id] and applied.moved == []
     rows = {row.path: row for row in await _rows(store)}
     assert rows[WF].id == workflow.id and rows[WF].is_orphaned
