@@ -13,6 +13,7 @@ from bifrost.testing.fake_github.control import FakeGitHub
 from tests.github.sync_helpers import connect, failed, preview, put, read, sync
 from tests.orphans.sources import ANSWER, HELPER_V1, HELPER_V2, NO_FUNCTION
 from tests.serving import list_all
+from tests.test_cli import cli as run_cli
 
 WF = "workflows/answer.py"
 LIVE = b"""from bifrost import workflow
@@ -157,3 +158,23 @@ def test_local_delete_orphans_then_recreate_deactivate_and_activate(cluster) -> 
         assert on.status_code == 200 and on.json()["is_active"]
         assert execute(api, answer["id"])["result"] == {"answer": 1, "version": "kept"}
         assert api.post("/api/workflows/nope/deactivate").status_code == 404
+
+
+def cli(cluster, *args: str) -> str:
+    return run_cli(cluster, *args, env={"COLUMNS": "300"})  # ids unwrapped
+
+
+def test_the_cli_lists_and_recovers_orphans(cluster) -> None:
+    with cluster.client() as api:
+        put(api, "shared/helper.py", HELPER_V1)
+        put(api, WF, ANSWER)
+        answer = workflow_at(api, WF)
+        assert "no orphaned workflows" in cli(cluster, "workflows", "orphaned")
+        assert api.delete(f"/api/files/{WF}").status_code == 200
+    listed = cli(cluster, "workflows", "orphaned")
+    assert answer["id"] in listed and "orphaned" in listed
+    assert "recreated" in cli(cluster, "workflows", "recreate", answer["id"])
+    assert "deactivated" in cli(cluster, "workflows", "deactivate", answer["id"])
+    assert answer["id"] not in cli(cluster, "workflows", "ls")
+    assert "inactive" in cli(cluster, "workflows", "ls", "--all")
+    assert "activated" in cli(cluster, "workflows", "activate", answer["id"])
