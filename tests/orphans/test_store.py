@@ -160,3 +160,39 @@ async def test_listings_show_orphans(store) -> None:
     async with store.db.read() as session:
         kept_hashes = set(await session.scalars(select(KeptSource.content_hash)))
     assert workflow.source_hash in kept_hashes
+
+
+async def test_a_unit_orphans_only_what_was_confirmed(store) -> None:
+    workflow = await _setup(store)
+    with pytest.raises(Conflict, match="was not confirmed"):
+        await store.files.apply([Delete(WF)], allow_orphans=set())
+    assert (await store.files.read(WF))[1] == ANSWER  # nothing changed
+    assert not (await workflows.get(store.db, workflow.id)).is_orphaned
+    applied = await store.files.apply([Delete(WF)], allow_orphans={workflow.id})
+    assert [w.id for w in applied.orphaned] == [workflow.id]
+
+
+async def test_two_rows_of_one_function_are_both_updated(store) -> None:
+    """A replaced orphan points at another function's (path, function name): every write
+    updates both rows, and neither is orphaned twice."""
+    workflow = await _setup(store)
+    async with store.db.write() as session:
+        session.add(
+            Workflow(
+                path=WF,
+                function_name="answer",
+                name="replaced",
+                kind="workflow",
+                parameters=workflow.parameters,
+                options={},
+            )
+        )
+    edited = await store.files.write(WF, ANSWER_EDITED)
+    assert len(edited.workflows) == 2
+    assert {w.source_hash for w in edited.workflows} == {edited.file.content_hash}
+    applied = await store.files.apply([Delete(WF)])
+    assert len(applied.orphaned) == 2
+    listed = await workflows.listed(store.db, limit=1)
+    assert listed.next_cursor is not None  # the id breaks the tie between the two
+    second = await workflows.listed(store.db, limit=1, cursor=listed.next_cursor)
+    assert {listed.items[0].id, second.items[0].id} == {w.id for w in applied.orphaned}
