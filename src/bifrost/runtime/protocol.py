@@ -27,7 +27,11 @@ KEEP_MANIFESTS = 8  # generations a template remembers; the executor mirrors it 
 
 @dataclass
 class ExecutionRequest:
-    """One run of ``module.function(**parameters)`` pinned to at least ``generation``."""
+    """One run of ``module.function(**parameters)`` pinned to at least ``generation``.
+
+    An orphan's run names kept code instead of live files: ``kept_generation`` (the python
+    manifest kept when it was orphaned), with its own module ``kept_path`` at ``kept_hash``
+    (its last good source). Such a run never sees a live manifest."""
 
     execution_id: str
     module: str  # dotted, e.g. "workflows.hello"
@@ -36,6 +40,9 @@ class ExecutionRequest:
     generation: int = 0
     timeout_s: float = 300.0
     memory_mb: int = 1024
+    kept_generation: int | None = None
+    kept_path: str | None = None
+    kept_hash: str | None = None
 
 
 @dataclass
@@ -93,4 +100,9 @@ class CodeSource(Protocol):
 
     async def blob(self, sha256: str) -> bytes | None:
         """Content by sha256 hex, or None when it is unknown."""
+        ...
+
+    async def kept(self, generation: int, path: str, sha256: str) -> dict[str, str]:
+        """The python manifest kept at ``generation`` with ``path`` at ``sha256``: an orphan's
+        code. Raises when there is none."""
         ...

@@ -255,6 +255,7 @@ class Executor:
         self._blob_bytes = 0
         self._fetching: dict[str, asyncio.Task[tuple[bytes | None, str | None]]] = {}
         self._last: Snapshot | None = None
+        self._kept_keys: dict[tuple[int, str, str], int] = {}  # kept code -> template key (< 0)
         # How templates were taught generations: "delta"/"manifest" counts and their "_bytes".
         self.updates: collections.Counter[str] = collections.Counter()
         self._restart: asyncio.Task[Any] | None = None
@@ -455,11 +456,19 @@ class Executor:
         started = time.perf_counter()
         async with self._sem:
             try:
-                snapshot = await self._source.snapshot(request.generation)
+                if request.kept_generation is not None:
+                    snapshot = await self._kept_snapshot(request)
+                else:
+                    snapshot = await self._source.snapshot(request.generation)
             except Exception as exc:  # boundary: run() never raises; the run fails with it
-                msg = {"status": "failed", "error": errors.error("SourceUnavailable", repr(exc))}
+                error = errors.error("SourceUnavailable", repr(exc))
+                if request.kept_generation is not None:
+                    error = errors.error("KeptCodeUnavailable", str(exc) or repr(exc))
+                msg = {"status": "failed", "error": error}
                 return self._outcome(request, msg, request.generation, started)
-            if self._last is None or snapshot.generation >= self._last.generation:
+            if request.kept_generation is None and (
+                self._last is None or snapshot.generation >= self._last.generation
+            ):
                 self._last = snapshot
             try:
                 try:
@@ -490,7 +499,23 @@ class Executor:
                     worker.send(("kill", request.execution_id))
                 worker.pending.pop(request.execution_id, None)
                 raise
-        return self._outcome(request, msg, snapshot.generation, started)
+        outcome = self._outcome(request, msg, snapshot.generation, started)
+        if request.kept_generation is not None:  # ran on kept code: say which generation
+            outcome.generation = request.kept_generation
+        return outcome
+
+    async def _kept_snapshot(self, request: ExecutionRequest) -> Snapshot:
+        """An orphan's code as a manifest of its own: the kept python manifest with its module
+        at its last good source. The template knows it under a negative key, so it is never
+        taken for (or pruned as older than) a live generation."""
+        assert request.kept_generation is not None
+        path, sha = request.kept_path or "", request.kept_hash or ""
+        manifest = await self._source.kept(request.kept_generation, path, sha)
+        code = (request.kept_generation, path, sha)
+        key = self._kept_keys.get(code)
+        if key is None:
+            key = self._kept_keys[code] = -1 - len(self._kept_keys)
+        return Snapshot(generation=key, manifest=manifest)
 
     @staticmethod
     async def _run_again(

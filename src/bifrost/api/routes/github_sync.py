@@ -62,12 +62,26 @@ class OrphanEntry(BaseModel):
     name: str
 
 
+class RenameEntry(BaseModel):
+    """Workflows that move with their function from a file the pull deletes to one it writes:
+    same ids, not orphaned."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_path: str = Field(alias="from", description="The file the pull deletes")
+    to_path: str = Field(alias="to", description="The file the functions appear in")
+    workflows: list[OrphanEntry] = Field(description="The workflows that move (path: the old)")
+
+
 class SyncPreview(BaseModel):
     to_pull: list[SyncEntry]
     to_push: list[SyncEntry]
     conflicts: list[ConflictEntry]
     will_orphan: list[OrphanEntry] = Field(
         description="Workflows the sync would leave without their function (confirm_orphans)"
+    )
+    renames: list[RenameEntry] = Field(
+        description="Workflows that move with their function to another file (kept, not orphaned)"
     )
     is_empty: bool = Field(description="Nothing to pull, push or resolve")
     remote_commit: str | None = Field(description="The branch's head (null: empty repository)")
@@ -128,6 +142,14 @@ def _shown(preview: Preview, synced_commit: str | None) -> SyncPreview:
         to_push=[SyncEntry.model_validate(change) for change in plan.to_push],
         conflicts=[_conflict(c, preview.merges[c.path]) for c in plan.conflicts],
         will_orphan=[OrphanEntry.model_validate(orphan) for orphan in preview.will_orphan],
+        renames=[
+            RenameEntry(
+                from_path=rename.old,
+                to_path=rename.new,
+                workflows=[OrphanEntry.model_validate(w) for w in rename.workflows],
+            )
+            for rename in preview.renames
+        ],
         is_empty=plan.is_empty,
         remote_commit=preview.remote.commit_sha,
         synced_commit=synced_commit,
