@@ -29,6 +29,8 @@ _TAKEN_OVER = (
     "parameters",
     "returns",
     "options",
+    "source_hash",
+    "source_generation",
 )
 
 
@@ -113,6 +115,7 @@ async def replace(db: Database, workflow_id: str, path: str, function: str) -> W
         for column in _TAKEN_OVER:
             setattr(orphan, column, getattr(target, column))
         orphan.is_orphaned = False
+        orphan.orphaned_generation = None
         orphan.is_active = True
         orphan.updated_at = utcnow()
     return orphan
