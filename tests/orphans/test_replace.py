@@ -30,7 +30,7 @@ def summary(customer: str, limit: int = 5, *, verbose: bool = False) -> str:
 
 
 @workflow
-def invoice(customer: str, month: int) -> str:
+def invoice(customer: str, month: int, limit: int = 10) -> str:
     return "needs a month"
 
 
