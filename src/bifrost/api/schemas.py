@@ -55,6 +55,7 @@ class WorkflowInfo(BaseModel):
     description: str | None
     is_async: bool
     parameters: list[dict[str, Any]]
+    returns: str | None = Field(None, description="The return annotation, as written")
     options: dict[str, Any]
     is_active: bool = Field(description="False only after an explicit deactivate: it cannot run")
     is_orphaned: bool = Field(
@@ -69,6 +70,24 @@ class WorkflowInfo(BaseModel):
         description="When orphaned: the generation its imports resolve against (the state just "
         "before the change that orphaned it)"
     )
+
+
+class Replacement(BaseModel):
+    workflow: WorkflowInfo
+    rank: str = Field(description="exact (the same signature) or compatible (every call binds)")
+    reason: str
+
+
+class ReplacementList(BaseModel):
+    workflow: WorkflowInfo = Field(description="The workflow to replace")
+    items: list[Replacement] = Field(description="Best first: exact, then the same name")
+
+
+class ReplaceRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(description="The file of the function that takes the orphan's place")
+    function: str = Field(description="Its function name")
 
 
 class WriteResponse(BaseModel):

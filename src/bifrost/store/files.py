@@ -701,6 +701,7 @@ class _Unit:
                 workflow.description = definition.description
                 workflow.is_async = definition.is_async
                 workflow.parameters = definition.parameters
+                workflow.returns = definition.returns
                 workflow.options = definition.options
                 workflow.is_orphaned = False
                 workflow.orphaned_generation = None

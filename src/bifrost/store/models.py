@@ -102,6 +102,7 @@ class Workflow(Base):
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     is_async: Mapped[bool] = mapped_column(Boolean, default=False)
     parameters: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    returns: Mapped[str | None] = mapped_column(Text, nullable=True)  # return annotation
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     is_orphaned: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -67,6 +67,7 @@ class WorkflowDef:
     parameters: list[dict[str, Any]] = field(default_factory=list)
     description: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    returns: str | None = None  # the return annotation's source text
 
 
 @dataclass
@@ -403,6 +404,7 @@ class _ModuleScan:
             parameters=_parameters(node.args),
             description=description,
             options=options,
+            returns=_annotation(node.returns),
         )
 
 

@@ -11,11 +11,19 @@ from bifrost.api.auth import require_token
 from bifrost.api.deps import Services, services
 from bifrost.api.errors import error_responses
 from bifrost.api.paging import CURSOR, limit_param
-from bifrost.api.schemas import ExecuteRequest, ExecutionInfo, WorkflowInfo, WorkflowPage
+from bifrost.api.schemas import (
+    ExecuteRequest,
+    ExecutionInfo,
+    Replacement,
+    ReplacementList,
+    ReplaceRequest,
+    WorkflowInfo,
+    WorkflowPage,
+)
 from bifrost.errors import Unavailable
 from bifrost.names import execution_channel
 from bifrost.runtime.protocol import ExecutionRequest
-from bifrost.store import executions, workflows
+from bifrost.store import executions, replacements, workflows
 from bifrost.worker import request as run_request
 from bifrost.workspace.parameters import check_shape
 
@@ -61,6 +69,42 @@ async def list_orphaned(
 @router.get("/{workflow_id}", response_model=WorkflowInfo, responses=error_responses(404))
 async def get_workflow(workflow_id: str, svc: Services = Depends(services)) -> WorkflowInfo:
     return WorkflowInfo.model_validate(await workflows.get(svc.db, workflow_id))
+
+
+@router.get(
+    "/{workflow_id}/compatible-replacements",
+    response_model=ReplacementList,
+    responses=error_responses(404),
+)
+async def compatible_replacements(
+    workflow_id: str, svc: Services = Depends(services)
+) -> ReplacementList:
+    """The live workflows that can take every call this one could, ranked, each with why."""
+    workflow, found = await replacements.candidates(svc.db, workflow_id)
+    return ReplacementList(
+        workflow=WorkflowInfo.model_validate(workflow),
+        items=[
+            Replacement(
+                workflow=WorkflowInfo.model_validate(c.workflow),
+                rank=c.match.rank.value,
+                reason=c.match.reason,
+            )
+            for c in found
+        ],
+    )
+
+
+@router.post(
+    "/{workflow_id}/replace",
+    response_model=WorkflowInfo,
+    responses=error_responses(404, 409, 422),
+)
+async def replace(
+    workflow_id: str, body: ReplaceRequest, svc: Services = Depends(services)
+) -> WorkflowInfo:
+    """Point an orphan at another function; it keeps its id, so everything that uses it works."""
+    workflow = await replacements.replace(svc.db, workflow_id, body.path, body.function)
+    return WorkflowInfo.model_validate(workflow)
 
 
 @router.post(
