@@ -29,10 +29,12 @@ from bifrost.cache.base import ModuleCache
 from bifrost.cache.change import Change
 from bifrost.errors import Conflict, Inconsistent, InvalidInput, NotFound, TooLarge
 from bifrost.store.db import Database
+from bifrost.store.entities import EntityIndex
 from bifrost.store.models import Workflow, Workspace, WorkspaceFile, new_id, utcnow
 from bifrost.store.objects import ObjectStore, load
 from bifrost.store.paging import Order, Page, fetch_page
 from bifrost.workspace.entities import Classification, classify, content_type, git_blob_sha
+from bifrost.workspace.entity_schemas import KINDS, ParsedEntity, parse_entity
 from bifrost.workspace.paths import Spellings, check_python_path, normalize_path
 
 INLINE_LIMIT = 256 * 1024  # non-Python files above this go to the object store
@@ -175,6 +177,7 @@ class _Content:
     content: bytes
     sha: str
     inline: bool
+    entity: ParsedEntity | None = None  # what a form, agent or app file says
 
 
 @dataclass(frozen=True)
@@ -236,6 +239,7 @@ class Files:
             for edit in prepared:
                 unit.results.append(await unit.apply(edit))
             await unit.insert_new()
+            await unit.entities.finish()
             generation = unit.generation or await current_generation(session)
         for result in unit.results:
             result.generation = generation
@@ -282,7 +286,11 @@ class Files:
         else:
             found = self._validate(path, content, reserved)
         sha = hashlib.sha256(content).hexdigest()
-        return _Content(path, found, content, sha, await self._place(path, found, content, sha))
+        entity = None
+        if found.entity_type in KINDS:
+            entity = parse_entity(found.entity_type, path, content)
+        inline = await self._place(path, found, content, sha)
+        return _Content(path, found, content, sha, inline, entity)
 
     def _validate(self, path: str, content: bytes, reserved: dict[str, str]) -> Classification:
         """normalize_path (which returns the path unchanged or refuses it) runs inside
@@ -411,6 +419,7 @@ class _Unit:
         self.contents: dict[str, bytes] = {}
         self.results: list[WriteResult] = []
         self.spellings: Spellings | None = None  # live paths, read at the first new path
+        self.entities = EntityIndex(session, user)  # the form, agent and app rows
 
     async def load(self, paths: set[str]) -> None:
         for chunk in _chunks(paths):
@@ -424,6 +433,7 @@ class _Unit:
                 select(Workflow).where(Workflow.path.in_(chunk))
             ):
                 self.workflows.setdefault(workflow.path, {})[workflow.function_name] = workflow
+        await self.entities.load(paths)
 
     async def _next_generation(self) -> int:
         if self.generation is None:
@@ -471,21 +481,35 @@ class _Unit:
             set_committed_value(row, "content", target.content if target.inline else None)
             if edit.mode is not None:  # a mode alone changes no import: no generation
                 row.mode = edit.mode
+            if target.entity is not None and self.entities.live(target.path) is None:
+                self.entities.write(target.path, target.entity, row.generation)  # not indexed yet
             active = [w for w in self.workflows.get(target.path, {}).values() if w.is_active]
             return WriteResult(row, 0, changed=False, workflows=active)
         generation = await self._next_generation()
         row = self._fill(target, generation)
         if edit.mode is not None:
             row.mode = edit.mode
+        self._index(target, generation)
         return WriteResult(row, generation, changed=True, workflows=self._sync_workflows(target))
+
+    def _index(self, target: _Content, generation: int) -> None:
+        """The entity row of a form, agent or app file; a .py file's refs to re-resolve."""
+        if target.entity is not None or self.entities.live(target.path) is not None:
+            self.entities.write(target.path, target.entity, generation)
+        if target.path.endswith(".py"):
+            self.entities.touched_python(target.path)
 
     async def _delete(self, path: str) -> WriteResult:
         row = self._live(path)
         if row is None:
             raise NotFound(f"{path} does not exist")
-        self._soft_delete(row, await self._next_generation())
+        generation = await self._next_generation()
+        self._soft_delete(row, generation)
         for workflow in self.workflows.get(path, {}).values():
             workflow.is_active = False
+        self.entities.delete(path, generation)
+        if path.endswith(".py"):
+            self.entities.touched_python(path)
         return WriteResult(row, 0, changed=True)
 
     async def _rename(self, edit: _Rename) -> WriteResult:
@@ -511,6 +535,10 @@ class _Unit:
         for workflow in moving.values():
             workflow.path = target.path
         self.workflows[target.path] = moving
+        await self.entities.rename(old, target.path)
+        self._index(target, generation)
+        if old.endswith(".py"):
+            self.entities.touched_python(old)
         return WriteResult(moved, generation, changed=True, workflows=self._sync_workflows(target))
 
     def _set_base(self, edit: SetBase) -> WriteResult:
@@ -549,6 +577,10 @@ class _Unit:
         row.size = len(target.content)
         row.content_type = content_type(target.path, target.content)
         row.diagnostics = found.syntax_error
+        if not target.path.endswith(".py"):
+            row.imports = None
+        elif not found.syntax_error or row.imports is None:
+            row.imports = found.imports  # a file with a syntax error keeps what it imported
         row.is_deleted = False
         row.generation = generation
         row.updated_at = utcnow()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bifrost.errors import Conflict, NotFound
 from bifrost.store.db import Database
@@ -25,7 +26,11 @@ async def listed(
 
 async def get(db: Database, workflow_id: str) -> Workflow:
     async with db.read() as session:
-        workflow = await session.get(Workflow, workflow_id)
+        return await get_in(session, workflow_id)
+
+
+async def get_in(session: AsyncSession, workflow_id: str) -> Workflow:
+    workflow = await session.get(Workflow, workflow_id)
     if workflow is None:
         raise NotFound(f"no workflow has id {workflow_id}")
     return workflow
