@@ -19,7 +19,7 @@ from bifrost.errors import NotFound
 from bifrost.store.db import Database
 from bifrost.store.models import Entity, EntityRef, Workflow, new_id, utcnow
 from bifrost.store.paging import Order, Page, fetch_page
-from bifrost.workspace.entity_schemas import ParsedEntity
+from bifrost.workspace.entity_schemas import ParsedEntity, parse_ref
 
 BULK = 500
 
@@ -48,6 +48,19 @@ async def resolve_targets(
             if key in found and resolvable(workflow):
                 found[key] = workflow.id
     return found
+
+
+async def workflow_named(db: Database, target: str) -> str | None:
+    """The id of the workflow a ``path::function`` reference names: the resolved one, else
+    any row of that function (an inactive workflow exists, and refuses to run on its own)."""
+    path, function = parse_ref(target)
+    async with db.read() as session:
+        resolved = (await resolve_targets(session, [(path, function)]))[(path, function)]
+        if resolved is not None:
+            return resolved
+        return await session.scalar(
+            select(Workflow.id).where(Workflow.path == path, Workflow.function_name == function)
+        )
 
 
 class EntityIndex:
@@ -195,6 +208,12 @@ async def by_path(db: Database, path: str) -> Entity | None:
         return await session.scalar(
             select(Entity).where(Entity.path == path, Entity.is_deleted.is_(False))
         )
+
+
+async def live_at(session: AsyncSession, path: str) -> Entity | None:
+    return await session.scalar(
+        select(Entity).where(Entity.path == path, Entity.is_deleted.is_(False))
+    )
 
 
 async def refs_of(db: Database, entity_id: str) -> list[EntityRef]:

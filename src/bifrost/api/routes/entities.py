@@ -142,14 +142,12 @@ async def submit_form(
     form = await entities.get(svc.db, "form", entity_id)
     if form.definition is None:
         raise Conflict(f"the form {form.path} is invalid ({form.invalid}); fix its file first")
-    workflow = next(
-        (r for r in await entities.refs_of(svc.db, form.id) if r.role == "workflow"), None
-    )
-    if workflow is None or workflow.workflow_id is None:
-        target = form.definition["workflow"]
+    target = form.definition["workflow"]
+    workflow_id = await entities.workflow_named(svc.db, target)
+    if workflow_id is None:
         raise Conflict(
             f"the form {form.path} runs {target}, which is no workflow: restore that function "
             "or point the form at another workflow"
         )
     parameters = check_submission(form.definition, body.fields)
-    return await run(svc, workflow.workflow_id, parameters, wait=body.wait)
+    return await run(svc, workflow_id, parameters, wait=body.wait)  # an inactive one: 409
