@@ -145,3 +145,30 @@ async def test_used_by_lists_entities_and_importing_workflows(store) -> None:
     async with store.db.read() as session:
         found = await references.used_by(session, [onboard])
     assert [(r.kind, r.path) for r in found[onboard.id]] == [("form", "forms/a.form.json")]
+
+
+async def test_reindex_indexes_files_older_than_the_index(store) -> None:
+    from sqlalchemy import delete, update
+
+    from bifrost.store.files import workspace_generation
+    from bifrost.store.models import WorkspaceFile
+
+    await store.files.write("flows/onboard.py", FLOWS)
+    await store.files.write("flows/user.py", USER)
+    await store.files.write("forms/a.form.json", form())
+    async with store.db.write() as session:  # as a database migrated from before 0006 is
+        await session.execute(delete(Entity))
+        await session.execute(update(WorkspaceFile).values(imports=None))
+    generation = await workspace_generation(store.db)
+    assert await store.files.reindex() == 3
+    assert await store.files.reindex() == 0
+    assert await workspace_generation(store.db) == generation
+    row = await entity(store, "forms/a.form.json")
+    assert row.name == "onboard" and row.broken_refs == []
+    onboard = await workflow(store, "flows/onboard.py", "onboard")
+    async with store.db.read() as session:
+        found = await references.used_by(session, [onboard])
+    assert {(r.kind, r.path) for r in found[onboard.id]} == {
+        ("form", "forms/a.form.json"),
+        ("workflow", "flows/user.py"),
+    }

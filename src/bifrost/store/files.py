@@ -19,7 +19,7 @@ import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, delete, insert, select, update
+from sqlalchemy import Select, and_, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 from sqlalchemy.orm.attributes import set_committed_value
@@ -30,7 +30,7 @@ from bifrost.cache.change import Change
 from bifrost.errors import Conflict, Inconsistent, InvalidInput, NotFound, TooLarge
 from bifrost.store.db import Database
 from bifrost.store.entities import EntityIndex
-from bifrost.store.models import Workflow, Workspace, WorkspaceFile, new_id, utcnow
+from bifrost.store.models import Entity, Workflow, Workspace, WorkspaceFile, new_id, utcnow
 from bifrost.store.objects import ObjectStore, load
 from bifrost.store.paging import Order, Page, fetch_page
 from bifrost.workspace.entities import Classification, classify, content_type, git_blob_sha
@@ -339,6 +339,39 @@ class Files:
         """Move one file (see :class:`Rename`)."""
         return (await self.apply([Rename(old, new)], user=user)).results[0]
 
+    async def reindex(self) -> int:
+        """Index the files written before the entity index existed (entity files with no row,
+        .py files with no recorded imports) by writing each back unchanged: no generation bump,
+        nothing to sync. Returns how many files it read; run by ``bifrost init``."""
+        async with self.db.read() as session:
+            indexed = select(Entity.path).where(Entity.path == WorkspaceFile.path).exists()
+            paths = list(
+                await session.scalars(
+                    select(WorkspaceFile.path)
+                    .where(WorkspaceFile.is_deleted.is_(False))
+                    .where(
+                        or_(
+                            and_(WorkspaceFile.entity_type.in_(KINDS), ~indexed),
+                            and_(
+                                WorkspaceFile.path.endswith(".py"),
+                                WorkspaceFile.imports.is_(None),
+                            ),
+                        )
+                    )
+                    .order_by(WorkspaceFile.path)
+                )
+            )
+        for start in range(0, len(paths), BULK):
+            edits = []
+            for path in paths[start : start + BULK]:
+                row, content = await self.read(path)
+                edits.append(Write(path, content, row.content_hash))
+            try:
+                await self.apply(edits)
+            except (Conflict, NotFound):  # changed meanwhile: that write indexed it
+                continue
+        return len(paths)
+
     # ---- reads -----------------------------------------------------------------------------
 
     async def read(self, raw_path: str) -> tuple[WorkspaceFile, bytes]:
@@ -483,6 +516,8 @@ class _Unit:
                 row.mode = edit.mode
             if target.entity is not None and self.entities.live(target.path) is None:
                 self.entities.write(target.path, target.entity, row.generation)  # not indexed yet
+            if target.path.endswith(".py") and row.imports is None:
+                row.imports = target.found.imports  # written before imports were recorded
             active = [w for w in self.workflows.get(target.path, {}).values() if w.is_active]
             return WriteResult(row, 0, changed=False, workflows=active)
         generation = await self._next_generation()

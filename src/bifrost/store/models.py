@@ -70,7 +70,7 @@ class WorkspaceFile(Base):
     mode: Mapped[str] = mapped_column(String(6), default="100644")
     diagnostics: Mapped[str | None] = mapped_column(Text, nullable=True)
     # A .py file's static imports (dotted names, sorted): who uses a workflow's module.
-    imports: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    imports: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     is_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     generation: Mapped[int] = mapped_column(BigInteger)  # the generation that last changed it
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -123,7 +123,9 @@ class Entity(Base):
     kind: Mapped[str] = mapped_column(String(16))  # form | agent | app
     path: Mapped[str] = mapped_column(String(1000))
     name: Mapped[str] = mapped_column(String(255))
-    definition: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    definition: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON(none_as_null=True), nullable=True
+    )
     invalid: Mapped[str | None] = mapped_column(Text, nullable=True)  # why, or None: valid
     broken_refs: Mapped[list[Any]] = mapped_column(JSON, default=list)  # "path::function"s
     is_deleted: Mapped[bool] = mapped_column(Boolean, default=False)

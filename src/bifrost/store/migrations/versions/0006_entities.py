@@ -1,7 +1,8 @@
 """entities: forms, agents and apps as an index over their files; entity_refs; static imports
 
-Rows for entity files already in the workspace are written by the first unit of work that
-touches them, or at once by ``bifrost.store.entities.reindex`` (run by ``bifrost init``).
+Rows for entity files already in the workspace, and the imports of .py files already there, are
+written by ``Files.reindex`` (run by ``bifrost init`` after the migrations), or by the next unit
+of work that writes the file.
 
 Revision ID: 0006
 Revises: 0004
