@@ -218,3 +218,7 @@ async def test_broken_references_and_users_in_the_preview(
         ("form", form["id"]),
     ]
     assert [(u["kind"], u["id"]) for u in orphans["teams"]["used_by"]] == []
+    sync(api, confirm_orphans=True)
+    # An orphaned workflow still exists: the form and the agent that name it are not broken.
+    assert api.get(f"/api/forms/{form['id']}").json()["broken_refs"] == []
+    assert api.get(f"/api/agents/{agent['id']}").json()["broken_refs"] == []

@@ -153,15 +153,25 @@ class EntityIndex:
                         function_name=ref.function_name,
                     )
                 )
-        affected = set(rewritten)
-        for chunk in _chunks(self.python):
-            affected.update(
-                await self.session.scalars(
-                    select(EntityRef.entity_id).where(EntityRef.path.in_(chunk)).distinct()
-                )
+        await refresh_paths(self.session, self.python, also=rewritten)
+
+
+async def refresh_paths(
+    session: AsyncSession, paths: Iterable[str], *, also: Iterable[str] = ()
+) -> None:
+    """Re-resolve every reference into the ``.py`` files at ``paths`` (and all of the entities
+    ``also`` names): what a change to those files' workflows must be followed by, in the same
+    transaction. Anything that changes workflow rows outside a unit of work (activate,
+    deactivate, replace) calls it with the paths it changed."""
+    affected = set(also)
+    for chunk in _chunks(paths):
+        affected.update(
+            await session.scalars(
+                select(EntityRef.entity_id).where(EntityRef.path.in_(chunk)).distinct()
             )
-        if affected:
-            await refresh(self.session, affected)
+        )
+    if affected:
+        await refresh(session, affected)
 
 
 async def refresh(session: AsyncSession, entity_ids: Iterable[str]) -> None:
@@ -259,6 +269,7 @@ __all__ = [
     "get",
     "listed",
     "refresh",
+    "refresh_paths",
     "refs_by_path",
     "refs_of",
     "resolvable",
