@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import delete, select
+from sqlalchemy import String, cast, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bifrost.errors import NotFound
@@ -241,7 +241,9 @@ async def broken(db: Database) -> list[Entity]:
     """Every live entity with a reference to no workflow, by path."""
     async with db.read() as session:
         rows = await session.scalars(
-            select(Entity).where(Entity.is_deleted.is_(False)).order_by(Entity.path)
+            select(Entity)
+            .where(Entity.is_deleted.is_(False), cast(Entity.broken_refs, String) != "[]")
+            .order_by(Entity.path)
         )
         return [row for row in rows if row.broken_refs]
 
