@@ -99,7 +99,7 @@ class EntityInfo(BaseModel):
     invalid: str | None = Field(description="Why the file does not fit the schema (null: fits)")
     broken_refs: list[str] = Field(description='"path::function"s that name no workflow')
     generation: int
-    updated_at: datetime
+    updated_at: Timestamp
     updated_by: str | None
 
 

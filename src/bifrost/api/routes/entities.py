@@ -84,7 +84,7 @@ def entity_router(kind: str) -> APIRouter:
         "",
         status_code=201,
         response_model=EntityDetail,
-        responses=error_responses(409, 413, 422),
+        responses=error_responses(400, 409, 413, 422),
     )
     async def create_entity(
         definition: model,  # type: ignore[valid-type]
@@ -104,7 +104,9 @@ def entity_router(kind: str) -> APIRouter:
         return await _written(svc, path)
 
     @router.put(
-        "/{entity_id}", response_model=EntityDetail, responses=error_responses(404, 409, 413, 422)
+        "/{entity_id}",
+        response_model=EntityDetail,
+        responses=error_responses(400, 404, 409, 413, 422),
     )
     async def update_entity(
         entity_id: str,
