@@ -16,6 +16,7 @@ from bifrost.api import errors
 from bifrost.api.auth import require_token
 from bifrost.api.guard import RequestGuard
 from bifrost.api.routes import (
+    entities,
     executions,
     files,
     github,
@@ -60,6 +61,9 @@ def create_app(settings: Settings, lifespan: Lifespan) -> FastAPI:
     app.include_router(files.router, **protected)
     app.include_router(workflows.router, **protected)
     app.include_router(executions.router, **protected)
+    app.include_router(entities.forms, **protected)
+    app.include_router(entities.agents, **protected)
+    app.include_router(entities.apps, **protected)
     app.include_router(packages.router, **protected)
     app.include_router(jobs.router, **protected)
     app.include_router(github.router, **protected)

@@ -21,6 +21,7 @@ from bifrost import errors
 from bifrost.api.auth import require_token
 from bifrost.api.deps import Services, services
 from bifrost.api.errors import error_responses
+from bifrost.api.schemas import ReferenceInfo
 from bifrost.github.plan import Conflict
 from bifrost.github.preview import MergeInfo, Preview, compute_preview, file_diff
 from bifrost.github.session import connected
@@ -60,6 +61,19 @@ class OrphanEntry(BaseModel):
     path: str
     function_name: str
     name: str
+    used_by: list[ReferenceInfo] = Field(
+        description="Forms, agents, apps and workflows (static imports) that use it"
+    )
+
+
+class BrokenRefsEntry(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    kind: Literal["form", "agent", "app"]
+    id: str | None = Field(description="null: the entity arrives with this sync")
+    name: str
+    path: str
+    refs: list[str] = Field(description='"path::function"s that will name no workflow')
 
 
 class RenameEntry(BaseModel):
@@ -82,6 +96,9 @@ class SyncPreview(BaseModel):
     )
     renames: list[RenameEntry] = Field(
         description="Workflows that move with their function to another file (kept, not orphaned)"
+    )
+    broken_refs: list[BrokenRefsEntry] = Field(
+        description="Forms, agents and apps that will name missing workflows (never blocking)"
     )
     is_empty: bool = Field(description="Nothing to pull, push or resolve")
     remote_commit: str | None = Field(description="The branch's head (null: empty repository)")
@@ -150,6 +167,7 @@ def _shown(preview: Preview, synced_commit: str | None) -> SyncPreview:
             )
             for rename in preview.renames
         ],
+        broken_refs=[BrokenRefsEntry.model_validate(entry) for entry in preview.broken_refs],
         is_empty=plan.is_empty,
         remote_commit=preview.remote.commit_sha,
         synced_commit=synced_commit,
