@@ -98,7 +98,7 @@ def test_a_replaced_orphan_keeps_its_id_and_runs_the_new_function(cluster: Clust
         assert replaced.json()["is_orphaned"] is False
         assert execute(client, wid, customer="acme")["result"] == "new report for acme, 10 rows"
         # The target's own row is as it was, and runs the same function.
-        assert client.get(f"/api/workflows/{target['id']}").json() == target
+        assert client.get(f"/api/workflows/{target['id']}").json() == {**target, "used_by": []}
         assert execute(client, target["id"], customer="x")["result"] == "new report for x, 10 rows"
         # An edit of the target's file reaches both rows.
         put(client, "reports/new.py", CANDIDATES.replace(b"new report", b"newer report"))
