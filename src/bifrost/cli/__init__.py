@@ -1,15 +1,15 @@
 """The `bifrost` command: one sub-module per command group.
 
 ``server`` runs the system and ``objects`` tends its object store (their heavy imports happen
-inside each command); ``files``, ``run``, ``packages`` and ``github`` are clients of the HTTP API
-through :mod:`bifrost.cli.client`, which loads no server code, so they start fast.
+inside each command); ``files``, ``run``, ``packages``, ``github`` and ``sync`` are clients of
+the HTTP API through :mod:`bifrost.cli.client`, which loads no server code, so they start fast.
 """
 
 from __future__ import annotations
 
 import click
 
-from bifrost.cli import files, github, objects, packages, run, server
+from bifrost.cli import files, github, objects, packages, run, server, sync
 
 
 @click.group()
@@ -29,5 +29,6 @@ for command in (
     packages.app,
     github.app,
     objects.app,
+    sync.sync,
 ):
     app.add_command(command)

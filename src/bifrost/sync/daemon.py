@@ -1,0 +1,205 @@
+"""Automatic sync: the daemon every ``bifrost scheduler`` (and ``bifrost up``) runs.
+
+One scheduler leads at a time: the one holding the ``sync.leader`` lease
+(``bifrost.store.leases``, in the database every scheduler shares), renewed every third of
+``BIFROST_SYNC_LEASE_S``. The others try to take it every sixth of it, so when the leader dies
+another takes over at most ``BIFROST_SYNC_LEASE_S`` (plus one sixth) after its last renewal. Only
+the leader works:
+
+- every ``BIFROST_SYNC_INTERVAL_S``, or at once when the push webhook says the branch moved
+  (``github:push``), a GitHub poll: the preview (one free call while the branch has not moved:
+  the ref read carries its ETag), and when its safe part (``bifrost.github.auto``) has anything
+  to do, an automatic ``github.sync`` job in this process. What needs a decision waits, listed as
+  ``pending`` in the status, and holds back only its own paths;
+- every ``BIFROST_SYNC_RECONCILE_INTERVAL_S``, the ``modules``, ``requirements`` and ``objects``
+  targets.
+
+GitHub failures in a row (``BIFROST_SYNC_BREAKER_FAILURES``) open a circuit breaker: no GitHub
+call for ``BIFROST_SYNC_BREAKER_COOLDOWN_S``, then one trial that closes it or opens it again.
+The two leases are apart on purpose: ``BIFROST_SYNC_LEASE_S`` decides who polls,
+``BIFROST_GITHUB_SYNC_LEASE_S`` keeps two sync jobs (automatic or not) from running at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import timedelta
+
+from bifrost import errors
+from bifrost.context import Context
+from bifrost.github.auto import has_work, safe_part
+from bifrost.github.preview import compute_preview
+from bifrost.github.session import connected
+from bifrost.names import GITHUB_PUSH_CHANNEL, SYNC_LEADER_LEASE
+from bifrost.secrets import load_box, scrub
+from bifrost.store import leases, sync_state
+from bifrost.store.models import utcnow
+from bifrost.sync import github
+from bifrost.sync.run import run_target
+from bifrost.sync.status import breaker_state
+
+log = logging.getLogger(__name__)
+
+RECONCILED = ("modules", "requirements", "objects")
+DAEMON_USER = "sync-daemon"  # the jobs' created_by
+
+
+class SyncDaemon:
+    def __init__(self, ctx: Context, owner: str) -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings
+        self.owner = owner
+        self.leader = False
+        self.box = load_box(ctx.settings)
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        listening = asyncio.Event()
+        self._tasks = [
+            asyncio.ensure_future(self._lead()),
+            asyncio.ensure_future(self._listen(listening)),
+            asyncio.ensure_future(self._work()),
+        ]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(listening.wait(), 5.0)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.leader:  # let a standby take over at once rather than at the expiry
+            with contextlib.suppress(Exception):
+                held = await leases.holder(self.ctx.db, SYNC_LEADER_LEASE)
+                if held is not None and held.owner == self.owner:
+                    await leases.release(self.ctx.db, SYNC_LEADER_LEASE, self.owner, held.fence)
+        self.leader = False
+
+    # ---- leadership -------------------------------------------------------------------------
+
+    async def _lead(self) -> None:
+        ttl = self.settings.sync_lease_s
+        while True:
+            try:
+                await leases.acquire(self.ctx.db, SYNC_LEADER_LEASE, self.owner, ttl)
+                if not self.leader:
+                    log.info("automatic sync: %s leads", self.owner)
+                    self.leader = True
+                    self._wake.set()  # a new leader polls at once
+            except leases.LeaseHeld:
+                self.leader = False
+            except errors.Unavailable as exc:  # the database: try again; another may lead
+                log.warning("automatic sync: the leader lease was not renewed: %s", exc)
+                self.leader = False
+            await asyncio.sleep(ttl / 3 if self.leader else ttl / 6)
+
+    async def _listen(self, listening: asyncio.Event) -> None:
+        """Pushes the webhook saw: poll now instead of at the next interval."""
+        while True:
+            try:
+                async with self.ctx.events.subscribe(GITHUB_PUSH_CHANNEL) as inbox:
+                    listening.set()
+                    while True:
+                        await inbox.get()
+                        self._wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the bus went away: the polls go on meanwhile
+                log.warning("automatic sync: push events unavailable: %s", exc)
+                await asyncio.sleep(1.0)
+
+    # ---- work -------------------------------------------------------------------------------
+
+    async def _work(self) -> None:
+        github_due = reconcile_due = 0.0
+        while True:
+            now = time.monotonic()
+            if self.leader:
+                if self._wake.is_set() or now >= github_due:
+                    self._wake.clear()
+                    github_due = now + await self._poll_github()
+                if now >= reconcile_due:
+                    interval = self.settings.sync_reconcile_interval_s
+                    reconcile_due = now + interval
+                    await self._reconcile(interval)
+                pause = max(0.0, min(github_due, reconcile_due) - time.monotonic())
+            else:
+                github_due = reconcile_due = 0.0  # on taking over: at once
+                self._wake.clear()  # the leader answers pushes
+                pause = self.settings.sync_lease_s / 6
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), pause)
+
+    async def _schedule(self, target: str, in_s: float) -> None:
+        with contextlib.suppress(errors.BifrostError):
+            await sync_state.schedule(self.ctx.db, target, utcnow() + timedelta(seconds=in_s))
+
+    async def _reconcile(self, interval: float) -> None:
+        for target in RECONCILED:
+            try:
+                await run_target(self.ctx, target, {}, runner=self.owner, user=DAEMON_USER)
+            except Exception as exc:  # recorded in the status by run_target
+                log.warning("automatic sync of %s failed: %s", target, exc)
+            await self._schedule(target, interval)
+
+    async def _poll_github(self) -> float:
+        """One poll; the seconds until the next."""
+        interval = self.settings.sync_interval_s
+        try:
+            if not await github.is_connected(self.ctx.db):
+                return interval
+            rows = await sync_state.read_all(self.ctx.db)
+            row = rows.get(github.TARGET)
+            if breaker_state(row, self.settings.sync_breaker_failures, utcnow()) == "open":
+                assert row is not None and row.breaker_retry_at is not None
+                retry_at = sync_state.aware(row.breaker_retry_at)
+                assert retry_at is not None
+                wait = max(0.0, (retry_at - utcnow()).total_seconds())
+                await self._schedule(github.TARGET, wait)
+                return min(interval, wait) if wait > 0 else interval
+            await self._schedule(github.TARGET, interval)
+            await self._github_once()
+        except Exception as exc:
+            log.warning("automatic GitHub sync failed: %s", scrub(str(exc)))
+        return interval
+
+    async def _github_once(self) -> None:
+        ctx, settings = self.ctx, self.settings
+        push = settings.sync_auto_push
+        try:
+            async with connected(settings, ctx.db, self.box) as (connection, client):
+                preview = await compute_preview(
+                    client, ctx.db, ctx.objects, connection, concurrency=settings.github_concurrency
+                )
+        except errors.BifrostError as exc:
+            await sync_state.record_run(ctx.db, github.TARGET, result=None, error=exc.message)
+            if github.counts_for_breaker(exc):
+                await sync_state.breaker_failed(
+                    ctx.db,
+                    github.TARGET,
+                    threshold=settings.sync_breaker_failures,
+                    cooldown_s=settings.sync_breaker_cooldown_s,
+                )
+            raise
+        safe, held = safe_part(preview, push=push)
+        if not has_work(safe):
+            idle = {"auto": True, "idle": True, "commit": preview.remote.commit_sha}
+            await sync_state.record_run(
+                ctx.db, github.TARGET, result={**idle, "held": held}, error=None, pending=held
+            )
+            await sync_state.breaker_succeeded(ctx.db, github.TARGET)
+            return
+        try:
+            await github.run_here(
+                ctx,
+                {"auto": True, "auto_push": push},
+                runner_id=self.owner,
+                user=DAEMON_USER,
+            )
+        except errors.Conflict as exc:  # another sync is running: the next poll comes soon
+            log.info("automatic GitHub sync deferred: %s", exc.message)
