@@ -84,6 +84,7 @@ async def breaker_failed(
         row.breaker_failures = (row.breaker_failures or 0) + 1
         if row.breaker_failures >= threshold:
             row.breaker_retry_at = utcnow() + timedelta(seconds=cooldown_s)
+            row.next_run_at = row.breaker_retry_at  # the trial
 
     return await update(db, target, change)
 

@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bifrost import errors
 from bifrost.context import Context
@@ -136,8 +136,11 @@ class SyncDaemon:
                 await asyncio.wait_for(self._wake.wait(), pause)
 
     async def _schedule(self, target: str, in_s: float) -> None:
+        await self._schedule_at(target, utcnow() + timedelta(seconds=in_s))
+
+    async def _schedule_at(self, target: str, when: datetime) -> None:
         with contextlib.suppress(errors.BifrostError):
-            await sync_state.schedule(self.ctx.db, target, utcnow() + timedelta(seconds=in_s))
+            await sync_state.schedule(self.ctx.db, target, when)
 
     async def _reconcile(self, interval: float) -> None:
         for target in RECONCILED:
@@ -160,7 +163,7 @@ class SyncDaemon:
                 retry_at = sync_state.aware(row.breaker_retry_at)
                 assert retry_at is not None
                 wait = max(0.0, (retry_at - utcnow()).total_seconds())
-                await self._schedule(github.TARGET, wait)
+                await self._schedule_at(github.TARGET, retry_at)
                 return min(interval, wait) if wait > 0 else interval
             await self._schedule(github.TARGET, interval)
             await self._github_once()
