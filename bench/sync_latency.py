@@ -20,6 +20,7 @@ import argparse
 import hashlib
 import hmac
 import json
+import random
 import statistics
 import time
 
@@ -80,7 +81,10 @@ class Deployment:
         body = answer.json()
         return body.get("result") if body.get("status") == "success" else None
 
-    def sample(self, value: int, *, webhook: bool, timeout_s: float) -> float:
+    def sample(self, value: int, *, webhook: bool, timeout_s: float, jitter_s: float) -> float:
+        """``jitter_s``: a random pause first, so polling samples do not all start right after
+        the poll that ended the previous one."""
+        time.sleep(random.uniform(0, jitter_s))
         sha = self.fake.commit(REPOSITORY, {"shared/value.py": value_module(value)})
         started = time.perf_counter()
         if webhook:
@@ -116,7 +120,12 @@ def run(kind: str, *, webhook: bool, samples: int, poll_interval: float) -> list
                 assert deployment.execute() == 0
                 timeout = 30.0 if webhook else poll_interval * 3 + 30
                 return [
-                    deployment.sample(i, webhook=webhook, timeout_s=timeout)
+                    deployment.sample(
+                        i,
+                        webhook=webhook,
+                        timeout_s=timeout,
+                        jitter_s=0 if webhook else poll_interval,
+                    )
                     for i in range(1, samples + 1)
                 ]
         finally:

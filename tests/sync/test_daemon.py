@@ -64,6 +64,14 @@ async def test_safe_changes_arrive_and_a_decision_waits(
     there = fake_github.files(github_repo)["notes/b.txt"].content
     assert there == b"edited there\n"  # not pushed: auto-push is off
 
+    await until(lambda: (status(api)["github"]["last_result"] or {}).get("idle") is True)
+    fake_github.reset_requests()  # idle polls from here on: one conditional ref read each
+    await until(lambda: len(fake_github.requests()) >= 3)
+    polls = [(r["method"], r["path"], r["status"]) for r in fake_github.requests()]
+    ref = f"/repos/{github_repo}/git/ref/heads/main"
+    assert {(m, p.removeprefix("/api/v3")) for m, p, _ in polls} == {("GET", ref)}, polls
+    assert {status for *_, status in polls if status is not None} == {304}, polls
+
 
 async def test_the_breaker_opens_on_failures_and_closes_after_the_cooldown(
     api, store, fake_github: FakeGitHub, github_repo: str

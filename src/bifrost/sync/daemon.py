@@ -7,9 +7,10 @@ another takes over at most ``BIFROST_SYNC_LEASE_S`` (plus one sixth) after its l
 the leader works:
 
 - every ``BIFROST_SYNC_INTERVAL_S``, or at once when the push webhook says the branch moved
-  (``github:push``), a GitHub poll: the preview (one free call while the branch has not moved:
-  the ref read carries its ETag), and when its safe part (``bifrost.github.auto``) has anything
-  to do, an automatic ``github.sync`` job in this process. What needs a decision waits, listed as
+  (``github:push``), a GitHub poll: the ref read (one free call while the branch has not moved:
+  it carries its ETag); when the branch or the workspace moved since the last idle poll, the
+  preview, and when its safe part (``bifrost.github.auto``) has anything to do, an automatic
+  ``github.sync`` job in this process. What needs a decision waits, listed as
   ``pending`` in the status, and holds back only its own paths;
 - every ``BIFROST_SYNC_RECONCILE_INTERVAL_S``, the ``modules``, ``requirements`` and ``objects``
   targets.
@@ -32,10 +33,12 @@ from bifrost import errors
 from bifrost.context import Context
 from bifrost.github.auto import has_work, safe_part
 from bifrost.github.preview import compute_preview
+from bifrost.github.remote import read_remote
 from bifrost.github.session import connected
 from bifrost.names import GITHUB_PUSH_CHANNEL, SYNC_LEADER_LEASE
 from bifrost.secrets import load_box, scrub
 from bifrost.store import leases, sync_state
+from bifrost.store.files import current_generation
 from bifrost.store.models import utcnow
 from bifrost.sync import github
 from bifrost.sync.run import run_target
@@ -56,6 +59,11 @@ class SyncDaemon:
         self.box = load_box(ctx.settings)
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        # (repository, branch, remote head, workspace generation) of the last poll that found
+        # nothing to do: while none of them moves, a poll is the ref read alone, even with
+        # decisions pending (whose preview would read their blobs again).
+        self._idle: tuple[str, str, str | None, int] | None = None
+        self._idle_result: dict[str, object] = {}
 
     async def start(self) -> None:
         listening = asyncio.Event()
@@ -176,6 +184,22 @@ class SyncDaemon:
         push = settings.sync_auto_push
         try:
             async with connected(settings, ctx.db, self.box) as (connection, client):
+                remote = await read_remote(
+                    client,
+                    ctx.db,
+                    connection.repository,
+                    connection.branch,
+                    concurrency=settings.github_concurrency,
+                )
+                async with ctx.db.read() as session:
+                    generation = await current_generation(session)
+                seen = (connection.repository, connection.branch, remote.commit_sha, generation)
+                if seen == self._idle:
+                    await sync_state.record_run(
+                        ctx.db, github.TARGET, result=self._idle_result, error=None
+                    )
+                    await sync_state.breaker_succeeded(ctx.db, github.TARGET)
+                    return
                 preview = await compute_preview(
                     client, ctx.db, ctx.objects, connection, concurrency=settings.github_concurrency
                 )
@@ -191,12 +215,14 @@ class SyncDaemon:
             raise
         safe, held = safe_part(preview, push=push)
         if not has_work(safe):
-            idle = {"auto": True, "idle": True, "commit": preview.remote.commit_sha}
+            idle = {"auto": True, "idle": True, "commit": preview.remote.commit_sha, "held": held}
             await sync_state.record_run(
-                ctx.db, github.TARGET, result={**idle, "held": held}, error=None, pending=held
+                ctx.db, github.TARGET, result=idle, error=None, pending=held
             )
             await sync_state.breaker_succeeded(ctx.db, github.TARGET)
+            self._idle, self._idle_result = seen, idle
             return
+        self._idle = None
         try:
             await github.run_here(
                 ctx,
