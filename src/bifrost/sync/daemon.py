@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 
 RECONCILED = ("modules", "requirements", "objects")
 DAEMON_USER = "sync-daemon"  # the jobs' created_by
+RETRY_PUSH_S = 1.0  # a push seen while another sync ran is tried again this soon
 
 
 class SyncDaemon:
@@ -58,6 +59,8 @@ class SyncDaemon:
         self.leader = False
         self.box = load_box(ctx.settings)
         self._wake = asyncio.Event()
+        self._pushed = False  # the webhook saw the branch move: the next poll syncs at once
+        self._retry_soon = False
         self._tasks: list[asyncio.Task[None]] = []
         # (repository, branch, remote head, workspace generation) of the last poll that found
         # nothing to do: while none of them moves, a poll is the ref read alone, even with
@@ -114,6 +117,7 @@ class SyncDaemon:
                     listening.set()
                     while True:
                         await inbox.get()
+                        self._pushed = True
                         self._wake.set()
             except asyncio.CancelledError:
                 raise
@@ -174,14 +178,24 @@ class SyncDaemon:
                 await self._schedule_at(github.TARGET, retry_at)
                 return min(interval, wait) if wait > 0 else interval
             await self._schedule(github.TARGET, interval)
-            await self._github_once()
+            pushed, self._pushed = self._pushed, False
+            await self._github_once(pushed=pushed)
         except Exception as exc:
             log.warning("automatic GitHub sync failed: %s", scrub(str(exc)))
+        if self._retry_soon:
+            self._retry_soon = False
+            return min(interval, RETRY_PUSH_S)
         return interval
 
-    async def _github_once(self) -> None:
+    async def _github_once(self, *, pushed: bool = False) -> None:
+        """``pushed``: the webhook said the branch moved, so the job is started without a
+        preview here first (the job works out its own, and does nothing if nothing is safe)."""
         ctx, settings = self.ctx, self.settings
         push = settings.sync_auto_push
+        if pushed:
+            self._idle = None
+            await self._run_job(push, pushed=True)
+            return
         try:
             async with connected(settings, ctx.db, self.box) as (connection, client):
                 remote = await read_remote(
@@ -223,12 +237,18 @@ class SyncDaemon:
             self._idle, self._idle_result = seen, idle
             return
         self._idle = None
+        await self._run_job(push)
+
+    async def _run_job(self, push: bool, *, pushed: bool = False) -> None:
         try:
             await github.run_here(
-                ctx,
+                self.ctx,
                 {"auto": True, "auto_push": push},
                 runner_id=self.owner,
                 user=DAEMON_USER,
             )
-        except errors.Conflict as exc:  # another sync is running: the next poll comes soon
+        except errors.Conflict as exc:  # another sync is running
             log.info("automatic GitHub sync deferred: %s", exc.message)
+            if pushed:  # that sync may have started before the push: try again shortly
+                self._pushed = True
+                self._retry_soon = True
