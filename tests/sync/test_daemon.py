@@ -17,6 +17,7 @@ WORKFLOW = b"from bifrost import workflow\n\n\n@workflow\ndef hello():\n    retu
 def cluster_env(fake_github: FakeGitHub) -> dict[str, str]:
     return {
         "BIFROST_GITHUB_API_URL": fake_github.url,
+        "BIFROST_SYNC_AUTO": "true",
         "BIFROST_GITHUB_MAX_RETRIES": "0",
         "BIFROST_SYNC_INTERVAL_S": "0.3",
         "BIFROST_SYNC_RECONCILE_INTERVAL_S": "3600",

@@ -28,6 +28,7 @@ def schedulers(backend, fake_github: FakeGitHub, tmp_path) -> Iterator[Cluster]:
     logs.mkdir()
     env = {
         "BIFROST_GITHUB_API_URL": fake_github.url,
+        "BIFROST_SYNC_AUTO": "true",
         "BIFROST_SYNC_INTERVAL_S": "0.3",
         "BIFROST_SYNC_LEASE_S": str(LEASE_S),
         "BIFROST_SYNC_RECONCILE_INTERVAL_S": "3600",

@@ -22,6 +22,7 @@ SECRET = "webhook-secret-for-tests"
 def cluster_env(fake_github: FakeGitHub) -> dict[str, str]:
     return {
         "BIFROST_GITHUB_API_URL": fake_github.url,
+        "BIFROST_SYNC_AUTO": "true",
         "BIFROST_GITHUB_WEBHOOK_SECRET": SECRET,
         "BIFROST_SYNC_INTERVAL_S": "3600",
         "BIFROST_SYNC_RECONCILE_INTERVAL_S": "3600",
