@@ -32,7 +32,9 @@ async def github_webhook(request: Request, svc: Services = Depends(services)) ->
         return {"ok": True, "event": "ping"}
     if event != "push":
         return {"ok": True, "event": event, "synced": False, "reason": "only push is acted on"}
-    outcome = await webhook.on_push(svc.db, svc.events, webhook.payload(body))
-    if outcome["synced"] and not svc.settings.sync_auto:
+    push = webhook.payload(body)
+    if not svc.settings.sync_auto:
         outcome = {"synced": False, "reason": "automatic sync is off (BIFROST_SYNC_AUTO)"}
+    else:
+        outcome = await webhook.on_push(svc.db, svc.events, push)
     return JSONResponse({"ok": True, "event": "push", **outcome}, status_code=202)
