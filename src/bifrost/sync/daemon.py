@@ -104,7 +104,7 @@ class SyncDaemon:
                     self._wake.set()  # a new leader polls at once
             except leases.LeaseHeld:
                 self.leader = False
-            except errors.Unavailable as exc:  # the database: try again; another may lead
+            except Exception as exc:  # the database: try again; another may lead meanwhile
                 log.warning("automatic sync: the leader lease was not renewed: %s", exc)
                 self.leader = False
             await asyncio.sleep(ttl / 3 if self.leader else ttl / 6)
@@ -128,6 +128,16 @@ class SyncDaemon:
     # ---- work -------------------------------------------------------------------------------
 
     async def _work(self) -> None:
+        while True:
+            try:
+                await self._work_loop()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # never let one bad round end automatic sync
+                log.exception("automatic sync: a round failed; going on")
+                await asyncio.sleep(self.settings.sync_lease_s / 6)
+
+    async def _work_loop(self) -> None:
         github_due = reconcile_due = 0.0
         while True:
             now = time.monotonic()
