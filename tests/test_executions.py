@@ -78,3 +78,18 @@ async def test_a_workflow_gone_from_its_file_cannot_run(store) -> None:
     with pytest.raises(Conflict, match="no longer in its file"):
         await prepare(store.db, wid, {}, timeout_s=5, max_timeout_s=3600, memory_mb=256)
     assert await _count(store) == 0
+
+
+async def test_one_workflows_runs_newest_first_page_by_page(store) -> None:
+    hello = (await store.files.write("workflows/hello.py", HELLO)).workflows[0].id
+    other = (await store.files.write("workflows/other.py", HELLO)).workflows[0].id
+    made = {hello: [], other: []}
+    for wid in (hello, other, hello, hello, other):
+        record, _ = await prepare(store.db, wid, {}, timeout_s=5, max_timeout_s=3600, memory_mb=1)
+        made[wid].append(record.id)
+    first = await executions.recent(store.db, workflow_id=hello, limit=2)
+    rest = await executions.recent(store.db, workflow_id=hello, cursor=first.next_cursor)
+    assert [e.id for e in first.items + rest.items] == made[hello][::-1]
+    assert rest.next_cursor is None
+    assert await executions.recent(store.db, workflow_id="nope") == executions.Page([], None)
+    assert len((await executions.recent(store.db)).items) == 5

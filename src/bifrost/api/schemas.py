@@ -302,6 +302,12 @@ class CreateRepositoryRequest(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     private: StrictBool = True
     description: str | None = Field(None, max_length=350)
+    token: str | None = Field(
+        None,
+        min_length=1,
+        max_length=512,
+        description="Create with this token, not stored (before connecting); null: the stored one",
+    )
 
 
 class GitHubBranch(BaseModel):

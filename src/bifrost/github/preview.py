@@ -190,3 +190,28 @@ def _merge_info(conflict: Conflict, local: bytes | None, blobs: dict[str, bytes]
         conflict.path, local, merged, old_side="local", new_side="merged"
     )
     return MergeInfo(mergeable=True, merged=merged, diff=diff, merged_diff=merged_diff)
+
+
+async def file_diff(
+    client: GitHubClient,
+    db: Database,
+    objects: ObjectStore,
+    connection: Connection,
+    path: str,
+    *,
+    local_sha: str | None,
+    remote_sha: str | None,
+    outgoing: bool = False,
+) -> str | None:
+    """One preview entry's unified diff (an absent side is empty), or None when a side is
+    binary: local -> remote for what the pull brings, remote -> local for what the push sends.
+    The page asks for it when a user opens an incoming or outgoing file, so a preview of
+    thousands of files fetches no blob it would not show. Conflict if the local file changed
+    since the preview."""
+    local = b""
+    if local_sha is not None:
+        local = (await github_state.contents(db, objects, {path: local_sha}))[path]
+    remote = b"" if remote_sha is None else await client.blob(connection.repository, remote_sha)
+    if outgoing:
+        return merge.unified_diff(path, remote, local, old_side="remote", new_side="local")
+    return merge.unified_diff(path, local, remote, old_side="local", new_side="remote")

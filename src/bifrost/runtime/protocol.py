@@ -53,10 +53,35 @@ class ExecutionOutcome:
 
 @dataclass
 class Snapshot:
-    """One generation of the workspace: workspace-relative path -> sha256 hex of the content."""
+    """One generation of the workspace: workspace-relative path -> sha256 hex of the content.
+
+    ``base`` and ``changes``, when set, say how ``manifest`` follows from generation ``base``
+    (path -> new sha256, or None for a path that went away), so a template holding ``base`` is
+    taught only the change. They are a shortcut, never the truth: ``manifest`` is always whole.
+    """
 
     generation: int
     manifest: dict[str, str]
+    base: int | None = None
+    changes: dict[str, str | None] | None = None
+
+
+def diff(old: dict[str, str], new: dict[str, str]) -> dict[str, str | None]:
+    """The changes that turn manifest ``old`` into ``new`` (path -> sha256, None: removed)."""
+    changes: dict[str, str | None] = {p: s for p, s in new.items() if old.get(p) != s}
+    changes.update((p, None) for p in old.keys() - new.keys())
+    return changes
+
+
+def apply(manifest: dict[str, str], changes: dict[str, str | None]) -> dict[str, str]:
+    """A new manifest: ``manifest`` (left untouched) with ``changes`` applied."""
+    out = dict(manifest)
+    for path, sha in changes.items():
+        if sha is None:
+            out.pop(path, None)
+        else:
+            out[path] = sha
+    return out
 
 
 class CodeSource(Protocol):

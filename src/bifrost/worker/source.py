@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from bifrost.cache.base import ModuleCache
-from bifrost.runtime.protocol import Snapshot
+from bifrost.runtime.protocol import Snapshot, diff
 
 
 class CacheCodeSource:
@@ -21,8 +23,16 @@ class CacheCodeSource:
         last = self._last
         if last is not None and last.generation >= min_generation:
             return last
-        self._last = await self.cache.snapshot(min_generation)
-        return self._last
+        fresh = await self.cache.snapshot(min_generation)
+        newer = last is not None and fresh.generation > last.generation
+        if last is not None and newer and fresh.base != last.generation:
+            # Read whole (Redis, a rebuild) or more than one change on: the change since the
+            # manifest this worker last handed out, so its template is still taught only that.
+            fresh = dataclasses.replace(
+                fresh, base=last.generation, changes=diff(last.manifest, fresh.manifest)
+            )
+        self._last = fresh
+        return fresh
 
     async def blob(self, sha256: str) -> bytes | None:
         return await self.cache.blob(sha256)

@@ -13,14 +13,14 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from bifrost.api.auth import require_token
 from bifrost.api.deps import Services, services
 from bifrost.api.errors import error_responses
 from bifrost.github.plan import Conflict
-from bifrost.github.preview import MergeInfo, Preview, compute_preview
+from bifrost.github.preview import MergeInfo, Preview, compute_preview, file_diff
 from bifrost.github.session import connected
 from bifrost.sync.github import start_job
 
@@ -80,6 +80,40 @@ async def preview_sync(svc: Services = Depends(services)) -> SyncPreview:
             concurrency=svc.settings.github_concurrency,
         )
     return _shown(preview, connection.synced_commit)
+
+
+GIT_SHA = r"^[0-9a-f]{40}$"
+
+
+class FileDiff(BaseModel):
+    path: str
+    diff: str | None = Field(
+        description="Unified diff (incoming: local -> remote, outgoing: remote -> local); "
+        "null when a side is binary"
+    )
+
+
+@router.get("/sync/diff", response_model=FileDiff, responses=error_responses(404, 409, 422, 503))
+async def preview_diff(
+    path: str = Query(min_length=1, max_length=1000),
+    local_sha: str | None = Query(None, pattern=GIT_SHA, description="The entry's local_sha"),
+    remote_sha: str | None = Query(None, pattern=GIT_SHA, description="The entry's remote_sha"),
+    side: Literal["incoming", "outgoing"] = Query("incoming", description="to_pull or to_push"),
+    svc: Services = Depends(services),
+) -> FileDiff:
+    """The diff of one incoming or outgoing file of the preview (conflicts carry theirs)."""
+    async with connected(svc.settings, svc.db, svc.secrets) as (connection, client):
+        diff = await file_diff(
+            client,
+            svc.db,
+            svc.files.objects,
+            connection,
+            path,
+            local_sha=local_sha,
+            remote_sha=remote_sha,
+            outgoing=side == "outgoing",
+        )
+    return FileDiff(path=path, diff=diff)
 
 
 def _shown(preview: Preview, synced_commit: str | None) -> SyncPreview:
