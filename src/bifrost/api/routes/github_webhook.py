@@ -20,7 +20,10 @@ from bifrost.sync import webhook
 router = APIRouter(prefix="/api/github", tags=["github"])
 
 
-@router.post("/webhook", responses=error_responses(401, 413, 422))
+ACCEPTED = {202: {"description": "A push: automatic sync woken, or the push ignored (why)"}}
+
+
+@router.post("/webhook", responses={**ACCEPTED, **error_responses(401, 413, 422)})
 async def github_webhook(request: Request, svc: Services = Depends(services)) -> Any:
     body = await request.body()
     try:
