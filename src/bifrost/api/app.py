@@ -21,9 +21,11 @@ from bifrost.api.routes import (
     files,
     github,
     github_sync,
+    github_webhook,
     health,
     jobs,
     packages,
+    sync,
     workflows,
     ws,
 )
@@ -68,6 +70,8 @@ def create_app(settings: Settings, lifespan: Lifespan) -> FastAPI:
     app.include_router(jobs.router, **protected)
     app.include_router(github.router, **protected)
     app.include_router(github_sync.router, **protected)
+    app.include_router(github_webhook.router)  # public: the signature is its check
+    app.include_router(sync.router, **protected)
     app.include_router(ws.router)
 
     app.mount("/assets", StaticFiles(directory=STATIC / "assets"), name="assets")

@@ -311,3 +311,22 @@ class Lease(Base):
     owner: Mapped[str] = mapped_column(String(255))
     fence: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SyncState(Base):
+    """One row per sync target (``bifrost.sync``): what its last run did, when the next is due,
+    the decisions waiting and the circuit breaker, shared by every process."""
+
+    __tablename__ = "sync_status"
+
+    target: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    next_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    pending: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    breaker_failures: Mapped[int] = mapped_column(Integer, default=0)
+    breaker_retry_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )

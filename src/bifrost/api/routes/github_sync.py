@@ -10,14 +10,12 @@ and its events are on ``git:<job_id>`` at `/api/ws`.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import asdict
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from bifrost import errors
 from bifrost.api.auth import require_token
 from bifrost.api.deps import Services, services
 from bifrost.api.errors import error_responses
@@ -25,10 +23,7 @@ from bifrost.api.schemas import ReferenceInfo
 from bifrost.github.plan import Conflict
 from bifrost.github.preview import MergeInfo, Preview, compute_preview, file_diff
 from bifrost.github.session import connected
-from bifrost.github.sync import running_message
-from bifrost.jobs.runner import finished
-from bifrost.names import GITHUB_SYNC_JOB, GITHUB_SYNC_LEASE
-from bifrost.store import leases
+from bifrost.sync.github import start_job
 
 router = APIRouter(prefix="/api/github", tags=["github"])
 
@@ -210,26 +205,5 @@ async def start_sync(
 ) -> SyncStarted:
     """Start a sync of what the preview shows now; 409 while another sync runs. The lease is
     taken here for the new job, so of two requests at once exactly one starts a sync."""
-    job_id = uuid.uuid4().hex
-    ttl_s = svc.settings.github_sync_lease_s
-    try:
-        fence = await leases.acquire(svc.db, GITHUB_SYNC_LEASE, job_id, ttl_s)
-    except leases.LeaseHeld as exc:
-        if not await _over(svc, exc.holder):
-            raise errors.Conflict(running_message(exc.holder)) from exc
-        # Its job was closed (its process died): no need to wait for the lease to expire.
-        fence = await leases.acquire(svc.db, GITHUB_SYNC_LEASE, job_id, ttl_s, replace=exc.holder)
-    try:
-        await svc.jobs.start(GITHUB_SYNC_JOB, body.model_dump(), job_id=job_id, created_by=user)
-    except BaseException:
-        await leases.release(svc.db, GITHUB_SYNC_LEASE, job_id, fence)
-        raise
-    return SyncStarted(job_id=job_id)
-
-
-async def _over(svc: Services, job_id: str) -> bool:
-    """Whether the lease holder's job is recorded as finished (a crash closes it as failed)."""
-    try:
-        return finished(await svc.jobs.get(job_id))
-    except errors.NotFound:
-        return False
+    params = {**body.model_dump(), "auto": False}
+    return SyncStarted(job_id=await start_job(svc.db, svc.settings, svc.jobs, params, user=user))
