@@ -128,6 +128,14 @@ def test_a_form_rendered_and_submitted(browser, site: Cluster) -> None:
     expect(result).to_contain_text("success")
     expect(result.locator("pre.result")).to_contain_text("WELCOME ADA IN BLUE WELCOME ADA IN BLUE")
 
+    with site.client() as client:  # a refusal: the server's own words, next to the form
+        workflow = client.get("/api/workflows", params={"path": "formflows/welcome.py"}).json()
+        welcome = next(w for w in workflow["items"] if w["name"] == "welcome")
+        assert client.post(f"/api/workflows/{welcome['id']}/deactivate").status_code == 200
+    page.click("#form-submit")
+    expect(page.locator("#form-message[role=alert]")).to_contain_text("activate it first")
+    expect(page.locator("#form-result")).to_have_count(0)
+
 
 def test_health_shows_the_sync_status_with_pending_decisions(browser, site: Cluster) -> None:
     held = [{"path": "workflows/held.py", "reason": "changed here and there", "workflows": []}]
