@@ -75,10 +75,16 @@ def test_an_orphan_replaced_in_the_dialog(browser, site: Cluster) -> None:
     expect(replace).to_be_visible()
     expect(dialog.locator("#replacements")).to_contain_text("exact")
     check(page, "orphan-dialog")
+    with site.client() as client:  # the path holds a file again: Recreate is refused
+        assert client.put("/api/files/orphans/old_tally.py", content=b"X = 1\n").status_code == 200
+    dialog.locator("#orphan-recreate").click()
+    expect(dialog.locator("#orphan-message[role=alert]")).to_contain_text("orphans/old_tally.py")
     replace.focus()
     page.keyboard.press("Enter")  # the keyboard alone
     expect(dialog).to_have_count(0)
     expect(page.locator("#workflow-detail")).not_to_contain_text("orphaned")
+    expect(page.locator("#workflow-name")).to_be_focused()
+    expect(page.locator("#orphaned")).to_be_hidden()
 
     with site.client() as client:
         detail = client.get(f"/api/workflows/{orphan_id}").json()

@@ -56,6 +56,7 @@ function dialogFor(workflow, ctx) {
       dialog.close();
       dialog.remove();
       await ctx.reload(workflow.id);
+      document.getElementById("workflow-name")?.focus(); // the dialog's opener is gone
     } catch (error) {
       say(message, error.message, "error"); // the server's own detail (a 409, a 422)
     }

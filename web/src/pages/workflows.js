@@ -138,7 +138,7 @@ export default {
           h("td", {}, p.has_default ? JSON.stringify(p.default) : "required"))))) : null;
       const actions = workflowActions.map((action) => action(workflow, { reload })).filter(Boolean);
       fill(detail, h("section", { class: "card", "aria-labelledby": "workflow-name" },
-        h("h2", { id: "workflow-name" }, workflow.name),
+        h("h2", { id: "workflow-name", tabindex: "-1" }, workflow.name),
         h("p", {}, h("code", {}, `${workflow.path}:${workflow.function_name}`), " ",
           badge(workflow.kind, "entity"),
           workflow.is_orphaned ? badge("orphaned", "orphaned") : null,
