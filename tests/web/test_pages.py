@@ -106,8 +106,8 @@ def test_a_wrong_token_is_refused_with_the_server_message(browser, site: Cluster
 def test_the_keyboard_alone_reaches_every_page(browser, site: Cluster) -> None:
     page = sign_in(browser, site.urls[0])
     seen = []
-    for _ in range(12):
-        if len(seen) == 5:
+    for _ in range(14):
+        if len(seen) == 6:
             break
         page.keyboard.press("Tab")
         focused = page.evaluate(
@@ -120,7 +120,7 @@ def test_the_keyboard_alone_reaches_every_page(browser, site: Cluster) -> None:
             page.wait_for_selector(f"#page-{focused['page']}")
             seen.append(focused["page"])
             page.focus(f"nav a[data-page='{focused['page']}']")
-    assert seen == ["files", "workflows", "packages", "source-control", "health"]
+    assert seen == ["files", "workflows", "forms", "packages", "source-control", "health"]
 
 
 def test_the_page_and_its_bundle_need_no_token_and_set_a_strict_policy(site: Cluster) -> None:

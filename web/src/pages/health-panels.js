@@ -1,6 +1,7 @@
 // The panels of the Health page, each (health, ctx) -> Node | null. The sync status (issue 10:
 // GET /api/sync/status, the daemon's pending decisions) is one more module appended here.
 import { h, badge } from "../dom.js";
+import { syncStatus } from "./sync-status.js";
 
 function ago(seconds) {
   if (!seconds) return "never";
@@ -45,4 +46,4 @@ export function workers(health) {
   })) : h("p", {}, "No worker is running: executions and package installs wait."));
 }
 
-export const healthPanels = [database, cache, workers];
+export const healthPanels = [database, cache, workers, syncStatus];

@@ -3,8 +3,9 @@
 // here and one line in this list.
 import files from "./files.js";
 import workflows from "./workflows.js";
+import forms from "./forms.js";
 import packages from "./packages.js";
 import sourceControl from "./source-control.js";
 import health from "./health.js";
 
-export const pages = [files, workflows, packages, sourceControl, health];
+export const pages = [files, workflows, forms, packages, sourceControl, health];

@@ -1,5 +1,6 @@
 // Extra actions on a workflow's detail, each (workflow, ctx) -> Node | null, rendered in the
-// order listed. The orphan dialog (issue 9: recreate, deactivate, compatible replacements)
-// plugs in here: a module exporting such a function for workflows with is_orphaned, appended to
-// this list.
-export const workflowActions = [];
+// order listed; ctx.reload(id) reloads the page showing that workflow. The orphan dialog
+// (recreate, deactivate, compatible replacements) and what uses the workflow plug in here.
+import { orphanDialog, activate, usedBy } from "./orphans.js";
+
+export const workflowActions = [orphanDialog, activate, usedBy];

@@ -5,6 +5,7 @@ import { h, fill, say, badge, field, duration, when } from "../dom.js";
 import { getJson, sendJson, listAll } from "../api.js";
 import { live } from "../live.js";
 import { workflowActions } from "./workflow-actions.js";
+import { orphanedSection } from "./orphans.js";
 
 const FINISHED = new Set(["success", "failed", "timeout", "cancelled"]);
 
@@ -89,7 +90,8 @@ export default {
     const detail = h("div", { id: "workflow-detail" });
     const message = h("p", { class: "message" });
     const unsubscribes = [];
-    fill(root, h("h1", {}, "Workflows"), message,
+    const orphaned = h("div", { id: "orphaned-slot" });
+    fill(root, h("h1", {}, "Workflows"), message, orphaned,
       h("div", { class: "split" }, h("section", { class: "card", "aria-label": "All workflows" }, list),
         detail));
 
@@ -136,7 +138,7 @@ export default {
           h("td", {}, p.has_default ? JSON.stringify(p.default) : "required"))))) : null;
       const actions = workflowActions.map((action) => action(workflow, { reload })).filter(Boolean);
       fill(detail, h("section", { class: "card", "aria-labelledby": "workflow-name" },
-        h("h2", { id: "workflow-name" }, workflow.name),
+        h("h2", { id: "workflow-name", tabindex: "-1" }, workflow.name),
         h("p", {}, h("code", {}, `${workflow.path}:${workflow.function_name}`), " ",
           badge(workflow.kind, "entity"),
           workflow.is_orphaned ? badge("orphaned", "orphaned") : null,
@@ -149,7 +151,8 @@ export default {
       await loadHistory();
     }
 
-    async function reload() {
+    async function reload(selected = argument) {
+      fill(orphaned, orphanedSection());
       try {
         const workflows = await listAll("/api/workflows", { include_inactive: true });
         fill(list, workflows.length ? workflows.map((w) => h("li", {},
@@ -158,7 +161,7 @@ export default {
           w.is_orphaned ? badge("orphaned", "orphaned") : null,
           w.is_active ? null : badge("inactive", "inactive"))) :
           h("li", {}, "No workflows: write a function decorated with @workflow in a .py file."));
-        const chosen = workflows.find((w) => w.id === argument) || workflows[0];
+        const chosen = workflows.find((w) => w.id === selected) || workflows[0];
         if (chosen) await show(chosen);
       } catch (error) {
         say(message, error.message, "error");
