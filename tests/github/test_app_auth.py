@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import jwt
@@ -27,6 +28,7 @@ from bifrost.secrets import REDACTED, scrub
 from bifrost.testing.fake_github.control import FakeGitHub
 from tests.github.conftest import FAKE_LOGIN
 from tests.github.sync_helpers import put, start, wait
+from tests.github.test_cli_github import bifrost, ok
 from tests.security.test_github_secrets import database_text
 from tests.serving import Cluster
 
@@ -253,6 +255,7 @@ def test_a_full_sync_as_an_app_leaks_no_secret(
     app_key: tuple[str, str],
     installation: int,
     github_repo: str,
+    tmp_path: Path,
 ) -> None:
     private = app_key[0]
     key_lines = [line for line in private.splitlines() if not line.startswith("-----")]
@@ -266,8 +269,14 @@ def test_a_full_sync_as_an_app_leaks_no_secret(
         body = {"repository": github_repo, "branch": "main", "app_id": str(app_id)}
         body["private_key"] = private
         assert call("POST", "/api/github/validate", json=body).json()["login"].endswith("[bot]")
-        configured = call("POST", "/api/github/configure", json=body)
-        assert configured.status_code == 200, configured.text
+        key_file = tmp_path / "app.pem"
+        key_file.write_text(private)
+        connect = ["connect", "-r", github_repo, "--app-id", str(app_id)]
+        out = ok(bifrost(cluster, *connect, "--private-key-file", str(key_file)))
+        assert f"as GitHub App {app_id} (installation {installation})" in out, out
+        status = ok(bifrost(cluster, "status"))
+        assert f"GitHub App {app_id}, installation {installation}" in status
+        printed = out + status
         config = call("GET", "/api/github/config").json()
         assert (config["auth"], config["app_id"], config["installation_id"]) == (
             "app",
@@ -295,6 +304,7 @@ def test_a_full_sync_as_an_app_leaks_no_secret(
         )
         assert again.json()["auth"] == "app", again.text
 
+    assert "ghs_" not in printed and not any(line in printed for line in key_lines)
     for answer in answers:
         assert "ghs_" not in answer.text and "PRIVATE KEY" not in answer.text, answer.text
         assert not any(line in answer.text for line in key_lines)

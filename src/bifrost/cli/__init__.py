@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from bifrost.cli import files, github, objects, packages, run, server
+from bifrost.cli import files, github, migrate, objects, packages, run, server
 
 
 @click.group()
@@ -24,6 +24,7 @@ for command in (
     server.worker,
     server.scheduler,
     server.export,
+    migrate.migrate,
     run.run,
     files.app,
     packages.app,
