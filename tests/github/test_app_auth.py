@@ -4,6 +4,8 @@ says what to fix, and a full sync as an app with no secret in any answer, log or
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -313,3 +315,32 @@ def test_a_full_sync_as_an_app_leaks_no_secret(
     cluster.stop()
     logs = cluster.logs()
     assert "ghs_" not in logs and not any(line in logs for line in key_lines)
+
+
+def test_the_fakes_command_line_registers_and_installs_apps(
+    fake_github: FakeGitHub, app_key: tuple[str, str], github_repo: str, tmp_path: Path
+) -> None:
+    public = tmp_path / "app.pub.pem"
+    public.write_text(app_key[1])
+
+    def fake(*args: str) -> str:
+        command = [sys.executable, "-m", "bifrost.testing.fake_github", "--url", fake_github.url]
+        done = subprocess.run([*command, *args], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    registered = fake("register-app", "--public-key", str(public), "--slug", "cli-app")
+    app_id = int(registered.split()[2])
+    installed = fake("install-app", str(app_id), "--account", FAKE_LOGIN, "--read-only")
+    installation = int(installed.split()[1])
+    assert "last 120 s" in fake("token-lifetime", "120")
+    fake_github.configure(installation_token_lifetime_s=3600)
+    now = time.time()
+    signed = _jwt(app_key[0], app_id, iat=now - 60, exp=now + 540)
+    response = httpx.get(
+        f"{fake_github.url}/repos/{github_repo}/installation",
+        headers={"Authorization": f"Bearer {signed}"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["id"] == installation
+    assert response.json()["permissions"]["contents"] == "read"
