@@ -28,7 +28,6 @@ from bifrost.store.files import Files, Write, workspace_generation
 from bifrost.store.models import WorkspaceFile
 from bifrost.workspace.paths import Spellings
 
-READERS = 8  # files read at once
 EXECUTABLE = "100755"  # the executable bit of a file on disk is kept, as git keeps it
 MIGRATED_BY = "migrate"
 
@@ -154,8 +153,8 @@ async def migrate_workspace(
 def _read_all(
     source: Source, entries: list[Entry], settings: Settings, progress: Progress | None
 ) -> dict[str, bytes | BifrostError | OSError]:
-    """path -> content (or why it could not be read), READERS at a time; files over the size
-    limit and entries with a problem are not read."""
+    """path -> content (or why it could not be read), ``source.readers`` at a time; files over
+    the size limit and entries with a problem are not read."""
     wanted = [e for e in entries if e.problem is None and e.size <= settings.max_file_bytes]
     found: dict[str, bytes | BifrostError | OSError] = {}
 
@@ -169,7 +168,7 @@ def _read_all(
     done = total - len(wanted)
     if progress is not None:
         progress(done, total, "")
-    with ThreadPoolExecutor(READERS) as pool:
+    with ThreadPoolExecutor(source.readers) as pool:
         for path, content in pool.map(one, wanted):
             found[path] = content
             done += 1

@@ -42,6 +42,7 @@ LEFT_OUT_DIRS = frozenset(
 LEFT_OUT_SUFFIXES = (".pyc", ".pyo")
 LEFT_OUT_NAMES = frozenset({".DS_Store", "Thumbs.db"})
 VENV_MARKER = "pyvenv.cfg"  # a virtual environment under any name (venv/, env/)
+S3_READERS = 32
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class Entry:
 
 
 class Source(Protocol):
+    readers: int  # how many reads to run at once
     # What was left out, by the directory or kind that caused it: on disk a directory counts
     # once (it is never walked: a .venv holds thousands of files), on S3 each object counts.
     left_out: Counter[str]
@@ -81,6 +83,8 @@ def left_out(path: str) -> str | None:
 
 class DirectorySource:
     """A directory on disk (a worker's ``/tmp/bifrost/workspace``, a checkout, an export)."""
+
+    readers = 8  # files read at once
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -127,6 +131,8 @@ class DirectorySource:
 class S3Source:
     """Every object under ``s3://bucket/prefix/``, keys relative to the prefix."""
 
+    readers = S3_READERS  # objects read at once: each GET waits on a round trip
+
     def __init__(self, url: str, client: Any) -> None:
         self.bucket, self.prefix = parse_url(url)
         self.client = client
@@ -140,6 +146,7 @@ class S3Source:
             settings.s3_region or settings.object_store_region,
             settings.s3_access_key_id or settings.object_store_access_key_id,
             settings.s3_secret_access_key or settings.object_store_secret_access_key,
+            connections=S3_READERS,
         )
         return cls(url, client)
 

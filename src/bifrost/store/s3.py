@@ -64,9 +64,11 @@ def s3_client(
     region: str | None,
     access_key_id: str | None,
     secret: SecretStr | None,
+    *,
+    connections: int = 10,
 ) -> Any:
-    """A botocore S3 client (None values: the usual AWS chain); the secret is remembered for
-    scrubbing."""
+    """A botocore S3 client (None values: the usual AWS chain) with ``connections`` pooled (one
+    per thread that uses it at once); the secret is remembered for scrubbing."""
     if secret is not None:
         remember(secret.get_secret_value())
     return boto3.session.Session().client(
@@ -79,6 +81,7 @@ def s3_client(
             # Path-style URLs: what MinIO, Ceph and most self-hosted stores serve.
             s3={"addressing_style": "path" if endpoint_url else "auto"},
             retries={"mode": "standard", "max_attempts": 3},
+            max_pool_connections=connections,
             **TIMEOUTS,
         ),
     )
