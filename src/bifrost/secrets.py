@@ -49,8 +49,9 @@ REDACTED = "[redacted]"
 GITHUB_TOKEN = re.compile(r"(?<![A-Za-z0-9])(?:gh[pousr]_|github_pat_)[A-Za-z0-9_]{16,}")
 # A signed JWT (header.payload.signature, the first two base64url JSON objects) and a PEM key.
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}")
-PEM_KEY = re.compile(
-    r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.S
+PEM_KEY = re.compile(  # a header alone (in a message saying what a key looks like) is no key
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----\s*[A-Za-z0-9+/=]{16}[\s\S]*?"
+    r"(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)"
 )
 MIN_REMEMBERED = 8  # shorter values would redact ordinary words
 
@@ -140,14 +141,15 @@ def redact(text: str, *values: str | None) -> str:
 
 
 _remembered: frozenset[str] = frozenset()  # replaced whole, never changed: safe to read anywhere
-_longest_first: tuple[str, ...] = ()  # the same values, a whole key before any of its lines
+# The same values, a whole key before any of its lines, and the set they were sorted from.
+_longest_first: tuple[frozenset[str], tuple[str, ...]] = (frozenset(), ())
 _remembering = threading.Lock()
 
 
 def remember(value: str) -> None:
     """From now on, :func:`scrub` hides ``value`` in this process (and each line of a PEM key,
     so a key quoted one line at a time is hidden too)."""
-    global _remembered, _longest_first
+    global _remembered
     if len(value) < MIN_REMEMBERED or value in _remembered:
         return
     values = {value}
@@ -156,13 +158,18 @@ def remember(value: str) -> None:
         values |= {line for line in lines if len(line) >= 16 and not line.startswith("-----")}
     with _remembering:
         _remembered = _remembered | values
-        _longest_first = tuple(sorted(_remembered, key=len, reverse=True))
 
 
 def scrub(text: str) -> str:
     """``text`` without any secret this process knows of, or anything shaped like a GitHub
     token, a JWT or a PEM private key."""
-    text = redact(text, *_longest_first)
+    global _longest_first
+    known, ordered = _longest_first
+    if known is not _remembered:  # sorted once per change, not once per log line
+        known = _remembered
+        ordered = tuple(sorted(known, key=len, reverse=True))
+        _longest_first = (known, ordered)
+    text = redact(text, *ordered)
     return PEM_KEY.sub(REDACTED, JWT.sub(REDACTED, GITHUB_TOKEN.sub(REDACTED, text)))
 
 

@@ -226,7 +226,7 @@ def test_configure_refuses_bad_apps_with_a_4xx_that_says_what_to_fix(
     )
     with cluster.client() as api:
         cases = [
-            ({**base, "private_key": "not a key"}, 422, "not a PEM private key"),
+            ({**base, "private_key": "not a key"}, 422, "-----BEGIN RSA PRIVATE KEY-----"),
             ({**base, "private_key": ec_key}, 422, "not an RSA key"),
             ({**base, "private_key": other_key}, 422, "GitHub refused the app's credentials"),
             ({**base, "private_key": private}, 404, "is not installed on"),  # not installed yet
