@@ -71,6 +71,11 @@ def blob_key(prefix: str, sha256: str) -> str:
     return f"{prefix}blob:{sha256}"
 
 
+def ws_ticket_key(prefix: str, digest: str) -> str:
+    """A one-time WebSocket ticket (by its SHA-256), holding the token's name; expires by TTL."""
+    return f"{prefix}ws-ticket:{digest}"
+
+
 def events_prefix(prefix: str) -> str:
     """Redis pub/sub channels are this plus the channel name."""
     return f"{prefix}events:"

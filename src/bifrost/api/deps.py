@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import Request
 
+from bifrost.api.tickets import Tickets
 from bifrost.cache.base import ModuleCache
 from bifrost.events import EventBus
 from bifrost.github.connection import GitHubService
@@ -33,6 +34,7 @@ class Services:
     secrets: SecretBox  # opens the stored GitHub token (bifrost.store.github)
     github: GitHubService
     live_workers: Callable[[], Awaitable[list[dict[str, Any]]]]
+    tickets: Tickets  # one-time WebSocket tickets (bifrost.api.tickets)
 
 
 def services(request: Request) -> Services:

@@ -64,8 +64,19 @@ class WorkflowInfo(BaseModel):
     is_async: bool
     parameters: list[dict[str, Any]]
     options: dict[str, Any]
-    is_active: bool
-    is_orphaned: bool
+    is_active: bool = Field(description="False only after an explicit deactivate: it cannot run")
+    is_orphaned: bool = Field(
+        description="Its function left its file (deleted, renamed away, or the function removed); "
+        "it still runs its kept code"
+    )
+    source_hash: str | None = Field(
+        description="sha256 of its module's last good source (the file parsed and held it)"
+    )
+    source_generation: int | None = Field(description="The generation that source was written at")
+    orphaned_generation: int | None = Field(
+        description="When orphaned: the generation its imports resolve against (the state just "
+        "before the change that orphaned it)"
+    )
 
 
 class WriteResponse(BaseModel):
@@ -127,7 +138,7 @@ class FilePage(CursorPage[FileInfo]):
 
 
 class WorkflowPage(CursorPage[WorkflowInfo]):
-    """Workflows by path, then function name."""
+    """Workflows by path, then function name (then id)."""
 
 
 class ExecutionPage(CursorPage[ExecutionInfo]):
@@ -347,6 +358,12 @@ class CreateRepositoryRequest(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     private: StrictBool = True
     description: str | None = Field(None, max_length=350)
+    token: str | None = Field(
+        None,
+        min_length=1,
+        max_length=512,
+        description="Create with this token, not stored (before connecting); null: the stored one",
+    )
 
 
 class GitHubBranch(BaseModel):

@@ -11,7 +11,7 @@ from collections import OrderedDict
 
 from bifrost.cache.base import Source
 from bifrost.cache.change import Change
-from bifrost.runtime.protocol import Snapshot
+from bifrost.runtime.protocol import Snapshot, apply
 
 
 class BlobLRU:
@@ -56,13 +56,13 @@ class LocalModuleCache:
             if current.generation != change.generation - 1:
                 self._snapshot = None  # reloaded from the database by the next snapshot()
                 return
-            manifest = dict(current.manifest)  # snapshots handed out are never mutated
-            for path, sha in change.paths.items():
-                if sha is None:
-                    manifest.pop(path, None)
-                else:
-                    manifest[path] = sha
-            self._snapshot = Snapshot(generation=change.generation, manifest=manifest)
+            changes = dict(change.paths)
+            self._snapshot = Snapshot(  # snapshots handed out are never mutated: a new one
+                generation=change.generation,
+                manifest=apply(current.manifest, changes),
+                base=current.generation,
+                changes=changes,  # so a template holding the base is taught only this
+            )
 
     async def generation(self) -> int:
         return -1 if self._snapshot is None else self._snapshot.generation

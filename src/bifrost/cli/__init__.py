@@ -1,15 +1,16 @@
 """The `bifrost` command: one sub-module per command group.
 
 ``server`` runs the system and ``objects`` tends its object store (their heavy imports happen
-inside each command); ``files``, ``run``, ``packages`` and ``github`` are clients of the HTTP API
-through :mod:`bifrost.cli.client`, which loads no server code, so they start fast.
+inside each command); ``files``, ``run``, ``packages``, ``github`` and ``workflows`` are clients
+of the HTTP API through :mod:`bifrost.cli.client`, which loads no server code, so they start
+fast.
 """
 
 from __future__ import annotations
 
 import click
 
-from bifrost.cli import files, github, migrate, objects, packages, run, server
+from bifrost.cli import files, github, migrate, objects, packages, run, server, workflows
 
 
 @click.group()
@@ -29,6 +30,7 @@ for command in (
     files.app,
     packages.app,
     github.app,
+    workflows.app,
     objects.app,
 ):
     app.add_command(command)

@@ -51,7 +51,7 @@ def _changes(title: str, entries: list[dict[str, Any]], sha_field: str) -> Table
 
 
 def preview_tables(console: Console, plan: dict[str, Any]) -> None:
-    """The four lists of a preview, each only when it has something."""
+    """The lists of a preview, each only when it has something."""
     from rich.table import Table
 
     remote, synced = short(plan.get("remote_commit")), short(plan.get("synced_commit"))
@@ -88,6 +88,19 @@ def preview_tables(console: Console, plan: dict[str, Any]) -> None:
         )
         for orphan in plan["will_orphan"]:
             table.add_row(Text(orphan["name"]), Text(orphan["path"]), Text(orphan["function_name"]))
+        console.print(table)
+    renames = plan.get("renames") or []
+    if renames:
+        table = Table(
+            "workflow",
+            "from",
+            "to",
+            title=f"moved with their file, kept ({len(renames)})",
+            title_justify="left",
+        )
+        for rename in renames:
+            for workflow in rename["workflows"]:
+                table.add_row(Text(workflow["name"]), Text(rename["from"]), Text(rename["to"]))
         console.print(table)
 
 

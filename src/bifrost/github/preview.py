@@ -10,7 +10,9 @@ fetched only where SHAs cannot answer, each distinct blob once, ``concurrency`` 
   merge and the diff;
 - an add/add conflict over local text: its remote version, for the diff;
 - a conflict over a file holding active workflows here: its remote version, to see which
-  resolution would orphan which workflow (``Preview.orphans``).
+  resolution would orphan which workflow (``Preview.orphans``);
+- when a deleted file's workflows would be orphaned: every python file the pull writes, to see
+  whether they moved there (same function name and parameters: ``Preview.renames``).
 
 The sync job recomputes the preview and applies exactly what it shows, so everything it needs
 (the remote tree, the merged bytes, the blobs already read) is kept here.
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bifrost.github import merge
 from bifrost.github.client import GitHubClient
@@ -50,6 +52,16 @@ class Orphan:
 
 
 @dataclass(frozen=True)
+class Rename:
+    """Workflows that the pull moves from a file it deletes (``old``) to one it writes
+    (``new``): same function name and parameters, so they keep their ids and are not orphaned."""
+
+    old: str
+    new: str
+    workflows: list[Orphan]
+
+
+@dataclass(frozen=True)
 class MergeInfo:
     """One conflict's text view: ``diff`` is local -> remote (None unless both sides are text);
     ``merged`` the clean three-way merge of a modify/modify conflict (None if the edits overlap),
@@ -75,6 +87,7 @@ class Preview:
     conflict_orphans: dict[str, dict[Resolution, list[Orphan]]]
     merges: dict[str, MergeInfo]
     blobs: dict[str, bytes]
+    renames: list[Rename] = field(default_factory=list)
 
     def orphans(self, resolutions: Mapping[str, Resolution]) -> list[Orphan]:
         """Every workflow the sync orphans once the conflicts are resolved as ``resolutions``."""
@@ -106,7 +119,8 @@ async def compute_preview(
     replaced = {c.path: c for c in planned.conflicts if c.local_sha}  # by keep_remote or merge
     held: dict[str, list[Workflow]] = defaultdict(list)
     for workflow in await github_state.active_workflows(db, {*pulled, *replaced}):
-        held[workflow.path].append(workflow)
+        if not workflow.is_orphaned:  # an orphan already is one; a pull changes nothing of it
+            held[workflow.path].append(workflow)
 
     diffed = {c.path: c for c in planned.conflicts if c.kind in DIFFED}
     local_contents = await github_state.contents(
@@ -130,6 +144,24 @@ async def compute_preview(
         if path in pulled
         for orphan in orphans_of(workflows, path, remote_version(pulled[path]))
     ]
+    renames: list[Rename] = []
+    if any(pulled[o.path].remote_sha is None for o in will_orphan):
+        written = [c for c in planned.to_pull if c.remote_sha and c.path.endswith(".py")]
+        more = [c.remote_sha for c in written if c.remote_sha not in blobs]
+        blobs.update(
+            await fetch_blobs(
+                client, connection.repository, [s for s in more if s], concurrency=concurrency
+            )
+        )
+        rows = await github_state.workflow_functions(db, [c.path for c in written])
+        by_id = {w.id: w for workflows in held.values() for w in workflows}
+        renames = find_renames(
+            [(o, by_id[o.workflow_id]) for o in will_orphan if pulled[o.path].remote_sha is None],
+            [(c.path, blobs[c.remote_sha]) for c in written if c.remote_sha],
+            rows,
+        )
+        moved = {w.workflow_id for rename in renames for w in rename.workflows}
+        will_orphan = [o for o in will_orphan if o.workflow_id not in moved]
     conflict_orphans = {
         path: _orphans_if_resolved(
             workflows, replaced[path], remote_version(replaced[path]), merges[path]
@@ -145,7 +177,44 @@ async def compute_preview(
         conflict_orphans=conflict_orphans,
         merges=merges,
         blobs=blobs,
+        renames=renames,
     )
+
+
+def find_renames(
+    leaving: list[tuple[Orphan, Workflow]],
+    written: list[tuple[str, bytes]],
+    rows: Mapping[str, set[str]],
+) -> list[Rename]:
+    """Which workflows of deleted files reappear in written ones, matched as the store's unit
+    of work matches them (``Files.apply``): each function new to a written file, in the order
+    of the writes and of the file, takes the first leaving workflow (by path, then id) with the
+    same function name and parameters."""
+    candidates = sorted(leaving, key=lambda pair: (pair[1].path, pair[1].id))
+    moves: dict[tuple[str, str], list[Orphan]] = {}
+    for path, content in written:
+        try:
+            found = classify(path, content)
+        except UndecodableSource:
+            continue
+        if found.syntax_error:
+            continue
+        for definition in found.workflows:
+            if definition.function_name in rows.get(path, set()):
+                continue  # a row is there already: the write updates it
+            match = next(
+                (
+                    pair
+                    for pair in candidates
+                    if pair[1].function_name == definition.function_name
+                    and pair[1].parameters == definition.parameters
+                ),
+                None,
+            )
+            if match is not None:
+                candidates.remove(match)
+                moves.setdefault((match[1].path, path), []).append(match[0])
+    return [Rename(old, new, workflows) for (old, new), workflows in sorted(moves.items())]
 
 
 def orphans_of(workflows: Iterable[Workflow], path: str, content: bytes | None) -> list[Orphan]:
@@ -190,3 +259,28 @@ def _merge_info(conflict: Conflict, local: bytes | None, blobs: dict[str, bytes]
         conflict.path, local, merged, old_side="local", new_side="merged"
     )
     return MergeInfo(mergeable=True, merged=merged, diff=diff, merged_diff=merged_diff)
+
+
+async def file_diff(
+    client: GitHubClient,
+    db: Database,
+    objects: ObjectStore,
+    connection: Connection,
+    path: str,
+    *,
+    local_sha: str | None,
+    remote_sha: str | None,
+    outgoing: bool = False,
+) -> str | None:
+    """One preview entry's unified diff (an absent side is empty), or None when a side is
+    binary: local -> remote for what the pull brings, remote -> local for what the push sends.
+    The page asks for it when a user opens an incoming or outgoing file, so a preview of
+    thousands of files fetches no blob it would not show. Conflict if the local file changed
+    since the preview."""
+    local = b""
+    if local_sha is not None:
+        local = (await github_state.contents(db, objects, {path: local_sha}))[path]
+    remote = b"" if remote_sha is None else await client.blob(connection.repository, remote_sha)
+    if outgoing:
+        return merge.unified_diff(path, remote, local, old_side="remote", new_side="local")
+    return merge.unified_diff(path, local, remote, old_side="local", new_side="remote")

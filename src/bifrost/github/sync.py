@@ -28,7 +28,6 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bifrost.errors import Conflict, InvalidInput, Unavailable
@@ -51,7 +50,6 @@ from bifrost.store import github_state, leases
 from bifrost.store.db import Database
 from bifrost.store.files import Delete, Edit, Files, SetBase, Write, expect_unchanged
 from bifrost.store.github import Connection
-from bifrost.store.models import Workflow
 from bifrost.store.objects import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -138,6 +136,7 @@ class Outcome:
     deleted_remote: int = 0
     commit: str | None = None
     orphaned: list[dict[str, str]] | None = None
+    renamed: list[dict[str, Any]] | None = None  # workflows moved with their file: same ids
 
 
 class GitHubSync:
@@ -313,10 +312,20 @@ class _Run:
             await expect_unchanged(session, expected)
             if remote.commit_sha is not None:
                 await connections.record_synced(session, remote.commit_sha)
-            await mark_orphaned(session, orphans)
 
         if edits or remote.commit_sha != self.connection.synced_commit:
-            await self.s.files.apply(edits, user=self.job.created_by, precondition=checked)
+            # The unit orphans (and moves) workflows itself, keeping their code; it refuses to
+            # orphan any active one the user did not confirm.
+            applied = await self.s.files.apply(
+                edits,
+                user=self.job.created_by,
+                precondition=checked,
+                allow_orphans={o.workflow_id for o in orphans},
+            )
+            outcome.renamed = (outcome.renamed or []) + [
+                {"from": m.old, "to": m.new, "workflows": [w.id for w in m.workflows]}
+                for m in applied.moved
+            ]
 
     # ---- 4. the push ----------------------------------------------------------------------
 
@@ -428,15 +437,6 @@ def refuse_unresolved(
             f"the sync would orphan {listed}; nothing was changed: confirm_orphans to go on"
         )
     return orphans
-
-
-async def mark_orphaned(session: AsyncSession, orphans: list[Orphan]) -> None:
-    if orphans:
-        await session.execute(
-            update(Workflow)
-            .where(Workflow.id.in_([o.workflow_id for o in orphans]))
-            .values(is_orphaned=True)
-        )
 
 
 def commit_message(outgoing: list[Outgoing]) -> str:

@@ -95,10 +95,16 @@ async def get(db: Database, execution_id: str) -> Execution:
     return execution
 
 
-async def recent(db: Database, *, cursor: str | None = None, limit: int = 50) -> Page[Execution]:
-    """Newest first; the id breaks ties between runs created in the same microsecond."""
+async def recent(
+    db: Database, *, workflow_id: str | None = None, cursor: str | None = None, limit: int = 50
+) -> Page[Execution]:
+    """Newest first (of one workflow's runs, given ``workflow_id``); the id breaks ties between
+    runs created in the same microsecond."""
+    query = select(Execution)
+    if workflow_id is not None:
+        query = query.where(Execution.workflow_id == workflow_id)
     async with db.read() as session:
-        return await fetch_page(session, select(Execution), ORDER, cursor=cursor, limit=limit)
+        return await fetch_page(session, query, ORDER, cursor=cursor, limit=limit)
 
 
 async def fail(db: Database, execution_id: str, message: str) -> None:

@@ -86,10 +86,13 @@ class WorkspaceFile(Base):
 
 
 class Workflow(Base):
-    """A decorated function in a workspace file, keyed by (path, function name) so ids survive."""
+    """A decorated function in a workspace file, found by (path, function name) so ids survive.
+
+    The key is not unique: a replaced orphan points at another function, whose own row stays,
+    so two rows may name one function (every write updates both)."""
 
     __tablename__ = "workflows"
-    __table_args__ = (UniqueConstraint("path", "function_name", name="uq_workflows_path_function"),)
+    __table_args__ = (Index("ix_workflows_path_function", "path", "function_name"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     path: Mapped[str] = mapped_column(String(1000))
@@ -102,8 +105,36 @@ class Workflow(Base):
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     is_orphaned: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The module's last good source: the content (sha256) and generation of the last write in
+    # which the file parsed and held this function. An orphan runs exactly that source.
+    source_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    source_generation: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # Set when orphaned: the generation just before the orphaning change, whose python modules
+    # (``kept_manifests``) the orphan's imports resolve against.
+    orphaned_generation: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class KeptSource(Base):
+    """A python source an orphan may still import, by content hash: kept when it is no longer
+    in any live file (content-addressed, so one copy however many orphans use it)."""
+
+    __tablename__ = "kept_sources"
+
+    content_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class KeptManifest(Base):
+    """The python modules (path -> sha256) live at ``generation``: the state just before a
+    change that orphaned workflows, which their imports resolve against."""
+
+    __tablename__ = "kept_manifests"
+
+    generation: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    manifest: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Execution(Base):

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import asdict
 from typing import Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from bifrost import errors
@@ -22,7 +22,7 @@ from bifrost.api.auth import require_token
 from bifrost.api.deps import Services, services
 from bifrost.api.errors import error_responses
 from bifrost.github.plan import Conflict
-from bifrost.github.preview import MergeInfo, Preview, compute_preview
+from bifrost.github.preview import MergeInfo, Preview, compute_preview, file_diff
 from bifrost.github.session import connected
 from bifrost.github.sync import running_message
 from bifrost.jobs.runner import finished
@@ -62,12 +62,26 @@ class OrphanEntry(BaseModel):
     name: str
 
 
+class RenameEntry(BaseModel):
+    """Workflows that move with their function from a file the pull deletes to one it writes:
+    same ids, not orphaned."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_path: str = Field(alias="from", description="The file the pull deletes")
+    to_path: str = Field(alias="to", description="The file the functions appear in")
+    workflows: list[OrphanEntry] = Field(description="The workflows that move (path: the old)")
+
+
 class SyncPreview(BaseModel):
     to_pull: list[SyncEntry]
     to_push: list[SyncEntry]
     conflicts: list[ConflictEntry]
     will_orphan: list[OrphanEntry] = Field(
         description="Workflows the sync would leave without their function (confirm_orphans)"
+    )
+    renames: list[RenameEntry] = Field(
+        description="Workflows that move with their function to another file (kept, not orphaned)"
     )
     is_empty: bool = Field(description="Nothing to pull, push or resolve")
     remote_commit: str | None = Field(description="The branch's head (null: empty repository)")
@@ -87,6 +101,40 @@ async def preview_sync(svc: Services = Depends(services)) -> SyncPreview:
     return _shown(preview, connection.synced_commit)
 
 
+GIT_SHA = r"^[0-9a-f]{40}$"
+
+
+class FileDiff(BaseModel):
+    path: str
+    diff: str | None = Field(
+        description="Unified diff (incoming: local -> remote, outgoing: remote -> local); "
+        "null when a side is binary"
+    )
+
+
+@router.get("/sync/diff", response_model=FileDiff, responses=error_responses(404, 409, 422, 503))
+async def preview_diff(
+    path: str = Query(min_length=1, max_length=1000),
+    local_sha: str | None = Query(None, pattern=GIT_SHA, description="The entry's local_sha"),
+    remote_sha: str | None = Query(None, pattern=GIT_SHA, description="The entry's remote_sha"),
+    side: Literal["incoming", "outgoing"] = Query("incoming", description="to_pull or to_push"),
+    svc: Services = Depends(services),
+) -> FileDiff:
+    """The diff of one incoming or outgoing file of the preview (conflicts carry theirs)."""
+    async with connected(svc.settings, svc.db, svc.secrets) as (connection, client):
+        diff = await file_diff(
+            client,
+            svc.db,
+            svc.files.objects,
+            connection,
+            path,
+            local_sha=local_sha,
+            remote_sha=remote_sha,
+            outgoing=side == "outgoing",
+        )
+    return FileDiff(path=path, diff=diff)
+
+
 def _shown(preview: Preview, synced_commit: str | None) -> SyncPreview:
     plan = preview.plan
     return SyncPreview(
@@ -94,6 +142,14 @@ def _shown(preview: Preview, synced_commit: str | None) -> SyncPreview:
         to_push=[SyncEntry.model_validate(change) for change in plan.to_push],
         conflicts=[_conflict(c, preview.merges[c.path]) for c in plan.conflicts],
         will_orphan=[OrphanEntry.model_validate(orphan) for orphan in preview.will_orphan],
+        renames=[
+            RenameEntry(
+                from_path=rename.old,
+                to_path=rename.new,
+                workflows=[OrphanEntry.model_validate(w) for w in rename.workflows],
+            )
+            for rename in preview.renames
+        ],
         is_empty=plan.is_empty,
         remote_commit=preview.remote.commit_sha,
         synced_commit=synced_commit,

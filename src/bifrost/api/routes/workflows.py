@@ -1,4 +1,4 @@
-"""`/api/workflows`: list workflows and run them."""
+"""`/api/workflows`: list workflows and run them; orphans, recreate, deactivate and activate."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
+from bifrost.api.auth import require_token
 from bifrost.api.deps import Services, services
 from bifrost.api.errors import error_responses
 from bifrost.api.paging import CURSOR, limit_param
@@ -38,9 +39,52 @@ async def list_workflows(
     return WorkflowPage.model_validate(page)
 
 
+@router.get("/orphaned", response_model=WorkflowPage, responses=error_responses(422))
+async def list_orphaned(
+    include_inactive: bool = True,
+    limit: int = limit_param(500),
+    cursor: str | None = CURSOR,
+    svc: Services = Depends(services),
+) -> WorkflowPage:
+    """Workflows whose function left its file; each still runs its kept code until it is
+    replaced, recreated or deactivated."""
+    page = await workflows.listed(
+        svc.db,
+        include_inactive=include_inactive,
+        orphaned_only=True,
+        cursor=cursor,
+        limit=limit,
+    )
+    return WorkflowPage.model_validate(page)
+
+
 @router.get("/{workflow_id}", response_model=WorkflowInfo, responses=error_responses(404))
 async def get_workflow(workflow_id: str, svc: Services = Depends(services)) -> WorkflowInfo:
     return WorkflowInfo.model_validate(await workflows.get(svc.db, workflow_id))
+
+
+@router.post(
+    "/{workflow_id}/recreate", response_model=WorkflowInfo, responses=error_responses(404, 409)
+)
+async def recreate(
+    workflow_id: str, svc: Services = Depends(services), user: str = Depends(require_token)
+) -> WorkflowInfo:
+    """Write an orphan's kept source back to its path (one write, like PUT): it is no longer
+    orphaned and keeps its id. 409 when that path holds a file again."""
+    return WorkflowInfo.model_validate(await workflows.recreate(svc.files, workflow_id, user=user))
+
+
+@router.post(
+    "/{workflow_id}/deactivate", response_model=WorkflowInfo, responses=error_responses(404)
+)
+async def deactivate(workflow_id: str, svc: Services = Depends(services)) -> WorkflowInfo:
+    """Stop a workflow (orphan or not) from running; the only thing that ever deactivates."""
+    return WorkflowInfo.model_validate(await workflows.set_active(svc.db, workflow_id, False))
+
+
+@router.post("/{workflow_id}/activate", response_model=WorkflowInfo, responses=error_responses(404))
+async def activate(workflow_id: str, svc: Services = Depends(services)) -> WorkflowInfo:
+    return WorkflowInfo.model_validate(await workflows.set_active(svc.db, workflow_id, True))
 
 
 @router.post(
