@@ -19,6 +19,7 @@ BENCHMARKS = [
     ("staged package installs vs uv in place", ["-m", "bench.packages_install"]),
     ("before and after issue 7, interleaved", ["-m", "bench.compare"]),
     ("GitHub sync at 4,000 files: API calls and time", ["-m", "bench.github"]),
+    ("remote edit to a worker: webhook vs polling", ["-m", "bench.sync_latency"]),
 ]
 
 

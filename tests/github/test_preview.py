@@ -233,6 +233,7 @@ async def test_conflicts_merges_orphans_and_what_a_preview_costs(
             "path": "workflows/gone.py",
             "function_name": name,
             "name": name,
+            "used_by": [],
         }
         for name in ("first", "second")
     ] + [
@@ -241,6 +242,7 @@ async def test_conflicts_merges_orphans_and_what_a_preview_costs(
             "path": "workflows/shrunk.py",
             "function_name": "second",
             "name": "second",
+            "used_by": [],
         }
     ]
 

@@ -16,13 +16,16 @@ from bifrost.api import errors
 from bifrost.api.auth import require_token
 from bifrost.api.guard import RequestGuard
 from bifrost.api.routes import (
+    entities,
     executions,
     files,
     github,
     github_sync,
+    github_webhook,
     health,
     jobs,
     packages,
+    sync,
     workflows,
     ws,
 )
@@ -60,10 +63,15 @@ def create_app(settings: Settings, lifespan: Lifespan) -> FastAPI:
     app.include_router(files.router, **protected)
     app.include_router(workflows.router, **protected)
     app.include_router(executions.router, **protected)
+    app.include_router(entities.forms, **protected)
+    app.include_router(entities.agents, **protected)
+    app.include_router(entities.apps, **protected)
     app.include_router(packages.router, **protected)
     app.include_router(jobs.router, **protected)
     app.include_router(github.router, **protected)
     app.include_router(github_sync.router, **protected)
+    app.include_router(github_webhook.router)  # public: the signature is its check
+    app.include_router(sync.router, **protected)
     app.include_router(ws.router)
 
     app.mount("/assets", StaticFiles(directory=STATIC / "assets"), name="assets")

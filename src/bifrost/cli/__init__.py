@@ -1,16 +1,16 @@
 """The `bifrost` command: one sub-module per command group.
 
 ``server`` runs the system and ``objects`` tends its object store (their heavy imports happen
-inside each command); ``files``, ``run``, ``packages``, ``github`` and ``workflows`` are clients
-of the HTTP API through :mod:`bifrost.cli.client`, which loads no server code, so they start
-fast.
+inside each command); ``files``, ``run``, ``packages``, ``github``, ``workflows`` and ``sync``
+are clients of the HTTP API through :mod:`bifrost.cli.client`, which loads no server code, so
+they start fast.
 """
 
 from __future__ import annotations
 
 import click
 
-from bifrost.cli import files, github, migrate, objects, packages, run, server, workflows
+from bifrost.cli import files, github, migrate, objects, packages, run, server, sync, workflows
 
 
 @click.group()
@@ -32,5 +32,6 @@ for command in (
     github.app,
     workflows.app,
     objects.app,
+    sync.sync,
 ):
     app.add_command(command)

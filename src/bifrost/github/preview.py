@@ -22,20 +22,22 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from bifrost.github import merge
 from bifrost.github.client import GitHubClient
 from bifrost.github.plan import Action, Change, Conflict, ConflictKind, Plan, Resolution, plan
 from bifrost.github.remote import RemoteTree, fetch_blobs, read_remote
 from bifrost.settings import Settings
-from bifrost.store import github_state
+from bifrost.store import entities, github_state, references
 from bifrost.store.db import Database
 from bifrost.store.github import Connection
 from bifrost.store.github_state import WorkspaceSide
 from bifrost.store.models import Workflow
 from bifrost.store.objects import ObjectStore
+from bifrost.store.references import Reference
 from bifrost.workspace.entities import Classification, UndecodableSource, classify
+from bifrost.workspace.entity_schemas import kind_of, parse_entity
 
 DEFAULT_CONCURRENCY: int = Settings.model_fields["github_concurrency"].default
 DIFFED = (ConflictKind.MODIFY_MODIFY, ConflictKind.ADD_ADD)  # both sides have the file
@@ -49,6 +51,19 @@ class Orphan:
     path: str
     function_name: str
     name: str
+    used_by: tuple[Reference, ...] = field(default=(), compare=False)  # who depends on it
+
+
+@dataclass(frozen=True)
+class BrokenRefs:
+    """A form, agent or app that, once the sync is done, names workflows that do not exist
+    (``id`` None: the entity arrives with the pull). Reported, never blocking."""
+
+    kind: str
+    id: str | None
+    name: str
+    path: str
+    refs: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -88,6 +103,7 @@ class Preview:
     merges: dict[str, MergeInfo]
     blobs: dict[str, bytes]
     renames: list[Rename] = field(default_factory=list)
+    broken_refs: list[BrokenRefs] = field(default_factory=list)
 
     def orphans(self, resolutions: Mapping[str, Resolution]) -> list[Orphan]:
         """Every workflow the sync orphans once the conflicts are resolved as ``resolutions``."""
@@ -169,6 +185,16 @@ async def compute_preview(
         for path, workflows in held.items()
         if path in replaced
     }
+    users = await _users(db, [w for workflows in held.values() for w in workflows])
+    will_orphan = [replace(o, used_by=users.get(o.workflow_id, ())) for o in will_orphan]
+    conflict_orphans = {
+        path: {
+            resolution: [replace(o, used_by=users.get(o.workflow_id, ())) for o in orphans]
+            for resolution, orphans in outcomes.items()
+        }
+        for path, outcomes in conflict_orphans.items()
+    }
+    broken = await _broken_after(client, db, connection, planned, blobs, concurrency=concurrency)
     return Preview(
         plan=planned,
         remote=remote,
@@ -178,6 +204,7 @@ async def compute_preview(
         merges=merges,
         blobs=blobs,
         renames=renames,
+        broken_refs=broken,
     )
 
 
@@ -215,6 +242,99 @@ def find_renames(
                 candidates.remove(match)
                 moves.setdefault((match[1].path, path), []).append(match[0])
     return [Rename(old, new, workflows) for (old, new), workflows in sorted(moves.items())]
+
+
+async def _users(db: Database, workflows: list[Workflow]) -> dict[str, tuple[Reference, ...]]:
+    if not workflows:
+        return {}
+    async with db.read() as session:
+        found = await references.used_by(session, workflows)
+    return {workflow_id: tuple(refs) for workflow_id, refs in found.items()}
+
+
+async def _broken_after(
+    client: GitHubClient,
+    db: Database,
+    connection: Connection,
+    planned: Plan,
+    blobs: dict[str, bytes],
+    *,
+    concurrency: int,
+) -> list[BrokenRefs]:
+    """The entities whose references will not resolve once the pulls are applied: those the
+    pull brings (their remote version, fetched here: entity files are few and small), and those
+    broken now that it does not fix. A workflow the pull orphans keeps its row, so a reference
+    that holds now still holds after (the preview lists it under ``will_orphan``, with its
+    users); only a pulled ``.py`` file can make a broken reference hold, so only those that
+    such a reference names are read."""
+    pulled = {c.path: c for c in planned.to_pull}
+    arriving = {
+        path: c.remote_sha
+        for path, c in pulled.items()
+        if c.remote_sha is not None and kind_of(path) is not None
+    }
+    blobs.update(
+        await fetch_blobs(
+            client,
+            connection.repository,
+            [sha for sha in set(arriving.values()) if sha not in blobs],
+            concurrency=concurrency,
+        )
+    )
+    candidates: dict[str, tuple[str, str | None, str, list[str]]] = {}  # path -> kind, id, ...
+    for row in await entities.broken(db):
+        if row.path not in pulled:
+            candidates[row.path] = (row.kind, row.id, row.name, list(row.broken_refs))
+    ids: dict[str, str] = {}
+    async with db.read() as session:
+        for path in arriving:
+            row = await entities.live_at(session, path)
+            if row is not None:
+                ids[path] = row.id
+        parsed = {
+            path: parse_entity(kind_of(path) or "", path, blobs[sha])
+            for path, sha in arriving.items()
+        }
+        targets = {(r.path, r.function_name) for p in parsed.values() for r in p.refs}
+        holds = await entities.resolve_targets(session, targets)
+    for path, entity in parsed.items():
+        unresolved = [r.target for r in entity.refs if holds[(r.path, r.function_name)] is None]
+        if unresolved:
+            candidates[path] = (entity.kind, ids.get(path), entity.name, sorted(set(unresolved)))
+    needed = {
+        target.rpartition("::")[0]
+        for _, _, _, refs in candidates.values()
+        for target in refs
+        if target.rpartition("::")[0] in pulled
+    }
+    wanted = [pulled[p].remote_sha for p in needed if pulled[p].remote_sha is not None]
+    blobs.update(
+        await fetch_blobs(
+            client,
+            connection.repository,
+            [sha for sha in set(wanted) if sha and sha not in blobs],
+            concurrency=concurrency,
+        )
+    )
+    defined: dict[str, set[str]] = {}
+    for path in needed:
+        sha = pulled[path].remote_sha
+        defined[path] = set() if sha is None else _functions(path, blobs[sha])
+    broken: list[BrokenRefs] = []
+    for path, (kind, entity_id, name, refs) in sorted(candidates.items()):
+        still = tuple(
+            t for t in refs if t.rpartition("::")[2] not in defined.get(t.rpartition("::")[0], ())
+        )
+        if still:
+            broken.append(BrokenRefs(kind, entity_id, name, path, still))
+    return broken
+
+
+def _functions(path: str, content: bytes) -> set[str]:
+    try:
+        return {w.function_name for w in classify(path, content).workflows}
+    except UndecodableSource:
+        return set()
 
 
 def orphans_of(workflows: Iterable[Workflow], path: str, content: bytes | None) -> list[Orphan]:

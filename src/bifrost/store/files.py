@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, insert, select, update
+from sqlalchemy import Select, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 from sqlalchemy.orm.attributes import set_committed_value
@@ -31,10 +31,12 @@ from bifrost.cache.change import Change
 from bifrost.errors import Conflict, Inconsistent, InvalidInput, NotFound, TooLarge
 from bifrost.store import kept
 from bifrost.store.db import Database
-from bifrost.store.models import Workflow, Workspace, WorkspaceFile, new_id, utcnow
+from bifrost.store.entities import EntityIndex
+from bifrost.store.models import Entity, Workflow, Workspace, WorkspaceFile, new_id, utcnow
 from bifrost.store.objects import ObjectStore, load
 from bifrost.store.paging import Order, Page, fetch_page
 from bifrost.workspace.entities import Classification, classify, content_type, git_blob_sha
+from bifrost.workspace.entity_schemas import KINDS, ParsedEntity, parse_entity
 from bifrost.workspace.paths import Spellings, check_python_path, normalize_path
 
 INLINE_LIMIT = 256 * 1024  # non-Python files above this go to the object store
@@ -190,6 +192,7 @@ class _Content:
     content: bytes
     sha: str
     inline: bool
+    entity: ParsedEntity | None = None  # what a form, agent or app file says
 
 
 @dataclass(frozen=True)
@@ -260,6 +263,7 @@ class Files:
             if allow_orphans is not None:
                 _refuse_unconfirmed(unit.vanished.values(), allow_orphans)
             await unit.insert_new()
+            await unit.entities.finish()
             generation = unit.generation or await current_generation(session)
         for result in unit.results:
             result.generation = generation
@@ -317,7 +321,11 @@ class Files:
         else:
             found = self._validate(path, content, reserved)
         sha = hashlib.sha256(content).hexdigest()
-        return _Content(path, found, content, sha, await self._place(path, found, content, sha))
+        entity = None
+        if found.entity_type in KINDS:
+            entity = parse_entity(found.entity_type, path, content)
+        inline = await self._place(path, found, content, sha)
+        return _Content(path, found, content, sha, inline, entity)
 
     def _validate(self, path: str, content: bytes, reserved: dict[str, str]) -> Classification:
         """normalize_path (which returns the path unchanged or refuses it) runs inside
@@ -365,6 +373,39 @@ class Files:
     async def rename(self, old: str, new: str, *, user: str | None = None) -> WriteResult:
         """Move one file (see :class:`Rename`)."""
         return (await self.apply([Rename(old, new)], user=user)).results[0]
+
+    async def reindex(self) -> int:
+        """Index the files written before the entity index existed (entity files with no row,
+        .py files with no recorded imports) by writing each back unchanged: no generation bump,
+        nothing to sync. Returns how many files it read; run by ``bifrost init``."""
+        async with self.db.read() as session:
+            indexed = select(Entity.path).where(Entity.path == WorkspaceFile.path).exists()
+            paths = list(
+                await session.scalars(
+                    select(WorkspaceFile.path)
+                    .where(WorkspaceFile.is_deleted.is_(False))
+                    .where(
+                        or_(
+                            and_(WorkspaceFile.entity_type.in_(KINDS), ~indexed),
+                            and_(
+                                WorkspaceFile.path.endswith(".py"),
+                                WorkspaceFile.imports.is_(None),
+                            ),
+                        )
+                    )
+                    .order_by(WorkspaceFile.path)
+                )
+            )
+        for start in range(0, len(paths), BULK):
+            edits = []
+            for path in paths[start : start + BULK]:
+                row, content = await self.read(path)
+                edits.append(Write(path, content, row.content_hash))
+            try:
+                await self.apply(edits)
+            except (Conflict, NotFound):  # changed meanwhile: that write indexed it
+                continue
+        return len(paths)
 
     # ---- reads -----------------------------------------------------------------------------
 
@@ -462,6 +503,7 @@ class _Unit:
         self.contents: dict[str, bytes] = {}
         self.results: list[WriteResult] = []
         self.spellings: Spellings | None = None  # live paths, read at the first new path
+        self.entities = EntityIndex(session, user)  # the form, agent and app rows
 
     async def load(self, paths: set[str]) -> None:
         for chunk in _chunks(paths):
@@ -475,6 +517,7 @@ class _Unit:
                 select(Workflow).where(Workflow.path.in_(chunk)).order_by(Workflow.id)
             ):
                 self.workflows.setdefault(workflow.path, []).append(workflow)
+        await self.entities.load(paths)
 
     def may_orphan(self, prepared: Sequence[_Prepared]) -> bool:
         """Whether some edit would leave a workflow without its function: the edits replayed
@@ -552,6 +595,10 @@ class _Unit:
             set_committed_value(row, "content", target.content if target.inline else None)
             if edit.mode is not None:  # a mode alone changes no import: no generation
                 row.mode = edit.mode
+            if target.entity is not None and self.entities.live(target.path) is None:
+                self.entities.write(target.path, target.entity, row.generation)  # not indexed yet
+            if target.path.endswith(".py") and row.imports is None:
+                row.imports = target.found.imports  # written before imports were recorded
             present = [w for w in self.workflows.get(target.path, []) if not w.is_orphaned]
             return WriteResult(row, 0, changed=False, workflows=present)
         if row is not None and target.found.syntax_error:
@@ -560,6 +607,7 @@ class _Unit:
         row = self._fill(target, generation)
         if edit.mode is not None:
             row.mode = edit.mode
+        self._index(target, generation)
         workflows = self._sync_workflows(target, generation)
         return WriteResult(row, generation, changed=True, workflows=workflows)
 
@@ -577,14 +625,25 @@ class _Unit:
             await self.session.flush()
             await kept.keep_source_of(self.session, row.id, current)
 
+    def _index(self, target: _Content, generation: int) -> None:
+        """The entity row of a form, agent or app file; a .py file's refs to re-resolve."""
+        if target.entity is not None or self.entities.live(target.path) is not None:
+            self.entities.write(target.path, target.entity, generation)
+        if target.path.endswith(".py"):
+            self.entities.touched_python(target.path)
+
     async def _delete(self, path: str) -> WriteResult:
         row = self._live(path)
         if row is None:
             raise NotFound(f"{path} does not exist")
-        self._soft_delete(row, await self._next_generation())
+        generation = await self._next_generation()
+        self._soft_delete(row, generation)
         now = utcnow()
         for workflow in list(self.workflows.get(path, [])):
             self._gone(workflow, now)
+        self.entities.delete(path, generation)
+        if path.endswith(".py"):
+            self.entities.touched_python(path)
         return WriteResult(row, 0, changed=True)
 
     async def _rename(self, edit: _Rename) -> WriteResult:
@@ -609,6 +668,10 @@ class _Unit:
         for workflow in moving:
             workflow.path = target.path
         self.workflows[target.path] = self.workflows.get(target.path, []) + moving
+        await self.entities.rename(old, target.path)
+        self._index(target, generation)
+        if old.endswith(".py"):
+            self.entities.touched_python(old)
         workflows = self._sync_workflows(target, generation)
         return WriteResult(moved, generation, changed=True, workflows=workflows)
 
@@ -648,6 +711,10 @@ class _Unit:
         row.size = len(target.content)
         row.content_type = content_type(target.path, target.content)
         row.diagnostics = found.syntax_error
+        if not target.path.endswith(".py"):
+            row.imports = None
+        elif not found.syntax_error or row.imports is None:
+            row.imports = found.imports  # a file with a syntax error keeps what it imported
         row.is_deleted = False
         row.generation = generation
         row.updated_at = utcnow()
@@ -711,6 +778,7 @@ class _Unit:
                 workflow.description = definition.description
                 workflow.is_async = definition.is_async
                 workflow.parameters = definition.parameters
+                workflow.returns = definition.returns
                 workflow.options = definition.options
                 workflow.is_orphaned = False
                 workflow.orphaned_generation = None

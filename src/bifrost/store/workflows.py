@@ -4,6 +4,7 @@ the orphan lifecycle (recreate, deactivate, activate)."""
 from __future__ import annotations
 
 from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bifrost.errors import Conflict, Inconsistent, NotFound
 from bifrost.store import kept
@@ -24,19 +25,40 @@ async def listed(
     cursor: str | None = None,
     limit: int = 500,
 ) -> Page[Workflow]:
+    async with db.read() as session:
+        return await listed_in(
+            session,
+            include_inactive=include_inactive,
+            orphaned_only=orphaned_only,
+            cursor=cursor,
+            limit=limit,
+        )
+
+
+async def listed_in(
+    session: AsyncSession,
+    *,
+    include_inactive: bool = False,
+    orphaned_only: bool = False,
+    cursor: str | None = None,
+    limit: int = 500,
+) -> Page[Workflow]:
     """By file and function, orphans included; deactivated ones only on request."""
     query = select(Workflow)
     if not include_inactive:
         query = query.where(Workflow.is_active.is_(True))
     if orphaned_only:
         query = query.where(Workflow.is_orphaned.is_(True))
-    async with db.read() as session:
-        return await fetch_page(session, query, ORDER, cursor=cursor, limit=limit)
+    return await fetch_page(session, query, ORDER, cursor=cursor, limit=limit)
 
 
 async def get(db: Database, workflow_id: str) -> Workflow:
     async with db.read() as session:
-        workflow = await session.get(Workflow, workflow_id)
+        return await get_in(session, workflow_id)
+
+
+async def get_in(session: AsyncSession, workflow_id: str) -> Workflow:
+    workflow = await session.get(Workflow, workflow_id)
     if workflow is None:
         raise NotFound(f"no workflow has id {workflow_id}")
     return workflow

@@ -10,24 +10,20 @@ and its events are on ``git:<job_id>`` at `/api/ws`.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import asdict
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from bifrost import errors
 from bifrost.api.auth import require_token
 from bifrost.api.deps import Services, services
 from bifrost.api.errors import error_responses
+from bifrost.api.schemas import ReferenceInfo
 from bifrost.github.plan import Conflict
 from bifrost.github.preview import MergeInfo, Preview, compute_preview, file_diff
 from bifrost.github.session import connected
-from bifrost.github.sync import running_message
-from bifrost.jobs.runner import finished
-from bifrost.names import GITHUB_SYNC_JOB, GITHUB_SYNC_LEASE
-from bifrost.store import leases
+from bifrost.sync.github import start_job
 
 router = APIRouter(prefix="/api/github", tags=["github"])
 
@@ -60,6 +56,19 @@ class OrphanEntry(BaseModel):
     path: str
     function_name: str
     name: str
+    used_by: list[ReferenceInfo] = Field(
+        description="Forms, agents, apps and workflows (static imports) that use it"
+    )
+
+
+class BrokenRefsEntry(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    kind: Literal["form", "agent", "app"]
+    id: str | None = Field(description="null: the entity arrives with this sync")
+    name: str
+    path: str
+    refs: list[str] = Field(description='"path::function"s that will name no workflow')
 
 
 class RenameEntry(BaseModel):
@@ -82,6 +91,9 @@ class SyncPreview(BaseModel):
     )
     renames: list[RenameEntry] = Field(
         description="Workflows that move with their function to another file (kept, not orphaned)"
+    )
+    broken_refs: list[BrokenRefsEntry] = Field(
+        description="Forms, agents and apps that will name missing workflows (never blocking)"
     )
     is_empty: bool = Field(description="Nothing to pull, push or resolve")
     remote_commit: str | None = Field(description="The branch's head (null: empty repository)")
@@ -150,6 +162,7 @@ def _shown(preview: Preview, synced_commit: str | None) -> SyncPreview:
             )
             for rename in preview.renames
         ],
+        broken_refs=[BrokenRefsEntry.model_validate(entry) for entry in preview.broken_refs],
         is_empty=plan.is_empty,
         remote_commit=preview.remote.commit_sha,
         synced_commit=synced_commit,
@@ -192,26 +205,5 @@ async def start_sync(
 ) -> SyncStarted:
     """Start a sync of what the preview shows now; 409 while another sync runs. The lease is
     taken here for the new job, so of two requests at once exactly one starts a sync."""
-    job_id = uuid.uuid4().hex
-    ttl_s = svc.settings.github_sync_lease_s
-    try:
-        fence = await leases.acquire(svc.db, GITHUB_SYNC_LEASE, job_id, ttl_s)
-    except leases.LeaseHeld as exc:
-        if not await _over(svc, exc.holder):
-            raise errors.Conflict(running_message(exc.holder)) from exc
-        # Its job was closed (its process died): no need to wait for the lease to expire.
-        fence = await leases.acquire(svc.db, GITHUB_SYNC_LEASE, job_id, ttl_s, replace=exc.holder)
-    try:
-        await svc.jobs.start(GITHUB_SYNC_JOB, body.model_dump(), job_id=job_id, created_by=user)
-    except BaseException:
-        await leases.release(svc.db, GITHUB_SYNC_LEASE, job_id, fence)
-        raise
-    return SyncStarted(job_id=job_id)
-
-
-async def _over(svc: Services, job_id: str) -> bool:
-    """Whether the lease holder's job is recorded as finished (a crash closes it as failed)."""
-    try:
-        return finished(await svc.jobs.get(job_id))
-    except errors.NotFound:
-        return False
+    params = {**body.model_dump(), "auto": False}
+    return SyncStarted(job_id=await start_job(svc.db, svc.settings, svc.jobs, params, user=user))

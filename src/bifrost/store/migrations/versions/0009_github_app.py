@@ -3,15 +3,15 @@
 ``auth`` says which credential ``token_ciphertext`` seals: a personal token ("token") or a GitHub
 App's private key ("app", with ``app_id`` and ``installation_id``). Existing rows are tokens.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0009
+Revises: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
