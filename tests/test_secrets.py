@@ -180,3 +180,26 @@ except ValueError:
     assert TOKEN not in run.stderr + run.stdout
     assert "pushing with [redacted]" in run.stderr
     assert "ValueError: Authorization: Bearer [redacted]" in run.stderr
+
+
+def test_scrub_hides_jwts_pem_keys_and_each_line_of_a_key_it_opened() -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    pem = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+    assert scrub(f"key: {pem.strip()} end") == f"key: {REDACTED} end"  # by its shape
+    line = pem.splitlines()[3]
+    assert scrub(f"a line {line}") == f"a line {line}"  # a line alone has no shape
+    SecretBox(KEY).seal(pem)
+    assert scrub(f"a line {line}") == f"a line {REDACTED}"
+    assert scrub("-----BEGIN RSA PRIVATE KEY-----") == "-----BEGIN RSA PRIVATE KEY-----"
+    signed = "eyJhbGciOiJSUzI1NiJ9.eyJpc3MiOiIxMjMiLCJleHAiOjF9." + "s1gn4tur3_" * 5
+    assert scrub(f"Bearer {signed}") == f"Bearer {REDACTED}"

@@ -1,4 +1,5 @@
-"""Secrets at rest (the GitHub token): sealed with AES-256-GCM under a key derived by scrypt.
+"""Secrets at rest (the GitHub token, or a GitHub App's private key): sealed with AES-256-GCM
+under a key derived by scrypt.
 
 Each sealed value carries its own random salt and nonce, so the same token sealed twice never
 looks the same and one value's key says nothing of another's. The master key comes from
@@ -13,7 +14,8 @@ that names the setting, never with the value::
 Every value a box seals or opens is remembered by this process, and :func:`scrub` (which the
 logging filter :class:`RedactSecrets`, job records and job events go through) replaces it, and
 anything shaped like a GitHub token, with ``[redacted]``: a token that slipped into an exception
-or a log line never reaches a log file, a job record or the WebSocket.
+or a log line never reaches a log file, a job record or the WebSocket. JSON web tokens (a GitHub
+App's, ten minutes of its power) and PEM private keys are cut out by their shape too.
 """
 
 from __future__ import annotations
@@ -45,6 +47,12 @@ REDACTED = "[redacted]"
 # GitHub's token formats: classic (ghp_), OAuth (gho_), user-to-server (ghu_), server-to-server
 # (ghs_), refresh (ghr_) and fine-grained (github_pat_).
 GITHUB_TOKEN = re.compile(r"(?<![A-Za-z0-9])(?:gh[pousr]_|github_pat_)[A-Za-z0-9_]{16,}")
+# A signed JWT (header.payload.signature, the first two base64url JSON objects) and a PEM key.
+JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}")
+PEM_KEY = re.compile(  # a header alone (in a message saying what a key looks like) is no key
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----\s*[A-Za-z0-9+/=]{16}[\s\S]*?"
+    r"(?:-----END [A-Z ]*PRIVATE KEY-----|\Z)"
+)
 MIN_REMEMBERED = 8  # shorter values would redact ordinary words
 
 
@@ -133,21 +141,36 @@ def redact(text: str, *values: str | None) -> str:
 
 
 _remembered: frozenset[str] = frozenset()  # replaced whole, never changed: safe to read anywhere
+# The same values, a whole key before any of its lines, and the set they were sorted from.
+_longest_first: tuple[frozenset[str], tuple[str, ...]] = (frozenset(), ())
 _remembering = threading.Lock()
 
 
 def remember(value: str) -> None:
-    """From now on, :func:`scrub` hides ``value`` in this process."""
+    """From now on, :func:`scrub` hides ``value`` in this process (and each line of a PEM key,
+    so a key quoted one line at a time is hidden too)."""
     global _remembered
     if len(value) < MIN_REMEMBERED or value in _remembered:
         return
+    values = {value}
+    if PEM_KEY.search(value):
+        lines = (line.strip() for line in value.splitlines())
+        values |= {line for line in lines if len(line) >= 16 and not line.startswith("-----")}
     with _remembering:
-        _remembered = _remembered | {value}
+        _remembered = _remembered | values
 
 
 def scrub(text: str) -> str:
-    """``text`` without any secret this process knows of, or anything shaped like a GitHub token."""
-    return GITHUB_TOKEN.sub(REDACTED, redact(text, *_remembered))
+    """``text`` without any secret this process knows of, or anything shaped like a GitHub
+    token, a JWT or a PEM private key."""
+    global _longest_first
+    known, ordered = _longest_first
+    if known is not _remembered:  # sorted once per change, not once per log line
+        known = _remembered
+        ordered = tuple(sorted(known, key=len, reverse=True))
+        _longest_first = (known, ordered)
+    text = redact(text, *ordered)
+    return PEM_KEY.sub(REDACTED, JWT.sub(REDACTED, GITHUB_TOKEN.sub(REDACTED, text)))
 
 
 _TRACEBACKS = logging.Formatter()

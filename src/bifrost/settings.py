@@ -44,6 +44,22 @@ class Settings(BaseSettings):
     object_store_secret_access_key: SecretStr | None = Field(
         None, description="Secret of the access key id."
     )
+    s3_endpoint_url: str | None = Field(
+        None,
+        description="`bifrost migrate s3://...`: the old workspace's S3 endpoint; empty means "
+        "BIFROST_OBJECT_STORE_ENDPOINT_URL (or AWS's own).",
+    )
+    s3_region: str | None = Field(
+        None, description="`bifrost migrate s3://...`: its region; empty: the object store's."
+    )
+    s3_access_key_id: str | None = Field(
+        None,
+        description="`bifrost migrate s3://...`: its access key; empty: the object store's, else "
+        "the usual AWS chain (AWS_ACCESS_KEY_ID, profile, instance role).",
+    )
+    s3_secret_access_key: SecretStr | None = Field(
+        None, description="`bifrost migrate s3://...`: the secret of BIFROST_S3_ACCESS_KEY_ID."
+    )
     admin_token: SecretStr | None = Field(
         None, description="Admin API token; when unset, the first init prints a new one."
     )

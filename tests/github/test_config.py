@@ -67,6 +67,9 @@ def test_connect_to_an_empty_repository_then_look_around(
         "repository": None,
         "branch": None,
         "api_url": fake_github.url,
+        "auth": None,
+        "app_id": None,
+        "installation_id": None,
         "connected_by": None,
         "connected_at": None,
         "synced_commit": None,
@@ -82,7 +85,7 @@ def test_connect_to_an_empty_repository_then_look_around(
     connected = configure(client, github_repo, token=fake_github.token)
     assert connected.status_code == 200, connected.text
     config = connected.json()
-    assert config["connected"] is True
+    assert config["connected"] is True and config["auth"] == "token"
     assert (config["repository"], config["branch"]) == (github_repo, "main")
     assert config["connected_by"] == "admin" and config["connected_at"]
     assert config["synced_commit"] is None and config["synced_at"] is None

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, Self, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    model_validator,
+)
 
 from bifrost.names import JobStatus
 
@@ -355,14 +363,48 @@ class GitHubConfig(BaseModel):
     repository: str | None = Field(description="owner/name")
     branch: str | None
     api_url: str = Field(description="BIFROST_GITHUB_API_URL")
+    auth: Literal["token", "app"] | None = Field(
+        None, description="token: a personal access token; app: a GitHub App's installation"
+    )
+    app_id: str | None = Field(None, description="The GitHub App's id (auth app)")
+    installation_id: int | None = Field(None, description="The app's installation (auth app)")
     connected_by: str | None
     connected_at: Timestamp | None
     synced_commit: str | None = Field(description="The branch commit of the last sync")
     synced_at: Timestamp | None
 
 
-class ValidateRequest(BaseModel):
-    token: str = Field(min_length=1, max_length=512, description="Checked, never stored")
+class AppFields(BaseModel):
+    """A GitHub App instead of a token: its id and private key (and, optionally, the
+    installation; without it the installation is found from the repository)."""
+
+    app_id: str | int | None = Field(
+        None, description="The GitHub App's id (or client id), instead of a token"
+    )
+    private_key: str | None = Field(
+        None, min_length=1, max_length=16_384, description="The app's PEM key: sealed, never shown"
+    )
+    installation_id: StrictInt | None = Field(
+        None, description="The app's installation (null: found from the repository)"
+    )
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> Self:
+        token = getattr(self, "token", None)
+        app = self.app_id is not None or self.private_key is not None
+        if app and token is not None:
+            raise ValueError("give either token or app_id and private_key, not both")
+        if app and (self.app_id is None or self.private_key is None):
+            raise ValueError("a GitHub App needs both app_id and private_key")
+        if self.installation_id is not None and not app:
+            raise ValueError("installation_id goes with app_id and private_key")
+        return self
+
+
+class ValidateRequest(AppFields):
+    token: str | None = Field(
+        None, min_length=1, max_length=512, description="Checked, never stored"
+    )
 
 
 class GitHubViewer(BaseModel):
@@ -372,11 +414,14 @@ class GitHubViewer(BaseModel):
     scopes: list[str] | None = Field(description="A classic token's scopes; null otherwise")
 
 
-class ConfigureRequest(BaseModel):
+class ConfigureRequest(AppFields):
     repository: str = Field(min_length=3, max_length=140, description="owner/name")
     branch: str = Field(min_length=1, max_length=255)
     token: str | None = Field(
-        None, min_length=1, max_length=512, description="null: keep the stored token"
+        None,
+        min_length=1,
+        max_length=512,
+        description="A personal token; null (and no app_id): keep the stored credential",
     )
 
 

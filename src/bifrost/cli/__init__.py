@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from bifrost.cli import files, github, objects, packages, run, server, sync, workflows
+from bifrost.cli import files, github, migrate, objects, packages, run, server, sync, workflows
 
 
 @click.group()
@@ -25,6 +25,7 @@ for command in (
     server.worker,
     server.scheduler,
     server.export,
+    migrate.migrate,
     run.run,
     files.app,
     packages.app,

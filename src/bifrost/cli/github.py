@@ -3,7 +3,9 @@
 A client of the ``/api/github/*`` routes (the server talks to GitHub; the CLI never does). The
 GitHub token is read from ``BIFROST_GITHUB_TOKEN`` or stdin (``--token-stdin``), or asked for
 with the input hidden: never from an argument, which would land in the shell's history and in
-``ps``. ``sync`` previews first, asks about each conflict (showing its diff) and about orphaned
+``ps``. A GitHub App instead: ``--app-id`` with the private key's file (``--private-key-file``,
+``-`` for stdin; or ``BIFROST_GITHUB_APP_PRIVATE_KEY``), and optionally ``--installation-id``.
+``sync`` previews first, asks about each conflict (showing its diff) and about orphaned
 workflows, then follows the job with a progress bar per phase. For scripts, ``--resolve
 PATH=keep_local`` (repeatable) and ``--yes``; with ``--yes`` a conflict left without a resolution
 ends the command (exit 2) before anything changes: a conflict is never settled silently.
@@ -27,6 +29,8 @@ from bifrost.names import GITHUB_SYNC_JOB, job_channel
 
 console = Console()
 TOKEN_ENV = "BIFROST_GITHUB_TOKEN"
+KEY_ENV = "BIFROST_GITHUB_APP_PRIVATE_KEY"
+MAX_KEY_BYTES = 16_384
 RESOLUTIONS = ("keep_local", "keep_remote", "merge")
 SHORTCUTS = {"l": "keep_local", "r": "keep_remote", "m": "merge"}
 NEEDS_DECISION = 2  # exit status when a conflict or an orphan needs a person (or --resolve)
@@ -62,6 +66,36 @@ def _token(from_stdin: bool) -> str | None:
     return None
 
 
+def _private_key(path: str | None) -> str:
+    """The app's PEM: from the file (``-``: stdin), else from the environment."""
+    if path is None:
+        key = os.environ.get(KEY_ENV, "")
+        where = f"${KEY_ENV}"
+    elif path == "-":
+        key = sys.stdin.read(MAX_KEY_BYTES + 1)
+        where = "stdin"
+    else:
+        try:
+            with open(path, encoding="utf-8") as pem:
+                key = pem.read(MAX_KEY_BYTES + 1)
+        except (OSError, UnicodeDecodeError) as exc:
+            err.print(
+                f"[red]--private-key-file[/]: cannot read {escape(path)} ({exc.strerror or exc})"
+            )
+            raise SystemExit(2) from None
+        where = path
+    if not key.strip():
+        err.print(
+            f"[red]--app-id needs the app's private key[/]: {escape(where)} held none; give "
+            f"--private-key-file PATH (the .pem GitHub generated) or set ${KEY_ENV}"
+        )
+        raise SystemExit(2)
+    if len(key) > MAX_KEY_BYTES:
+        err.print(f"[red]{escape(where)}[/]: over {MAX_KEY_BYTES} bytes, not a private key")
+        raise SystemExit(2)
+    return key
+
+
 @app.command("connect")
 @click.option("--repository", "-r", required=True, help="owner/name on GitHub.")
 @click.option("--branch", "-b", default="main", show_default=True, help="The branch to sync.")
@@ -70,22 +104,53 @@ def _token(from_stdin: bool) -> str | None:
     is_flag=True,
     help=f"Read the token from stdin (else ${TOKEN_ENV}, else a hidden prompt).",
 )
-def connect(repository: str, branch: str, token_stdin: bool) -> None:
-    """Connect the workspace to REPOSITORY's BRANCH with a token that can push.
+@click.option("--app-id", help="Connect as this GitHub App instead of with a token.")
+@click.option(
+    "--private-key-file",
+    metavar="PATH",
+    help=f"The app's private key (.pem; - reads stdin; else ${KEY_ENV}).",
+)
+@click.option(
+    "--installation-id",
+    type=click.IntRange(min=1),
+    help="The app's installation (default: found from the repository).",
+)
+def connect(
+    repository: str,
+    branch: str,
+    token_stdin: bool,
+    app_id: str | None,
+    private_key_file: str | None,
+    installation_id: int | None,
+) -> None:
+    """Connect the workspace to REPOSITORY's BRANCH with a token that can push, or as a GitHub
+    App installed on it (--app-id and its private key).
 
-    The token is checked, then stored encrypted on the server; no command shows it again.
-    Without a token the stored one is kept (to change the branch, say). Changing the repository
+    The token or key is checked, then stored encrypted on the server; no command shows it again.
+    Without either the stored one is kept (to change the branch, say). Changing the repository
     or branch forgets what the last sync recorded: the next sync compares from scratch.
     """
-    token = _token(token_stdin)
-    config = request(
-        "POST",
-        "/api/github/configure",
-        json_body={"repository": repository, "branch": branch, "token": token},
-    ).json()
+    body: dict[str, Any] = {"repository": repository, "branch": branch}
+    if app_id is None and (private_key_file or installation_id):
+        raise click.UsageError("--private-key-file and --installation-id go with --app-id")
+    if app_id is not None:
+        if token_stdin:
+            raise click.UsageError("give --app-id or --token-stdin, not both")
+        body.update(app_id=app_id, private_key=_private_key(private_key_file))
+        if installation_id is not None:
+            body["installation_id"] = installation_id
+    else:
+        body["token"] = _token(token_stdin)
+    config = request("POST", "/api/github/configure", json_body=body).json()
+    how = (
+        f"as GitHub App {escape(str(config.get('app_id')))} "
+        f"(installation {config.get('installation_id')})"
+        if config.get("auth") == "app"
+        else "with a token"
+    )
     console.print(
         f"[green]connected[/] to {escape(config['repository'])}@{escape(config['branch'])} "
-        f"through {escape(config['api_url'])}"
+        f"through {escape(config['api_url'])}, {how}"
     )
     console.print("next: `bifrost github preview`, then `bifrost github sync`")
 
@@ -111,10 +176,16 @@ def status(as_json: bool) -> None:
         if config.get("synced_commit")
         else "never"
     )
+    auth = (
+        f"GitHub App {config.get('app_id')}, installation {config.get('installation_id')}"
+        if config.get("auth") == "app"
+        else "personal access token"
+    )
     for label, value in (
         ("repository", config["repository"]),
         ("branch", config["branch"]),
         ("GitHub API", config["api_url"]),
+        ("auth", auth),
         ("connected", f"{who}{when}".strip() or "yes"),
         ("last sync", synced),
     ):
@@ -123,9 +194,10 @@ def status(as_json: bool) -> None:
 
 @app.command("disconnect")
 def disconnect() -> None:
-    """Forget the repository and the stored token (workspace files stay as they are)."""
+    """Forget the repository and the stored token or app key (workspace files stay as they
+    are)."""
     request("POST", "/api/github/disconnect")
-    console.print("disconnected; the stored token is deleted")
+    console.print("disconnected; the stored token or app key is deleted")
 
 
 @app.command("preview")

@@ -48,12 +48,14 @@ RAW_MEDIA_TYPE = "application/vnd.github.raw+json"
 
 
 class GitHubClient:
-    """One token's view of GitHub, on one pooled connection; close it (or use ``async with``)."""
+    """One token's view of GitHub, on one pooled connection; close it (or use ``async with``).
+    ``token`` is a personal token, or an ``httpx.Auth`` that supplies one per request (a GitHub
+    App's installation token: ``bifrost.github.app_auth``)."""
 
     def __init__(
         self,
         api_url: str,
-        token: str,
+        token: str | httpx.Auth,
         *,
         timeout_s: float = 30.0,
         max_retries: int = 5,
@@ -72,7 +74,7 @@ class GitHubClient:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings, token: str) -> GitHubClient:
+    def from_settings(cls, settings: Settings, token: str | httpx.Auth) -> GitHubClient:
         return cls(
             settings.github_api_url,
             token,
@@ -131,6 +133,24 @@ class GitHubClient:
     async def repository(self, full_name: str) -> Repository:
         call = _on_repo("GET", "/repos", full_name, "")
         return await self._http.fetch(call, lambda r: _repository(r.json()))
+
+    async def installation_repositories(
+        self, *, page: int = 1, per_page: int = 50
+    ) -> Page[Repository]:
+        """The repositories a GitHub App's installation token may use (``/user/repos`` is for
+        people: an installation token gets a 403 there)."""
+        call = Call(
+            "GET",
+            "/installation/repositories",
+            "/installation/repositories",
+            params={"page": page, "per_page": per_page},
+        )
+
+        def read(response: httpx.Response) -> Page[Repository]:
+            items = [_repository(item) for item in response.json()["repositories"]]
+            return Page(items=items, next_page=_next_page(response))
+
+        return await self._http.fetch(call, read)
 
     async def create_repository(
         self, name: str, *, owner: str | None = None, private: bool = True, description: str = ""
@@ -418,12 +438,13 @@ def _ref(name: str) -> str:
 
 def _page(response: httpx.Response, item: Callable[[Any], Any]) -> Page[Any]:
     """A listing and the next page number from ``link: rel="next"`` (never built by hand)."""
+    return Page(items=[item(entry) for entry in response.json()], next_page=_next_page(response))
+
+
+def _next_page(response: httpx.Response) -> int | None:
     following = response.links.get("next", {}).get("url")
     next_page = httpx.URL(following).params.get("page") if following else None
-    return Page(
-        items=[item(entry) for entry in response.json()],
-        next_page=int(next_page) if next_page else None,
-    )
+    return int(next_page) if next_page else None
 
 
 def _repository(body: dict[str, Any]) -> Repository:

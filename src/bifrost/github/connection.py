@@ -2,12 +2,15 @@
 connect` do, checked against GitHub before anything is stored.
 
 ``configure`` stores a connection only once GitHub has shown that the repository exists, that
-the token may push to it and that the branch exists (or the repository is still empty: the first
-sync creates the branch), so a sync never starts from a connection that cannot work. The token
-is taken, sealed and used; no answer, message or repr carries it::
+the credential may push to it and that the branch exists (or the repository is still empty: the
+first sync creates the branch), so a sync never starts from a connection that cannot work. The
+credential is a personal token, or a GitHub App (app id, private key, and the installation,
+found from the repository when not given: ``github.app_auth``). It is taken, sealed and used; no
+answer, message or repr carries it::
 
     service = GitHubService(settings, db, box)
     await service.configure("octocat/hello", "main", token, user="admin")
+    await service.configure("octocat/hello", "main", None, "admin", app=AppCredentials(...))
     page = await service.commits(page=1, per_page=30)
 """
 
@@ -20,6 +23,16 @@ from datetime import datetime
 
 from bifrost.errors import InvalidInput
 from bifrost.github import session
+from bifrost.github.app_auth import (
+    AppClient,
+    AppCredentials,
+    check_app_id,
+    check_installation_id,
+    forget_tokens,
+    installation_auth,
+    installation_tokens,
+    load_key,
+)
 from bifrost.github.client import GitHubClient
 from bifrost.github.errors import AccessDenied, BranchNotFound
 from bifrost.github.models import Branch, CommitSummary, Page, Repository, Viewer
@@ -46,6 +59,9 @@ class Configuration:
 
     connected: bool
     api_url: str
+    auth: str | None = None  # "token" or "app"
+    app_id: str | None = None
+    installation_id: int | None = None
     repository: str | None = None
     branch: str | None = None
     connected_by: str | None = None
@@ -110,23 +126,51 @@ class GitHubService:
     async def config(self) -> Configuration:
         return self._config(await connections.load(self.db, None))  # no token needed
 
-    async def validate(self, token: str) -> Viewer:
-        """Who the token belongs to; 422 (TokenRejected) when GitHub refuses it. Not stored."""
+    async def validate(self, token: str | None, *, app: AppCredentials | None = None) -> Viewer:
+        """Who the token belongs to (an app: its bot, ``slug[bot]``); 422 (TokenRejected) when
+        GitHub refuses it. Not stored."""
+        if app is not None:
+            app = _checked(app)
+            with session.secrets_cut():
+                async with AppClient.from_settings(self.settings, app) as client:
+                    return Viewer(login=f"{await client.slug()}[bot]", scopes=None)
+        if token is None:
+            raise InvalidInput("give a token, or an app_id and private_key")
         async with session.client_for(self.settings, check_token(token)) as client:
             return await client.viewer()
 
     async def configure(
-        self, repository: str, branch: str, token: str | None, user: str | None
+        self,
+        repository: str,
+        branch: str,
+        token: str | None,
+        user: str | None,
+        *,
+        app: AppCredentials | None = None,
     ) -> Configuration:
-        """Connect to ``repository`` on ``branch`` (``token`` None: keep the stored one), once
-        GitHub shows that this can work; another repository or branch forgets every sync base."""
+        """Connect to ``repository`` on ``branch`` with a personal ``token`` or as a GitHub
+        ``app`` (neither: keep the stored credential), once GitHub shows that this can work;
+        another repository or branch forgets every sync base."""
         check_repository(repository)
         check_branch(branch)
-        if token is None:
+        if token is not None and app is not None:
+            raise InvalidInput(
+                "give either a token or a GitHub App (app_id, private_key), not both"
+            )
+        if token is None and app is None:
             stored = await connections.load(self.db, self.box)
             if stored is None:
-                raise InvalidInput("give a token: the workspace has no stored one to keep")
-            token = stored.token
+                raise InvalidInput(
+                    "give a token, or a GitHub App's app_id and private_key: the workspace has "
+                    "no stored credential to keep"
+                )
+            token, app = stored.token or None, session.app_of(stored)
+            if app is not None and stored.repository.lower() != repository.lower():
+                app = AppCredentials(app.app_id, app.private_key)  # another installation, maybe
+        if app is not None:
+            connection = await self._configure_app(repository, branch, _checked(app), user)
+            return self._config(connection)
+        assert token is not None
         async with session.client_for(self.settings, check_token(token)) as client:
             found = await client.repository(repository)
             if not found.can_push:
@@ -135,23 +179,64 @@ class GitHubService:
                     f"read and write on {repository} (a classic token needs the repo scope), or "
                     "use a token of an account with write access"
                 )
-            try:
-                await client.head(repository, branch)  # None: empty, the first sync makes it
-            except BranchNotFound:
-                raise BranchNotFound(
-                    f"{repository} has no branch {branch!r}: pick an existing one "
-                    f"(GET /api/github/branches?repository={repository}; the default is "
-                    f"{found.default_branch or 'not set'}), or create it first, on GitHub's "
-                    f"branch page or with `git push origin HEAD:{branch}`"
-                ) from None
+            await self._check_branch(client, found, branch)
         connection = await connections.save(  # GitHub's spelling: names ignore case there
             self.db, self.box, repository=found.full_name, branch=branch, token=token, user=user
         )
         return self._config(connection)
 
+    async def _configure_app(
+        self, repository: str, branch: str, app: AppCredentials, user: str | None
+    ) -> Connection:
+        """The app's installation on ``repository`` (found when not given), a first token that
+        may write contents, then the same repository and branch checks as a token's."""
+        with session.secrets_cut():
+            async with AppClient.from_settings(self.settings, app) as app_client:
+                installation_id = app.installation_id or await app_client.installation(repository)
+                minted = await app_client.mint(installation_id)
+        if minted.permissions.get("contents") != "write":
+            raise AccessDenied(
+                f"GitHub App {app.app_id} may not write the contents of {repository} (its "
+                f"installation has contents: {minted.permissions.get('contents', 'none')}): give "
+                "the app Contents: Read and write (its settings page, Permissions), then accept "
+                "the new permissions on the installation"
+            )
+        tokens = installation_tokens(self.settings, app, installation_id)
+        tokens.keep(minted)  # the token just minted serves the checks and the first sync
+        async with session.client_for(
+            self.settings, installation_auth(self.settings, app, installation_id)
+        ) as client:
+            found = await client.repository(repository)  # 404: not in this installation
+            await self._check_branch(client, found, branch)
+        return await connections.save(
+            self.db,
+            self.box,
+            repository=found.full_name,
+            branch=branch,
+            user=user,
+            app_id=app.app_id,
+            private_key=app.private_key,
+            installation_id=installation_id,
+        )
+
+    async def _check_branch(self, client: GitHubClient, found: Repository, branch: str) -> None:
+        try:
+            await client.head(found.full_name, branch)  # None: empty, the first sync makes it
+        except BranchNotFound:
+            repository = found.full_name
+            raise BranchNotFound(
+                f"{repository} has no branch {branch!r}: pick an existing one "
+                f"(GET /api/github/branches?repository={repository}; the default is "
+                f"{found.default_branch or 'not set'}), or create it first, on GitHub's "
+                f"branch page or with `git push origin HEAD:{branch}`"
+            ) from None
+
     async def repositories(self, *, page: int = 1, per_page: int = 50) -> Page[Repository]:
-        """The repositories the stored token can see, most recently updated first."""
-        async with self._connected() as (_, client):
+        """The repositories the stored token can see, most recently updated first (an app: the
+        repositories of its installation, by name)."""
+        async with self._connected() as (connection, client):
+            if connection.auth == connections.APP:
+                return await client.installation_repositories(page=page, per_page=per_page)
             return await client.repositories(page=page, per_page=per_page)
 
     async def branches(self, repository: str, *, page: int = 1) -> Page[Branch]:
@@ -179,7 +264,12 @@ class GitHubService:
                 return await client.create_repository(
                     name, private=private, description=description or ""
                 )
-        async with self._connected() as (_, client):
+        async with self._connected() as (connection, client):
+            if connection.auth == connections.APP:
+                raise InvalidInput(
+                    "a GitHub App cannot create repositories for a person: create the "
+                    "repository on GitHub, install the app on it, then connect to it"
+                )
             return await client.create_repository(
                 name, private=private, description=description or ""
             )
@@ -187,6 +277,7 @@ class GitHubService:
     async def disconnect(self) -> Configuration:
         """Forget the connection and every sync base; disconnecting twice is no error."""
         await connections.disconnect(self.db)
+        forget_tokens()  # installation tokens this process still holds
         return self._config(None)
 
     async def commits(self, *, page: int = 1, per_page: int = 30) -> Page[CommitSummary]:
@@ -204,6 +295,9 @@ class GitHubService:
         return Configuration(
             connected=True,
             api_url=self.settings.github_api_url,
+            auth=connection.auth,
+            app_id=connection.app_id,
+            installation_id=connection.installation_id,
             repository=connection.repository,
             branch=connection.branch,
             connected_by=connection.connected_by,
@@ -215,3 +309,11 @@ class GitHubService:
     def _connected(self) -> AbstractAsyncContextManager[tuple[Connection, GitHubClient]]:
         """The stored connection (409 without one) and a client with its token."""
         return session.connected(self.settings, self.db, self.box)
+
+
+def _checked(app: AppCredentials) -> AppCredentials:
+    """The app's id, installation and key as GitHub could take them, or InvalidInput."""
+    check_app_id(app.app_id)
+    check_installation_id(app.installation_id)
+    load_key(app.private_key)
+    return app

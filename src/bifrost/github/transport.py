@@ -14,7 +14,7 @@ Retry rules (a 403/429 rate limit means GitHub did nothing, so any call may wait
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -67,14 +67,29 @@ class Call:
         return f"{self.method} {self.route}"
 
 
+class BearerToken(httpx.Auth):
+    """A personal access token in every request's ``Authorization`` header; its repr hides it."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def __repr__(self) -> str:
+        return "BearerToken(<hidden>)"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        yield request
+
+
 class Transport:
-    """One pooled httpx client for one token; ``calls`` and ``writes`` count requests made (each
-    retry and each 304 included)."""
+    """One pooled httpx client for one credential (``auth``: a personal token, or an
+    ``httpx.Auth`` such as a GitHub App's installation token, ``github.app_auth``); ``calls`` and
+    ``writes`` count requests made (each retry and each 304 included)."""
 
     def __init__(
         self,
         api_url: str,
-        token: str,
+        auth: str | httpx.Auth,
         *,
         timeout_s: float,
         max_retries: int,
@@ -87,9 +102,9 @@ class Transport:
             headers={
                 "Accept": JSON_MEDIA_TYPE,
                 "X-GitHub-Api-Version": API_VERSION,
-                "Authorization": f"Bearer {token}",
                 "User-Agent": USER_AGENT,
             },
+            auth=BearerToken(auth) if isinstance(auth, str) else auth,
             timeout=timeout_s,
             transport=transport,
         )

@@ -305,6 +305,16 @@ class Files:
                 prepared.append(SetBase(normalize_path(edit.path), edit.github_sha))
         return prepared
 
+    def check(
+        self, raw_path: str, content: bytes, reserved: dict[str, str] | None = None
+    ) -> tuple[str, Classification]:
+        """The checks a write makes before its transaction (path, shadowed names, size,
+        decoding), for callers that sort files first (``bifrost migrate``): the normalized path
+        and what the file is, or the InvalidInput (TooLarge...) the write would raise.
+        ``reserved``: :attr:`reserved`'s answer, taken once for many files."""
+        path = normalize_path(raw_path)
+        return path, self._validate(path, content, reserved or self.reserved())
+
     async def _content(self, path: str, content: bytes, reserved: dict[str, str]) -> _Content:
         if len(content) > PARSE_IN_THREAD:  # a big AST parse must not stall the event loop
             found = await asyncio.to_thread(self._validate, path, content, reserved)

@@ -258,15 +258,19 @@ class ApiToken(Base):
 
 
 class GitHubConnection(Base):
-    """One row when the workspace is connected to a repository and branch. The token is kept
-    only encrypted (``bifrost.secrets``); nothing ever returns it."""
+    """One row when the workspace is connected to a repository and branch. The credential (a
+    personal token, or a GitHub App's private key when ``auth`` is "app") is kept only encrypted
+    (``bifrost.secrets``); nothing ever returns it."""
 
     __tablename__ = "github_connection"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1
     repository: Mapped[str] = mapped_column(String(255))  # owner/name
     branch: Mapped[str] = mapped_column(String(255))
-    token_ciphertext: Mapped[str] = mapped_column(Text)
+    token_ciphertext: Mapped[str] = mapped_column(Text)  # the sealed token or private key
+    auth: Mapped[str] = mapped_column(String(16), default="token", server_default="token")
+    app_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    installation_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     connected_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
     connected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # The commit the workspace was last fully synced with (None: never synced).

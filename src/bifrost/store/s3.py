@@ -2,7 +2,7 @@
 
 Keys are ``<prefix><sha256>``, so objects never change and any API or worker machine reads what
 another wrote, with no shared disk. Every botocore failure becomes a domain error in
-:func:`_translated`, the one place that knows botocore's exceptions: a missing key is NotFound (the
+:func:`translated`, the one place that knows botocore's exceptions: a missing key is NotFound (the
 reads turn it into None), anything else (a refused credential, a missing bucket, a network
 failure) is Unavailable. The secret key is held in a SecretStr and remembered for scrubbing; it is
 never in an execution's environment (``worker/environment.py`` passes only an allow-list).
@@ -36,7 +36,7 @@ def parse_url(url: str) -> tuple[str, str]:
 
 
 @contextlib.contextmanager
-def _translated(where: str, action: str) -> Iterator[None]:
+def translated(where: str, action: str) -> Iterator[None]:
     """botocore's exceptions as domain errors; ``where`` names the store, never a credential."""
     try:
         yield
@@ -59,6 +59,34 @@ def _translated(where: str, action: str) -> Iterator[None]:
         ) from exc
 
 
+def s3_client(
+    endpoint_url: str | None,
+    region: str | None,
+    access_key_id: str | None,
+    secret: SecretStr | None,
+    *,
+    connections: int = 10,
+) -> Any:
+    """A botocore S3 client (None values: the usual AWS chain) with ``connections`` pooled (one
+    per thread that uses it at once); the secret is remembered for scrubbing."""
+    if secret is not None:
+        remember(secret.get_secret_value())
+    return boto3.session.Session().client(
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name=region,
+        aws_access_key_id=access_key_id,
+        aws_secret_access_key=None if secret is None else secret.get_secret_value(),
+        config=Config(
+            # Path-style URLs: what MinIO, Ceph and most self-hosted stores serve.
+            s3={"addressing_style": "path" if endpoint_url else "auto"},
+            retries={"mode": "standard", "max_attempts": 3},
+            max_pool_connections=connections,
+            **TIMEOUTS,
+        ),
+    )
+
+
 class S3ObjectStore:
     """Content-addressed objects in one bucket under one prefix."""
 
@@ -71,21 +99,11 @@ class S3ObjectStore:
     def from_settings(cls, settings: Settings) -> S3ObjectStore:
         assert settings.object_store is not None
         bucket, prefix = parse_url(settings.object_store)
-        secret: SecretStr | None = settings.object_store_secret_access_key
-        if secret is not None:
-            remember(secret.get_secret_value())
-        client = boto3.session.Session().client(
-            "s3",
-            endpoint_url=settings.object_store_endpoint_url,
-            region_name=settings.object_store_region,
-            aws_access_key_id=settings.object_store_access_key_id,
-            aws_secret_access_key=None if secret is None else secret.get_secret_value(),
-            config=Config(
-                # Path-style URLs: what MinIO, Ceph and most self-hosted stores serve.
-                s3={"addressing_style": "path" if settings.object_store_endpoint_url else "auto"},
-                retries={"mode": "standard", "max_attempts": 3},
-                **TIMEOUTS,
-            ),
+        client = s3_client(
+            settings.object_store_endpoint_url,
+            settings.object_store_region,
+            settings.object_store_access_key_id,
+            settings.object_store_secret_access_key,
         )
         return cls(client, bucket, prefix)
 
@@ -98,12 +116,12 @@ class S3ObjectStore:
     def put(self, sha256: str, content: bytes) -> None:
         # Always written, even if present: the new modification time keeps a collection that is
         # running now from taking it (see bifrost.store.gc).
-        with _translated(self.describe(), f"store object {sha256}"):
+        with translated(self.describe(), f"store object {sha256}"):
             self.client.put_object(Bucket=self.bucket, Key=self._key(sha256), Body=content)
 
     def get(self, sha256: str) -> bytes | None:
         try:
-            with _translated(self.describe(), f"read object {sha256}"):
+            with translated(self.describe(), f"read object {sha256}"):
                 body = self.client.get_object(Bucket=self.bucket, Key=self._key(sha256))["Body"]
                 try:
                     return body.read()  # one copy: the checks run on these very bytes
@@ -114,18 +132,18 @@ class S3ObjectStore:
 
     def modified(self, sha256: str) -> float | None:
         try:
-            with _translated(self.describe(), f"look up object {sha256}"):
+            with translated(self.describe(), f"look up object {sha256}"):
                 head = self.client.head_object(Bucket=self.bucket, Key=self._key(sha256))
         except NotFound:
             return None
         return head["LastModified"].timestamp()
 
     def delete(self, sha256: str) -> None:
-        with _translated(self.describe(), f"delete object {sha256}"):
+        with translated(self.describe(), f"delete object {sha256}"):
             self.client.delete_object(Bucket=self.bucket, Key=self._key(sha256))
 
     def scan(self) -> Iterator[StoredObject]:
-        with _translated(self.describe(), "list its objects"):
+        with translated(self.describe(), "list its objects"):
             pages = self.client.get_paginator("list_objects_v2").paginate(
                 Bucket=self.bucket, Prefix=self.prefix
             )

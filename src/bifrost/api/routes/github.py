@@ -1,5 +1,8 @@
 """`/api/github/...`: connect the workspace to a repository and branch, and look around GitHub
-with the connected token (repositories, branches, the branch's history).
+with the connected token or GitHub App (repositories, branches, the branch's history).
+
+``configure`` and ``validate`` take ``{"token"}`` or ``{"app_id", "private_key",
+"installation_id"?}``; ``config`` says which (``auth``) and never returns either secret.
 
 Every call but ``config`` and ``disconnect`` asks GitHub: its refusals come back as 404 (no such
 repository or branch), 409 (not connected), 422 (a bad token, or one that may not push) and 503
@@ -14,6 +17,7 @@ from bifrost.api.auth import require_token
 from bifrost.api.deps import Services, services
 from bifrost.api.errors import error_responses
 from bifrost.api.schemas import (
+    AppFields,
     BranchPage,
     CommitPage,
     ConfigureRequest,
@@ -24,6 +28,7 @@ from bifrost.api.schemas import (
     RepositoryPage,
     ValidateRequest,
 )
+from bifrost.github.app_auth import AppCredentials
 
 router = APIRouter(prefix="/api/github", tags=["github"])
 
@@ -39,7 +44,7 @@ async def config(svc: Services = Depends(services)) -> GitHubConfig:
     "/validate", response_model=GitHubViewer, responses=error_responses(400, 413, 422, 503)
 )
 async def validate(body: ValidateRequest, svc: Services = Depends(services)) -> GitHubViewer:
-    return GitHubViewer.model_validate(await svc.github.validate(body.token))
+    return GitHubViewer.model_validate(await svc.github.validate(body.token, app=_app(body)))
 
 
 @router.post(
@@ -50,8 +55,17 @@ async def validate(body: ValidateRequest, svc: Services = Depends(services)) -> 
 async def configure(
     body: ConfigureRequest, svc: Services = Depends(services), user: str = Depends(require_token)
 ) -> GitHubConfig:
-    connected = await svc.github.configure(body.repository, body.branch, body.token, user)
+    connected = await svc.github.configure(
+        body.repository, body.branch, body.token, user, app=_app(body)
+    )
     return GitHubConfig.model_validate(connected)
+
+
+def _app(body: AppFields) -> AppCredentials | None:
+    """The request's GitHub App, when it names one instead of a token."""
+    if body.app_id is None or body.private_key is None:
+        return None
+    return AppCredentials(str(body.app_id), body.private_key, body.installation_id)
 
 
 @router.get(

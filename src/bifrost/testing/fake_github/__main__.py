@@ -5,6 +5,12 @@ the fake; ``create-repo``, ``commit`` and ``files`` act on a running one through
     python -m bifrost.testing.fake_github create-repo octocat/demo
     python -m bifrost.testing.fake_github commit octocat/demo --file shared/a.py=./a.py -m "Edit a"
     python -m bifrost.testing.fake_github files octocat/demo [PATH]
+    python -m bifrost.testing.fake_github register-app --public-key app.pub.pem
+    python -m bifrost.testing.fake_github install-app APP_ID --account octocat [--repository R]
+    python -m bifrost.testing.fake_github token-lifetime 120
+
+(``openssl genrsa -out app.pem 2048 && openssl rsa -in app.pem -pubout -out app.pub.pem`` makes
+a key pair: the public half is registered here, the private half is what Bifrost is given.)
 """
 
 from __future__ import annotations
@@ -106,6 +112,21 @@ def control_args(argv: list[str]) -> argparse.Namespace:
     show.add_argument("repository", help="owner/name")
     show.add_argument("path", nargs="?")
     show.add_argument("--ref", help="a branch or commit (default: the default branch)")
+    register = commands.add_parser("register-app", help="register a GitHub App by its public key")
+    register.add_argument("--public-key", type=Path, required=True, help="a PEM file (RSA)")
+    register.add_argument("--slug", default="bifrost-sync")
+    register.add_argument("--owner", default="octocat")
+    install = commands.add_parser("install-app", help="install an app on an account")
+    install.add_argument("app_id", type=int)
+    install.add_argument("--account", required=True, help="the user or organisation")
+    install.add_argument(
+        "--repository", action="append", help="only this repository (repeatable; default: all)"
+    )
+    install.add_argument("--read-only", action="store_true", help="contents: read, not write")
+    lifetime = commands.add_parser(
+        "token-lifetime", help="how long installation tokens minted from now on last"
+    )
+    lifetime.add_argument("seconds", type=float)
     return parser.parse_args(argv)
 
 
@@ -150,6 +171,23 @@ def _act(args: argparse.Namespace) -> None:
                 sys.exit("nothing to commit: give --file, --text or --delete")
             sha = fake.commit(args.repository, files, branch=args.branch, message=args.message)
             print(f"committed {sha[:7]} to {args.repository}: {', '.join(sorted(files))}")
+        elif args.command == "register-app":
+            app_id = fake.register_app(
+                args.public_key.read_text(), slug=args.slug, owner=args.owner
+            )
+            print(f"registered app {app_id} ({args.slug}); install it with `install-app {app_id}`")
+        elif args.command == "install-app":
+            contents = "read" if args.read_only else "write"
+            installation = fake.install_app(
+                args.app_id,
+                args.account,
+                repositories=args.repository,
+                permissions={"contents": contents, "metadata": "read"},
+            )
+            print(f"installation {installation} of app {args.app_id} on {args.account}")
+        elif args.command == "token-lifetime":
+            fake.configure(installation_token_lifetime_s=args.seconds)
+            print(f"installation tokens minted from now on last {args.seconds:g} s")
         else:
             found = fake.files(args.repository, args.ref)
             if args.path is None:
@@ -161,7 +199,7 @@ def _act(args: argparse.Namespace) -> None:
                 sys.exit(f"{args.path}: not on {args.ref or 'the default branch'}")
 
 
-COMMANDS = ("create-repo", "commit", "files")
+COMMANDS = ("create-repo", "commit", "files", "register-app", "install-app", "token-lifetime")
 
 
 def main(argv: list[str] | None = None) -> None:

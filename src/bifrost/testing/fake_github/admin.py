@@ -137,9 +137,41 @@ async def reset_requests(request: Request) -> Response:
     return Response(status_code=204)
 
 
-async def configure(request: Request) -> Response:
-    limits = state_of(request).limits
+async def register_app(request: Request) -> Response:
     data = await body(request)
+    app = state_of(request).apps.register(
+        field(data, "public_key", str),
+        slug=str(data.get("slug") or "bifrost-sync"),
+        owner=str(data.get("owner") or "octocat"),
+    )
+    return answer(request, {"id": app.id, "slug": app.slug}, 201)
+
+
+async def install_app(request: Request) -> Response:
+    data = await body(request)
+    repositories = data.get("repositories")
+    permissions = data.get("permissions")
+    if repositories is not None and not (
+        isinstance(repositories, list) and all(isinstance(r, str) for r in repositories)
+    ):
+        raise invalid("repositories must be a list of owner/name, or null for all of them")
+    if permissions is not None and not isinstance(permissions, dict):
+        raise invalid('permissions must be an object such as {"contents": "write"}')
+    installation = state_of(request).apps.install(
+        field(data, "app_id", int), field(data, "account", str), repositories, permissions
+    )
+    return answer(request, {"id": installation.id}, 201)
+
+
+async def configure(request: Request) -> Response:
+    state = state_of(request)
+    limits = state.limits
+    data = await body(request)
+    if "installation_token_lifetime_s" in data:
+        lifetime = data["installation_token_lifetime_s"]
+        if not isinstance(lifetime, int | float) or lifetime <= 0:
+            raise invalid("installation_token_lifetime_s must be a positive number of seconds")
+        state.apps.token_lifetime_s = float(lifetime)
     for name in ("max_tree_entries", "max_tree_bytes"):
         if name in data:
             value = data[name]
@@ -150,7 +182,11 @@ async def configure(request: Request) -> Response:
             setattr(limits, name, value)
     return answer(
         request,
-        {"max_tree_entries": limits.max_tree_entries, "max_tree_bytes": limits.max_tree_bytes},
+        {
+            "max_tree_entries": limits.max_tree_entries,
+            "max_tree_bytes": limits.max_tree_bytes,
+            "installation_token_lifetime_s": state.apps.token_lifetime_s,
+        },
     )
 
 
@@ -165,4 +201,6 @@ ROUTES = [
     Route("/_fake/requests", requests, methods=["GET"]),
     Route("/_fake/requests", reset_requests, methods=["DELETE"]),
     Route("/_fake/config", configure, methods=["POST"]),
+    Route("/_fake/apps", register_app, methods=["POST"]),
+    Route("/_fake/installations", install_app, methods=["POST"]),
 ]

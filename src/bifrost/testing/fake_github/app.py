@@ -10,7 +10,7 @@ from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.types import ASGIApp
 
-from bifrost.testing.fake_github import admin, routes_git, routes_repos
+from bifrost.testing.fake_github import admin, routes_apps, routes_git, routes_repos
 from bifrost.testing.fake_github.answers import error
 from bifrost.testing.fake_github.errors import ApiError
 from bifrost.testing.fake_github.faults import API_PREFIX, FaultLayer
@@ -29,7 +29,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def create_app(state: State) -> ASGIApp:
-    github = [*routes_repos.ROUTES, *routes_git.ROUTES]
+    github = [*routes_apps.ROUTES, *routes_repos.ROUTES, *routes_git.ROUTES]
     app = Starlette(
         routes=[*admin.ROUTES, routes_repos.CODELOAD, Mount(API_PREFIX, routes=github), *github],
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},

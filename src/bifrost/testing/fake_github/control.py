@@ -147,12 +147,45 @@ class FakeGitHub:
         self._call("DELETE", "requests")
 
     def configure(
-        self, *, max_tree_entries: int | None = None, max_tree_bytes: int | None = None
+        self,
+        *,
+        max_tree_entries: int | None = None,
+        max_tree_bytes: int | None = None,
+        installation_token_lifetime_s: float | None = None,
     ) -> dict:
-        """Set limits; ``max_tree_bytes=0`` turns the size limit off again."""
-        spec: dict[str, int | None] = {}
+        """Set limits; ``max_tree_bytes=0`` turns the size limit off again;
+        ``installation_token_lifetime_s`` applies to installation tokens minted from now on
+        (GitHub's is 3600)."""
+        spec: dict[str, float | None] = {}
         if max_tree_entries is not None:
             spec["max_tree_entries"] = max_tree_entries
         if max_tree_bytes is not None:
             spec["max_tree_bytes"] = max_tree_bytes or None
+        if installation_token_lifetime_s is not None:
+            spec["installation_token_lifetime_s"] = installation_token_lifetime_s
         return self._call("POST", "config", json=spec)
+
+    def register_app(
+        self, public_key_pem: str, *, slug: str = "bifrost-sync", owner: str = "octocat"
+    ) -> int:
+        """A GitHub App whose JWTs the fake checks against ``public_key_pem``; its id."""
+        spec = {"public_key": public_key_pem, "slug": slug, "owner": owner}
+        return self._call("POST", "apps", json=spec)["id"]
+
+    def install_app(
+        self,
+        app_id: int,
+        account: str,
+        *,
+        repositories: list[str] | None = None,
+        permissions: dict[str, str] | None = None,
+    ) -> int:
+        """Install the app on ``account`` (every repository, or only ``repositories``); the
+        installation's id. Default permissions: contents write, metadata read."""
+        spec = {
+            "app_id": app_id,
+            "account": account,
+            "repositories": repositories,
+            "permissions": permissions,
+        }
+        return self._call("POST", "installations", json=spec)["id"]

@@ -92,10 +92,10 @@ async def _create(request: Request, owner: str, owner_type: str) -> Response:
 
 
 async def get_repo(request: Request) -> Response:
-    repo, login = state_of(request).repo(request)
-    return answer(
-        request, shapes.repository(urls(request), repo.meta, can_push=can_push(repo, login))
-    )
+    state = state_of(request)
+    repo, _ = state.repo(request)
+    pushes = state.caller(request).can_push(repo)
+    return answer(request, shapes.repository(urls(request), repo.meta, can_push=pushes))
 
 
 async def list_branches(request: Request) -> Response:

@@ -1,0 +1,1 @@
+"""`bifrost migrate`: an existing workspace (a directory or an S3 prefix) into the database."""
