@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
@@ -16,6 +16,7 @@ from bifrost.packages.service import PackageService
 from bifrost.secrets import SecretBox
 from bifrost.settings import Settings
 from bifrost.store.db import Database
+from bifrost.store.executions import RecentWorkflows
 from bifrost.store.files import Files
 from bifrost.worker.dispatch import Dispatcher
 
@@ -33,6 +34,8 @@ class Services:
     secrets: SecretBox  # opens the stored GitHub token (bifrost.store.github)
     github: GitHubService
     live_workers: Callable[[], Awaitable[list[dict[str, Any]]]]
+    # Workflows run lately: a run of one costs one INSERT (bifrost.store.executions.create).
+    recent_workflows: RecentWorkflows = field(default_factory=RecentWorkflows)
 
 
 def services(request: Request) -> Services:

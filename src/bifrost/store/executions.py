@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, literal, select, update
 
 from bifrost.errors import NotFound
 from bifrost.runtime.protocol import ExecutionOutcome, ExecutionStatus
 from bifrost.store.db import Database
-from bifrost.store.models import Execution, Workflow, Workspace, utcnow
+from bifrost.store.models import Execution, Workflow, Workspace, new_id, utcnow
 from bifrost.store.paging import Order, Page, fetch_page
 from bifrost.store.workflows import require_active
 
@@ -21,13 +22,59 @@ ORDER = Order("executions", (Execution.created_at, Execution.id), descending=Tru
 GENERATION = select(Workspace.generation).where(Workspace.id == 1).scalar_subquery()
 
 
+class RecentWorkflows:
+    """Workflows this process recently ran, each with the generation it was read at.
+
+    Every change to a workflow row (a save, a delete, a rename) bumps the workspace generation in
+    the same transaction, so a row read at generation ``g`` is still the row while the generation
+    is ``g``: :func:`create` then records a run in one statement that checks exactly that."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._rows: OrderedDict[str, tuple[Workflow, int]] = OrderedDict()
+
+    def get(self, workflow_id: str) -> tuple[Workflow, int] | None:
+        found = self._rows.get(workflow_id)
+        if found is not None:
+            self._rows.move_to_end(workflow_id)
+        return found
+
+    def put(self, workflow: Workflow, generation: int) -> None:
+        self._rows[workflow.id] = (workflow, generation)
+        self._rows.move_to_end(workflow.id)
+        while len(self._rows) > self.size:
+            self._rows.popitem(last=False)
+
+    def drop(self, workflow_id: str) -> None:
+        self._rows.pop(workflow_id, None)
+
+
 async def create(
-    db: Database, workflow_id: str, parameters: dict, accept: Callable[[Workflow], T]
+    db: Database,
+    workflow_id: str,
+    parameters: dict,
+    accept: Callable[[Workflow], T],
+    recent: RecentWorkflows | None = None,
 ) -> tuple[Execution, T]:
     """Record a pending run pinned to the current generation, so it sees every earlier save.
 
-    ``accept`` sees the workflow inside the transaction, before the row is added: what it raises
-    refuses the run with nothing recorded, what it returns comes back with the row."""
+    ``accept`` sees the workflow before the row is added: what it raises refuses the run with
+    nothing recorded, what it returns comes back with the row. With ``recent`` a workflow run
+    before costs one statement: an INSERT that takes effect only if the workflow is active and the
+    generation is still the one its cached row was read at (else the full read-then-insert
+    transaction runs, and refreshes the cache)."""
+    cached = recent.get(workflow_id) if recent is not None else None
+    if cached is not None:
+        workflow, generation = cached
+        try:
+            accepted = accept(workflow)
+        except Exception:  # a refusal is judged on a fresh read, never on a cached row
+            accepted = None
+        else:
+            execution = _new(workflow, parameters, generation)
+            if await _insert_if_current(db, execution):
+                return execution, accepted
+        recent.drop(workflow_id)
     async with db.write() as session:
         found = (
             await session.execute(select(Workflow, GENERATION).where(Workflow.id == workflow_id))
@@ -37,54 +84,81 @@ async def create(
         workflow, generation = found
         require_active(workflow)
         accepted = accept(workflow)
-        execution = Execution(
-            workflow_id=workflow.id,
-            path=workflow.path,
-            function_name=workflow.function_name,
-            parameters=parameters,
-            generation=generation,
-            status=ExecutionStatus.PENDING.value,
-            created_at=utcnow(),
-        )
+        execution = _new(workflow, parameters, generation)
         session.add(execution)
+    if recent is not None:
+        recent.put(workflow, generation)
     return execution, accepted
 
 
+def _new(workflow: Workflow, parameters: dict, generation: int) -> Execution:
+    return Execution(
+        id=new_id(),
+        workflow_id=workflow.id,
+        path=workflow.path,
+        function_name=workflow.function_name,
+        parameters=parameters,
+        generation=generation,
+        status=ExecutionStatus.PENDING.value,
+        logs="",
+        created_at=utcnow(),
+    )
+
+
+async def _insert_if_current(db: Database, execution: Execution) -> bool:
+    """INSERT ... SELECT ... WHERE the workflow is active and the generation unchanged."""
+    columns = ("id", "workflow_id", "path", "function_name", "parameters", "generation")
+    columns += ("status", "logs", "created_at")
+    table = Execution.__table__
+    values = [
+        literal(getattr(execution, name), type_=table.c[name].type).label(name) for name in columns
+    ]
+    active = select(Workflow.id).where(
+        Workflow.id == execution.workflow_id, Workflow.is_active.is_(True)
+    )
+    guarded = select(*values).where(active.exists(), execution.generation == GENERATION)
+    return await db.statement(insert(Execution).from_select(list(columns), guarded)) == 1
+
+
 async def mark_running(db: Database, execution_id: str, worker: str) -> None:
-    async with db.write() as session:
-        await session.execute(
-            update(Execution)
-            .where(Execution.id == execution_id, Execution.status == ExecutionStatus.PENDING.value)
-            .values(status=ExecutionStatus.RUNNING.value, started_at=utcnow(), worker=worker)
-        )
+    await db.statement(
+        update(Execution)
+        .where(Execution.id == execution_id, Execution.status == ExecutionStatus.PENDING.value)
+        .values(status=ExecutionStatus.RUNNING.value, started_at=utcnow(), worker=worker)
+    )
+
+
+async def claim(db: Database, execution_id: str, worker: str) -> bool:
+    """Mark a queued run ``running`` by ``worker`` if it is still pending; False if it was closed
+    meanwhile (the API gave up dispatching it) or another worker has it: it must not start.
+
+    One statement both checks and claims, so a run costs no separate read."""
+    claimed = await db.statement(
+        update(Execution)
+        .where(Execution.id == execution_id, Execution.status == ExecutionStatus.PENDING.value)
+        .values(status=ExecutionStatus.RUNNING.value, started_at=utcnow(), worker=worker)
+    )
+    return claimed == 1
 
 
 async def finish(db: Database, outcome: ExecutionOutcome, worker: str) -> None:
     finished = utcnow()
-    async with db.write() as session:
-        await session.execute(
-            update(Execution)
-            # A run already closed (a dispatch the API gave up on) keeps what the user was told.
-            .where(Execution.id == outcome.execution_id, Execution.status.in_(UNFINISHED))
-            .values(
-                status=ExecutionStatus(outcome.status).value,
-                result=outcome.result,
-                logs=outcome.logs,
-                error=outcome.error,
-                ran_generation=outcome.generation,
-                duration_ms=outcome.duration_ms,
-                finished_at=finished,
-                started_at=finished - timedelta(milliseconds=outcome.duration_ms),
-                worker=worker,
-            )
+    await db.statement(
+        update(Execution)
+        # A run already closed (a dispatch the API gave up on) keeps what the user was told.
+        .where(Execution.id == outcome.execution_id, Execution.status.in_(UNFINISHED))
+        .values(
+            status=ExecutionStatus(outcome.status).value,
+            result=outcome.result,
+            logs=outcome.logs,
+            error=outcome.error,
+            ran_generation=outcome.generation,
+            duration_ms=outcome.duration_ms,
+            finished_at=finished,
+            started_at=finished - timedelta(milliseconds=outcome.duration_ms),
+            worker=worker,
         )
-
-
-async def is_pending(db: Database, execution_id: str) -> bool:
-    """Whether a queued run may still start: the API closes a run whose dispatch it gave up on."""
-    async with db.read() as session:
-        status = await session.scalar(select(Execution.status).where(Execution.id == execution_id))
-    return status == ExecutionStatus.PENDING.value
+    )
 
 
 async def get(db: Database, execution_id: str) -> Execution:
@@ -153,8 +227,25 @@ async def pending_since(db: Database, before: datetime) -> list[str]:
         return list(rows)
 
 
-async def fail_lost(db: Database, execution_ids: Collection[str], message: str) -> int:
-    """Close pending runs nothing will run or record any more (``ExecutionLost``)."""
+async def claimed_since(db: Database, before: datetime) -> list[str]:
+    """Ids of runs a worker claimed (``running``) before ``before`` and has not finished."""
+    async with db.read() as session:
+        rows = await session.scalars(
+            select(Execution.id).where(
+                Execution.status == ExecutionStatus.RUNNING.value, Execution.started_at < before
+            )
+        )
+        return list(rows)
+
+
+async def fail_lost(
+    db: Database,
+    execution_ids: Collection[str],
+    message: str,
+    status: ExecutionStatus = ExecutionStatus.PENDING,
+) -> int:
+    """Close runs still in ``status`` that nothing will run or record any more
+    (``ExecutionLost``)."""
     if not execution_ids:
         return 0
     async with db.write() as session:
@@ -162,7 +253,7 @@ async def fail_lost(db: Database, execution_ids: Collection[str], message: str) 
             update(Execution)
             .where(
                 Execution.id.in_(list(execution_ids)),
-                Execution.status == ExecutionStatus.PENDING.value,
+                Execution.status == status.value,
             )
             .values(
                 status=ExecutionStatus.FAILED.value,
