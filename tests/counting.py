@@ -44,6 +44,9 @@ def counting(db: Any) -> Iterator[Counts]:
 
     counts = Counts()
     engines = {id(e): e.sync_engine for e in (db.engine, getattr(db, "write_engine", db.engine))}
+    inline = getattr(db, "inline", None)  # SQLite statements run on the loop's thread
+    if inline is not None:
+        engines[id(inline)] = inline.engine
 
     def on_statement(conn, cursor, statement, parameters, context, executemany) -> None:
         kind = statement.split(None, 1)[0].upper()

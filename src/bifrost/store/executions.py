@@ -7,7 +7,7 @@ from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import insert, literal, select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from bifrost.errors import NotFound
 from bifrost.runtime.protocol import ExecutionOutcome, ExecutionStatus
@@ -105,27 +105,60 @@ def _new(workflow: Workflow, parameters: dict, generation: int) -> Execution:
     )
 
 
+# The hot path's three statements are built once, with bound parameters: building and keying a
+# statement per call costs more Python time than SQLite takes to run it.
+_COLUMNS = ("id", "workflow_id", "path", "function_name", "parameters", "generation")
+_COLUMNS += ("status", "logs", "created_at")
+_TABLE = Execution.__table__
+_INSERT_IF_CURRENT = insert(Execution).from_select(
+    list(_COLUMNS),
+    select(
+        *[bindparam(f"v_{name}", type_=_TABLE.c[name].type).label(name) for name in _COLUMNS]
+    ).where(
+        select(Workflow.id)
+        .where(Workflow.id == bindparam("v_workflow_id"), Workflow.is_active.is_(True))
+        .exists(),
+        bindparam("v_generation") == GENERATION,
+    ),
+)
+_START = (
+    update(Execution)
+    .where(
+        Execution.id == bindparam("b_id", type_=_TABLE.c.id.type),
+        Execution.status == ExecutionStatus.PENDING.value,
+    )
+    .values(
+        status=ExecutionStatus.RUNNING.value,
+        started_at=bindparam("b_started_at", type_=_TABLE.c.started_at.type),
+        worker=bindparam("b_worker", type_=_TABLE.c.worker.type),
+    )
+)
+_RECORDED = ("status", "result", "logs", "error", "ran_generation", "duration_ms")
+_RECORDED += ("finished_at", "started_at", "worker")
+_FINISH = (
+    update(Execution)
+    # A run already closed (a dispatch the API gave up on) keeps what the user was told.
+    .where(
+        Execution.id == bindparam("b_id", type_=_TABLE.c.id.type),
+        Execution.status.in_(UNFINISHED),
+    )
+    .values({name: bindparam(f"b_{name}", type_=_TABLE.c[name].type) for name in _RECORDED})
+)
+
+
 async def _insert_if_current(db: Database, execution: Execution) -> bool:
     """INSERT ... SELECT ... WHERE the workflow is active and the generation unchanged."""
-    columns = ("id", "workflow_id", "path", "function_name", "parameters", "generation")
-    columns += ("status", "logs", "created_at")
-    table = Execution.__table__
-    values = [
-        literal(getattr(execution, name), type_=table.c[name].type).label(name) for name in columns
-    ]
-    active = select(Workflow.id).where(
-        Workflow.id == execution.workflow_id, Workflow.is_active.is_(True)
-    )
-    guarded = select(*values).where(active.exists(), execution.generation == GENERATION)
-    return await db.statement(insert(Execution).from_select(list(columns), guarded)) == 1
+    values = {f"v_{name}": getattr(execution, name) for name in _COLUMNS}
+    return await db.statement(_INSERT_IF_CURRENT, values) == 1
+
+
+async def _start(db: Database, execution_id: str, worker: str) -> int:
+    values = {"b_id": execution_id, "b_started_at": utcnow(), "b_worker": worker}
+    return await db.statement(_START, values)
 
 
 async def mark_running(db: Database, execution_id: str, worker: str) -> None:
-    await db.statement(
-        update(Execution)
-        .where(Execution.id == execution_id, Execution.status == ExecutionStatus.PENDING.value)
-        .values(status=ExecutionStatus.RUNNING.value, started_at=utcnow(), worker=worker)
-    )
+    await _start(db, execution_id, worker)
 
 
 async def claim(db: Database, execution_id: str, worker: str) -> bool:
@@ -133,32 +166,24 @@ async def claim(db: Database, execution_id: str, worker: str) -> bool:
     meanwhile (the API gave up dispatching it) or another worker has it: it must not start.
 
     One statement both checks and claims, so a run costs no separate read."""
-    claimed = await db.statement(
-        update(Execution)
-        .where(Execution.id == execution_id, Execution.status == ExecutionStatus.PENDING.value)
-        .values(status=ExecutionStatus.RUNNING.value, started_at=utcnow(), worker=worker)
-    )
-    return claimed == 1
+    return await _start(db, execution_id, worker) == 1
 
 
 async def finish(db: Database, outcome: ExecutionOutcome, worker: str) -> None:
     finished = utcnow()
-    await db.statement(
-        update(Execution)
-        # A run already closed (a dispatch the API gave up on) keeps what the user was told.
-        .where(Execution.id == outcome.execution_id, Execution.status.in_(UNFINISHED))
-        .values(
-            status=ExecutionStatus(outcome.status).value,
-            result=outcome.result,
-            logs=outcome.logs,
-            error=outcome.error,
-            ran_generation=outcome.generation,
-            duration_ms=outcome.duration_ms,
-            finished_at=finished,
-            started_at=finished - timedelta(milliseconds=outcome.duration_ms),
-            worker=worker,
-        )
-    )
+    values = {
+        "b_id": outcome.execution_id,
+        "b_status": ExecutionStatus(outcome.status).value,
+        "b_result": outcome.result,
+        "b_logs": outcome.logs,
+        "b_error": outcome.error,
+        "b_ran_generation": outcome.generation,
+        "b_duration_ms": outcome.duration_ms,
+        "b_finished_at": finished,
+        "b_started_at": finished - timedelta(milliseconds=outcome.duration_ms),
+        "b_worker": worker,
+    }
+    await db.statement(_FINISH, values)
 
 
 async def get(db: Database, execution_id: str) -> Execution:
