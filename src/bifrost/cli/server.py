@@ -46,6 +46,9 @@ def _setup_logging() -> None:
     from bifrost.secrets import RedactSecrets
 
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # SAQ logs three INFO lines per task (enqueuing, processing, finished): for executions that
+    # is three scrubbed, written lines per run, and the executions table records every run.
+    logging.getLogger("saq").setLevel(logging.WARNING)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
