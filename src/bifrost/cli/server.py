@@ -95,6 +95,8 @@ def _serve(
             port=port or settings.port,
             log_level="info",
             access_log=False,
+            loop="uvloop",  # named, not "auto": a missing one fails here instead of slowing down
+            http="httptools",
             ws_max_size=settings.max_request_bytes,
         )
     )

@@ -9,6 +9,7 @@ mode's in-process queues connect the API to the worker and the scheduler of the 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import AsyncIterator, Sequence
@@ -77,6 +78,15 @@ class ApiRole:
         return None
 
 
+def freeze_startup_objects() -> None:
+    """Move everything alive after start-up (modules, the app, SQLAlchemy's and pydantic's
+    tables: about 140,000 objects) out of the garbage collector's reach. A full collection walks
+    every tracked object, tens of milliseconds in a started server, and lands on whichever request
+    happens to allocate at that moment; frozen, it walks only what was made since."""
+    gc.collect()
+    gc.freeze()
+
+
 def build_role(name: RoleName, ctx: Context, transport: Transport) -> Role:
     if name == "api":
         return ApiRole(ctx, transport)
@@ -112,6 +122,7 @@ def http_app(settings: Settings, names: Sequence[RoleName]) -> FastAPI:
             api = next(role for role in roles if isinstance(role, ApiRole))
             app.state.services = api.services
             app.state.tokens = api.tokens
+            freeze_startup_objects()
             yield
 
     return create_app(settings, lifespan)
@@ -124,6 +135,7 @@ async def run_headless(settings: Settings, names: Sequence[RoleName]) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with running(settings, names) as roles:
+        freeze_startup_objects()
         log.info("%s ready", ", ".join(type(role).__name__ for role in roles))
         await stop.wait()
         log.info("stopping")
