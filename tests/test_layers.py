@@ -50,3 +50,15 @@ def test_a_client_command_loads_no_server_code() -> None:
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert set(done.stdout.split()) & SERVER_PACKAGES == set()
+
+
+def test_a_worker_loads_neither_the_http_app_nor_the_github_sync() -> None:
+    """`bifrost worker` builds its role through roles.process: what that loads is what a worker
+    pays for at start-up (loading the API app once made it a third slower)."""
+    probe = (
+        "import sys; from bifrost.cli import server; from bifrost.roles import process, worker; "
+        "print(' '.join(sorted(m for m in sys.modules)))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded = set(done.stdout.split())
+    assert {"fastapi", "starlette", "bifrost.api", "bifrost.github", "merge3"} & loaded == set()

@@ -14,7 +14,7 @@ import click
 from rich.console import Console
 
 if TYPE_CHECKING:
-    from bifrost.roles.api import RoleName
+    from bifrost.roles.process import RoleName
     from bifrost.settings import Settings
 
 console = Console()
@@ -113,7 +113,7 @@ def _headless(settings: Settings, role: RoleName) -> None:
         raise SystemExit(2)
     import asyncio
 
-    from bifrost.roles.api import run_headless
+    from bifrost.roles.process import run_headless
 
     asyncio.run(run_headless(settings, [role]))
 
