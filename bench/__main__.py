@@ -9,6 +9,7 @@ BENCHMARKS = [
     ("import speed and executor round trip", ["-m", "bench.runtime"]),
     ("worker start, 100 vs 10,000 files", ["-m", "bench.worker_start"]),
     ("end-to-end latency through the API", ["-m", "bench.e2e_latency"]),
+    ("round trips per execution: SQL statements, Redis commands", ["-m", "bench.round_trips"]),
     ("per-run cost of confinement vs unconfined", ["-m", "bench.confinement"]),
     ("worker start with 10 requirements vs pip", ["bench/packages_start.py"]),
     ("4,000 files in one unit of work vs one-file writes", ["-m", "bench.files_unit"]),
