@@ -10,6 +10,8 @@ BENCHMARKS = [
     ("worker start, 100 vs 10,000 files", ["-m", "bench.worker_start"]),
     ("end-to-end latency through the API", ["-m", "bench.e2e_latency"]),
     ("round trips per execution: SQL statements, Redis commands", ["-m", "bench.round_trips"]),
+    ("a one-file change reaching the template: delta vs manifest", ["-m", "bench.template_update"]),
+    ("side by side with the peers: RQ and Celery", ["-m", "bench.peers"]),
     ("per-run cost of confinement vs unconfined", ["-m", "bench.confinement"]),
     ("worker start with 10 requirements vs pip", ["bench/packages_start.py"]),
     ("4,000 files in one unit of work vs one-file writes", ["-m", "bench.files_unit"]),
@@ -18,6 +20,7 @@ BENCHMARKS = [
     ("staged package installs vs uv in place", ["-m", "bench.packages_install"]),
     ("before and after issue 7, interleaved", ["-m", "bench.compare"]),
     ("GitHub sync at 4,000 files: API calls and time", ["-m", "bench.github"]),
+    ("remote edit to a worker: webhook vs polling", ["-m", "bench.sync_latency"]),
 ]
 
 

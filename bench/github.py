@@ -146,6 +146,7 @@ def run(kind: str, files: int) -> list[Step]:
 
         backend = Backend(kind)
         backend.env["BIFROST_GITHUB_API_URL"] = fake.url
+        backend.env["BIFROST_SYNC_AUTO"] = "false"  # only the bench's own calls are counted
         port = free_port()
         proc = backend.spawn("up", "--port", str(port))
         try:

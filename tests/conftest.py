@@ -93,6 +93,9 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
         "BIFROST_ADMIN_TOKEN": ADMIN_TOKEN,
         "BIFROST_WORKSPACE_ROOT": f"/tmp/bifrost-test-{uuid.uuid4().hex[:8]}/workspace",
         "BIFROST_EXECUTION_TIMEOUT_S": "30",
+        # No automatic sync in other features' tests: a poll would add GitHub calls to the ones
+        # they count, or pull what they are about to preview. tests/sync turns it on.
+        "BIFROST_SYNC_AUTO": "false",
     }
     database = None
     prefix = None

@@ -7,6 +7,8 @@ import redis
 
 from bifrost.cache.change import Change
 from bifrost.cache.redis import GENERATION_FIELD
+from bifrost.runtime.protocol import apply
+from bifrost.worker.source import CacheCodeSource
 
 
 async def test_a_cold_cache_fills_from_the_database(store) -> None:
@@ -51,3 +53,26 @@ async def test_init_replaces_a_manifest_newer_than_the_database(store, backend) 
     snapshot = await store.cache.snapshot(0)
     assert snapshot.generation == generation == 1
     assert set(snapshot.manifest) == {"shared/a.py"}
+
+
+async def test_the_worker_source_hands_out_each_change_with_its_base(store) -> None:
+    """Embedded: the cache's own change; Redis (read whole) or two changes on: the difference
+    from the manifest last handed out. Either way, exactly what turns the base into the new one."""
+    source = CacheCodeSource(store.cache)
+    first = await store.files.write("shared/a.py", b"A = 1\n")
+    await store.files.write("shared/b.py", b"B = 1\n")
+    base = await source.snapshot(0)
+    one = await store.files.write("shared/a.py", b"A = 2\n")
+    snap = await source.snapshot(one.generation)
+    assert (snap.base, snap.changes) == (base.generation, {"shared/a.py": one.file.content_hash})
+    await store.files.delete("shared/b.py")
+    last = await store.files.write("shared/c.py", b"C = 1\n")  # two changes since the last read
+    after = await source.snapshot(last.generation)
+    assert after.base == snap.generation
+    assert after.changes == {"shared/b.py": None, "shared/c.py": last.file.content_hash}
+    assert apply(snap.manifest, after.changes) == after.manifest
+    assert after.manifest == {
+        "shared/a.py": one.file.content_hash,
+        "shared/c.py": last.file.content_hash,
+    }
+    assert first.file.content_hash not in after.manifest.values()

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bifrost.errors import Conflict, InvalidInput, NotFound
-from bifrost.store import executions
+from bifrost.store import executions, workflows
 from bifrost.store.models import Execution
 from bifrost.worker.request import prepare
 from tests.test_files import HELLO
@@ -72,9 +72,31 @@ async def test_a_bad_timeout_option_is_refused_before_anything_is_recorded(store
     assert await _count(store) == 0
 
 
-async def test_a_workflow_gone_from_its_file_cannot_run(store) -> None:
-    wid = (await store.files.write("workflows/hello.py", HELLO)).workflows[0].id
+async def test_a_workflow_gone_from_its_file_runs_kept_code_and_a_deactivated_one_not(
+    store,
+) -> None:
+    written = await store.files.write("workflows/hello.py", HELLO)
+    wid = written.workflows[0].id
     await store.files.write("workflows/hello.py", b"x = 1\n")
-    with pytest.raises(Conflict, match="no longer in its file"):
+    _, request = await prepare(store.db, wid, {}, timeout_s=5, max_timeout_s=3600, memory_mb=256)
+    assert request.kept_generation == written.generation
+    assert request.kept_hash == written.file.content_hash
+    await workflows.set_active(store.db, wid, False)
+    with pytest.raises(Conflict, match="deactivated"):
         await prepare(store.db, wid, {}, timeout_s=5, max_timeout_s=3600, memory_mb=256)
-    assert await _count(store) == 0
+    assert await _count(store) == 1
+
+
+async def test_one_workflows_runs_newest_first_page_by_page(store) -> None:
+    hello = (await store.files.write("workflows/hello.py", HELLO)).workflows[0].id
+    other = (await store.files.write("workflows/other.py", HELLO)).workflows[0].id
+    made = {hello: [], other: []}
+    for wid in (hello, other, hello, hello, other):
+        record, _ = await prepare(store.db, wid, {}, timeout_s=5, max_timeout_s=3600, memory_mb=1)
+        made[wid].append(record.id)
+    first = await executions.recent(store.db, workflow_id=hello, limit=2)
+    rest = await executions.recent(store.db, workflow_id=hello, cursor=first.next_cursor)
+    assert [e.id for e in first.items + rest.items] == made[hello][::-1]
+    assert rest.next_cursor is None
+    assert await executions.recent(store.db, workflow_id="nope") == executions.Page([], None)
+    assert len((await executions.recent(store.db)).items) == 5

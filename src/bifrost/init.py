@@ -66,5 +66,6 @@ async def initialize(settings: Settings) -> InitReport:
             path = token_file(settings)
             save_token(path, token)
             secure_data_dir(settings)
+        await ctx.files.reindex()  # files older than the entity index
         generation = await ctx.cache.warm()
     return InitReport(generation, token, path)

@@ -30,16 +30,24 @@ UNFINISHED_JOBS = (JobStatus.PENDING, JobStatus.RUNNING)
 
 INSTALL_PACKAGE_JOB = "packages.install"  # params: {"requirement"}
 REMOVE_PACKAGE_JOB = "packages.remove"  # params: {"name"}
-GITHUB_SYNC_JOB = "github.sync"  # params: {"conflict_resolutions", "confirm_orphans"}
+GITHUB_SYNC_JOB = "github.sync"  # params: {"conflict_resolutions", "confirm_orphans", "auto"}
+SYNC_JOB = "sync.run"  # params: {"target", "options"} (bifrost.sync; github runs as github.sync)
+
+# ---- sync targets (``bifrost.sync``), in the priority order ``sync("all")`` runs them ---------
+
+SYNC_TARGETS = ("github", "modules", "requirements", "objects")
+SYNC_ALL = "all"
 
 # ---- leases (``bifrost.store.leases``: one holder at a time across every process) ------------
 
 GITHUB_SYNC_LEASE = "github.sync"  # held by the job id of the running sync
+SYNC_LEADER_LEASE = "sync.leader"  # held by the scheduler whose daemon runs automatic sync
 
 # ---- event channels ------------------------------------------------------------------------
 
 WORKERS_CHANNEL = "workers"  # {"action": "recycle", "hash", "generation", "reason"}
 PACKAGE_ACKS_CHANNEL = "packages:workers"  # a worker's PrepareReport after it recycled
+GITHUB_PUSH_CHANNEL = "github:push"  # {"repository", "branch", "after"}: the webhook saw a push
 
 
 EXECUTION_CHANNELS = "execution:"  # the family of execution_channel(): one per run
@@ -52,10 +60,12 @@ def execution_channel(execution_id: str) -> str:
 
 def job_channel(job_id: str, kind: str | None = None) -> str:
     """Progress, output lines and the final ``done`` event of one job. GitHub syncs publish on
-    ``git:<id>`` (the channel the web page and the HTTP contract name), every other job on
-    ``job:<id>``."""
+    ``git:<id>`` (the channel the web page and the HTTP contract name), the other sync targets'
+    jobs on ``sync:<id>``, every other job on ``job:<id>``."""
     if kind == GITHUB_SYNC_JOB:
         return f"git:{job_id}"
+    if kind == SYNC_JOB:
+        return f"sync:{job_id}"
     return f"job:{job_id}"
 
 
@@ -72,6 +82,11 @@ def requirements_key(prefix: str) -> str:
 
 def blob_key(prefix: str, sha256: str) -> str:
     return f"{prefix}blob:{sha256}"
+
+
+def ws_ticket_key(prefix: str, digest: str) -> str:
+    """A one-time WebSocket ticket (by its SHA-256), holding the token's name; expires by TTL."""
+    return f"{prefix}ws-ticket:{digest}"
 
 
 def events_prefix(prefix: str) -> str:

@@ -169,6 +169,41 @@ class Settings(BaseSettings):
         "after a crash, the next sync can start once this has passed.",
     )
 
+    github_webhook_secret: SecretStr | None = Field(
+        None,
+        description="The secret of the repository's push webhook (POST /api/github/webhook "
+        "checks X-Hub-Signature-256 with it); without it every webhook call is refused.",
+    )
+    sync_auto: bool = Field(
+        True,
+        description="Automatic sync in `bifrost scheduler` (and `bifrost up`): GitHub once "
+        "connected, and the cache and object store checks.",
+    )
+    sync_interval_s: float = Field(
+        60.0, gt=0, description="How often automatic sync polls the GitHub branch."
+    )
+    sync_reconcile_interval_s: float = Field(
+        300.0,
+        gt=0,
+        description="How often automatic sync checks the module cache, the requirements entry "
+        "and the object store against the database.",
+    )
+    sync_lease_s: float = Field(
+        30.0,
+        gt=0,
+        description="The automatic-sync leader's lease: when its scheduler dies, another takes "
+        "over within this time (plus one sixth of it).",
+    )
+    sync_breaker_failures: int = Field(
+        5, ge=1, description="GitHub failures in a row after which automatic sync pauses."
+    )
+    sync_breaker_cooldown_s: float = Field(
+        300.0, gt=0, description="How long automatic sync pauses once the breaker opened."
+    )
+    sync_auto_push: bool = Field(
+        False, description="Automatic sync also pushes local changes to the branch."
+    )
+
     @field_validator("admin_token")
     @classmethod
     def _long_enough(cls, token: SecretStr | None) -> SecretStr | None:

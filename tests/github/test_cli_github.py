@@ -220,6 +220,21 @@ def test_preview_shows_every_list(standin: StandIn):
     assert "-here = 1" in with_diff and "+merged = 3" in with_diff
 
 
+def test_preview_shows_users_and_broken_references(standin: StandIn):
+    user = {"kind": "form", "id": "f1", "name": "Onboard", "path": "forms/onboard.form.json"}
+    broken = {"kind": "agent", "id": None, "name": "bot", "path": "agents/bot.agent.json"}
+    standin.preview = plan(
+        will_orphan=[{**ORPHAN, "used_by": [user]}],
+        broken_refs=[{**broken, "refs": ["flows/[x].py::gone"]}],
+    )
+    out = run(standin, "preview").output
+    for text in ("form Onboard", "broken references (1)", "agents/bot.agent.json", "[x].py::gone"):
+        assert text in out, text
+    standin.preview = plan(broken_refs=[{**broken, "refs": ["a.py::f"]}])  # empty otherwise
+    out = run(standin, "preview").output
+    assert "broken references (1)" in out and "nothing to pull, push or resolve" in out
+
+
 def test_an_empty_preview_says_so(standin: StandIn):
     done = run(standin, "preview")
     assert done.exit_code == 0 and "nothing to pull, push or resolve" in done.output

@@ -192,6 +192,20 @@ def test_listings_need_a_connection_then_page(
     refused(client.get("/api/github/branches", params={"repository": missing}), 404, missing)
 
 
+def test_create_a_repository_before_connecting_with_a_token_not_stored(
+    client: httpx.Client, fake_github: FakeGitHub
+) -> None:
+    name = f"first-{uuid.uuid4().hex[:8]}"
+    created = client.post(
+        "/api/github/create-repository", json={"name": name, "token": fake_github.token}
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["full_name"] == f"{FAKE_LOGIN}/{name}"
+    assert client.get("/api/github/config").json()["connected"] is False  # nothing stored
+    bad = client.post("/api/github/create-repository", json={"name": name, "token": "no way"})
+    refused(bad, 422, "not a GitHub token")
+
+
 def test_create_a_repository_connect_to_it_and_disconnect(
     client: httpx.Client, fake_github: FakeGitHub, github_repo: str
 ) -> None:

@@ -233,6 +233,7 @@ async def test_conflicts_merges_orphans_and_what_a_preview_costs(
             "path": "workflows/gone.py",
             "function_name": name,
             "name": name,
+            "used_by": [],
         }
         for name in ("first", "second")
     ] + [
@@ -241,6 +242,7 @@ async def test_conflicts_merges_orphans_and_what_a_preview_costs(
             "path": "workflows/shrunk.py",
             "function_name": "second",
             "name": "second",
+            "used_by": [],
         }
     ]
 
@@ -308,3 +310,29 @@ async def test_a_conflict_orphans_by_its_resolution(
         ("workflows/gone.py", "first"),
         ("workflows/gone.py", "second"),
     ]
+
+
+async def test_the_diff_of_one_incoming_and_one_outgoing_file(
+    api: httpx.Client, store, fake_github: FakeGitHub, github_repo: str
+) -> None:
+    fake_github.commit(github_repo, {"there.txt": "from github\n", "logo.png": PNG})
+    await connect(store, fake_github, github_repo)
+    put(api, "here.txt", b"made here\n")
+    shown = preview(api)
+    pulled, pushed = by_path(shown["to_pull"]), by_path(shown["to_push"])
+
+    def diff(entry: dict, side: str) -> httpx.Response:
+        query = {"path": entry["path"], "side": side}
+        query.update({k: entry[k] for k in ("local_sha", "remote_sha") if entry[k]})
+        return api.get("/api/github/sync/diff", params=query)
+
+    incoming = diff(pulled["there.txt"], "incoming").json()["diff"]
+    assert "--- local/there.txt" in incoming and "+from github" in incoming
+    outgoing = diff(pushed["here.txt"], "outgoing").json()["diff"]
+    assert "--- remote/here.txt" in outgoing and "+made here" in outgoing
+    assert diff(pulled["logo.png"], "incoming").json() == {"path": "logo.png", "diff": None}
+    put(api, "here.txt", b"changed again\n")  # the preview is stale now
+    stale = diff(pushed["here.txt"], "outgoing")
+    assert stale.status_code == 409, stale.text
+    bad = api.get("/api/github/sync/diff", params={"path": "x", "remote_sha": "not-a-sha"})
+    assert bad.status_code == 422 and "remote_sha" in bad.json()["detail"]

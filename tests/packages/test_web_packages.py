@@ -1,14 +1,18 @@
-"""A package that cannot be installed is reported on the health page, with the tool's message."""
+"""Packages in real Chromium: the installer's live output, its failures with the tool's own
+message (on the Packages and Health pages), removal."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
-from tests.conftest import ADMIN_TOKEN
+from tests.browsing import check, go, sign_in
 from tests.packages.conftest import index_args
 from tests.serving import Cluster
+
+pytestmark = pytest.mark.parametrize("backend", ["embedded"], indirect=True)
 
 
 @pytest.fixture
@@ -16,53 +20,47 @@ def cluster_env(wheelhouse: Path) -> dict[str, str]:
     return {"BIFROST_PACKAGE_INDEX_ARGS": index_args(wheelhouse)}
 
 
-def test_a_broken_package_shows_on_the_page(browser, cluster: Cluster) -> None:
+def test_a_broken_package_shows_on_the_health_page(browser, cluster: Cluster) -> None:
     with cluster.client() as client:
         edited = client.put(
             "/api/files/requirements.txt", content=b"bft-beta==1.0\nbft-broken==1.0\n"
         )
         assert edited.status_code == 200, edited.text
-    page = browser.new_page()
-    page.goto(cluster.urls[0])
-    page.wait_for_function("document.querySelector('#workers td.failed') !== null", timeout=90_000)
-    cell = page.inner_text("#workers td.failed")
-    assert "1 installed" in cell and "bft-broken" in cell  # named even without a token
-    assert "cairo" not in cell  # the installer's messages need the token
-    page.fill("#token", ADMIN_TOKEN)
-    page.click("#token-form button")
-    page.wait_for_function(
-        "document.querySelector('#workers td.failed').textContent.includes('cairo')"
-    )  # the build's own error message reaches the user
+    page = sign_in(browser, cluster.urls[0])
+    go(page, "health")
+    failed = page.locator("#workers .failed")
+    expect(failed).to_contain_text("bft-broken", timeout=90_000)
+    page.click("#workers details summary")
+    expect(page.locator("#workers details pre")).to_contain_text("cairo")  # the build's words
+    expect(page.locator("#workers")).to_contain_text("2 requirements")
 
 
-def test_install_and_remove_from_the_page(browser, cluster: Cluster) -> None:
-    page = browser.new_page()
-    page.goto(cluster.urls[0])
-    page.fill("#token", ADMIN_TOKEN)
-    page.click("#token-form button")
-
+def test_install_with_live_output_and_remove(browser, cluster: Cluster) -> None:
+    page = sign_in(browser, cluster.urls[0])
+    go(page, "packages")
+    lines: list[str] = []
+    page.on(
+        "websocket",
+        lambda socket: socket.on("framereceived", lambda frame: lines.append(str(frame))),
+    )
     page.fill("#requirement", "bft-alpha==1.0")
-    page.click("#install")
-    page.wait_for_function(
-        "document.getElementById('install-message').textContent.startsWith('installed')",
-        timeout=60_000,
-    )
-    page.wait_for_function(
-        "document.getElementById('package-list').textContent.includes('bft-alpha')"
-    )
+    page.keyboard.press("Enter")
+    message = page.locator("#install-message")
+    expect(message).to_have_text("installed bft-alpha==1.0", timeout=60_000)
+    expect(page.locator("#package-list")).to_contain_text("bft-alpha")
     assert page.inner_text("#install-output").strip()  # the installer's output, live
+    assert any('"type": "output"' in line or '"type":"output"' in line for line in lines)
 
     page.fill("#requirement", "bft-broken==1.0")
     page.click("#install")
-    page.wait_for_selector("#install-message.error", timeout=60_000)
-    assert "cairo" in page.inner_text("#install-message")  # the build's own message
-    assert "bft-broken" not in page.inner_text("#package-list")
+    expect(page.locator("#install-message.error")).to_contain_text("cairo", timeout=60_000)
+    expect(page.locator("#package-list")).not_to_contain_text("bft-broken")
+    check(page, "packages-after-failure")
 
     page.click("#package-list button.remove")
-    page.wait_for_function(
-        "document.getElementById('install-message').textContent.startsWith('removed')"
-    )
-    page.wait_for_function("!document.getElementById('package-list').textContent.trim()")
+    page.click("#package-list .confirm button.danger")
+    expect(message).to_have_text("removed bft-alpha", timeout=60_000)
+    expect(page.locator("#package-list li")).to_have_count(0)
     with cluster.client() as client:
         requirements = client.get("/api/files/requirements.txt").text
     assert "bft-alpha" not in requirements and "bft-broken" not in requirements

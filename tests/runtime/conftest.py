@@ -1,4 +1,6 @@
-"""Runtime test helpers: workspaces as in-memory manifests, and a fake ``CodeSource``.
+"""Runtime test helpers: workspaces as in-memory manifests, and a fake ``CodeSource``
+that hands out each generation with its change (base = the generation before), as the embedded
+cache does.
 
 The real store and cache are tested elsewhere; here the code source only has to hand out manifests
 and blobs, so an in-memory fake keeps these tests fast and deterministic.
@@ -15,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bifrost.runtime.importer import VirtualImporter, install
-from bifrost.runtime.protocol import Snapshot
+from bifrost.runtime.protocol import Snapshot, diff
 
 
 def digest(data: bytes) -> str:
@@ -33,21 +35,25 @@ class Files:
         self.generation = 0
         self.manifest: dict[str, str] = {}
         self.blobs: dict[str, bytes] = {}
+        self.changes: dict[int, dict[str, str | None]] = {}  # generation -> what it changed
 
     def put(self, files: Mapping[str, str | bytes], *, replace: bool = False) -> int:
-        if replace:
-            self.manifest = {}
+        before = self.manifest
+        self.manifest = {} if replace else dict(before)
         for path, content in files.items():
             data = as_bytes(content)
             self.blobs[digest(data)] = data
             self.manifest[path] = digest(data)
-        self.generation += 1
-        return self.generation
+        return self._next(before)
 
     def remove(self, *paths: str) -> int:
-        for path in paths:
-            self.manifest.pop(path, None)
+        before = self.manifest
+        self.manifest = {p: s for p, s in before.items() if p not in paths}
+        return self._next(before)
+
+    def _next(self, before: dict[str, str]) -> int:
         self.generation += 1
+        self.changes[self.generation] = diff(before, self.manifest)
         return self.generation
 
 
@@ -89,11 +95,14 @@ class MemorySource(Files):
         self.blob_calls: list[str] = []
         self.snapshot_calls = 0
         self.fail_blobs: Exception | None = None
+        self.deltas = True  # hand out each snapshot with its change, as the embedded cache does
 
     async def snapshot(self, min_generation: int) -> Snapshot:
         self.snapshot_calls += 1
         assert self.generation >= min_generation, "asked for a generation that does not exist"
-        return Snapshot(self.generation, dict(self.manifest))
+        changes = self.changes.get(self.generation) if self.deltas else None
+        base = self.generation - 1 if changes is not None else None
+        return Snapshot(self.generation, dict(self.manifest), base, changes)
 
     async def blob(self, sha256: str) -> bytes | None:
         self.blob_calls.append(sha256)

@@ -471,3 +471,32 @@ def test_uninstall_removes_everything(ws: VirtualWorkspace) -> None:
     assert "shared" not in sys.modules
     with pytest.raises(ModuleNotFoundError):
         importlib.import_module("shared")
+
+
+def test_a_pin_by_change_keeps_the_same_indexes_as_a_whole_pin(ws: VirtualWorkspace) -> None:
+    """Directories follow the change alone; a removal (which may empty one) recomputes them."""
+    ws.put({"a/b/c.py": "C = 1\n", "a/d.py": "D = 1\n", "e.py": ""})
+    ws.importer.snapshot.dirs()
+    base = ws.importer.snapshot.manifest
+    added = {"x/y/z.py": digest(b"Z = 1\n")}
+    ws.importer.pin(10, {**base, **added}, added)
+    assert ws.importer.snapshot.dirs() == {"a", "a/b", "x", "x/y"}
+    ws.blobs[digest(b"Z = 1\n")] = b"Z = 1\n"
+    assert importlib.import_module("x.y.z").Z == 1
+    removed = {"a/b/c.py": None}
+    without = {p: s for p, s in ws.importer.snapshot.manifest.items() if p != "a/b/c.py"}
+    ws.importer.pin(11, without, removed)
+    assert ws.importer.snapshot.dirs() == {"a", "x", "x/y"}
+
+
+def test_a_pruned_change_forgets_only_what_nothing_references(ws: VirtualWorkspace) -> None:
+    ws.put({"one.py": "V = 1\n", "two.py": "V = 1\n", "three.py": "V = 3\n"})
+    for name in ("one", "three"):
+        importlib.import_module(name)
+    one, three = digest(b"V = 1\n"), digest(b"V = 3\n")
+    assert ws.importer.has_blob(one) and ws.importer.has_blob(three)
+    keep = {"one.py": digest(b"V = 2\n"), "two.py": one, "three.py": digest(b"V = 4\n")}
+    ws.importer.prune(keep, only=[one, three])
+    assert ws.importer.has_blob(one)  # two.py still has that content
+    assert not ws.importer.has_blob(three)
+    assert not any(key[1] == three for key in ws.importer.code_cache_keys())

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import Request
 
+from bifrost.api.tickets import Tickets
 from bifrost.cache.base import ModuleCache
 from bifrost.events import EventBus
 from bifrost.github.connection import GitHubService
@@ -34,6 +35,7 @@ class Services:
     secrets: SecretBox  # opens the stored GitHub token (bifrost.store.github)
     github: GitHubService
     live_workers: Callable[[], Awaitable[list[dict[str, Any]]]]
+    tickets: Tickets  # one-time WebSocket tickets (bifrost.api.tickets)
     # Workflows run lately: a run of one costs one INSERT (bifrost.store.executions.create).
     recent_workflows: RecentWorkflows = field(default_factory=RecentWorkflows)
 

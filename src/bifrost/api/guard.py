@@ -17,8 +17,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bifrost.api.errors import error
 from bifrost.settings import Settings
 
-PUBLIC = frozenset({"/api/health"})
-"""Paths under /api/ that need no token (the WebSocket checks its own, before accepting)."""
+PUBLIC = frozenset({"/api/health", "/api/github/webhook"})
+"""Paths under /api/ that need no token (the WebSocket checks its own, before accepting; the
+GitHub webhook checks GitHub's signature of the body)."""
 
 UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
 

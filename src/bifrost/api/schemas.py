@@ -55,9 +55,93 @@ class WorkflowInfo(BaseModel):
     description: str | None
     is_async: bool
     parameters: list[dict[str, Any]]
+    returns: str | None = Field(None, description="The return annotation, as written")
     options: dict[str, Any]
-    is_active: bool
-    is_orphaned: bool
+    is_active: bool = Field(description="False only after an explicit deactivate: it cannot run")
+    is_orphaned: bool = Field(
+        description="Its function left its file (deleted, renamed away, or the function removed); "
+        "it still runs its kept code"
+    )
+    source_hash: str | None = Field(
+        description="sha256 of its module's last good source (the file parsed and held it)"
+    )
+    source_generation: int | None = Field(description="The generation that source was written at")
+    orphaned_generation: int | None = Field(
+        description="When orphaned: the generation its imports resolve against (the state just "
+        "before the change that orphaned it)"
+    )
+
+
+class Replacement(BaseModel):
+    workflow: WorkflowInfo
+    rank: str = Field(description="exact (the same signature) or compatible (every call binds)")
+    reason: str
+
+
+class ReplacementList(BaseModel):
+    workflow: WorkflowInfo = Field(description="The workflow to replace")
+    items: list[Replacement] = Field(description="Best first: exact, then the same name")
+
+
+class ReplaceRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(description="The file of the function that takes the orphan's place")
+    function: str = Field(description="Its function name")
+
+
+class ReferenceInfo(BaseModel):
+    """A user of a workflow: a form, agent or app that names it, or a workflow whose module
+    imports its module."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    kind: Literal["form", "agent", "app", "workflow"]
+    id: str
+    name: str
+    path: str
+
+
+class WorkflowDetail(WorkflowInfo):
+    used_by: list[ReferenceInfo] = Field(
+        description="Forms, agents, apps and workflows (static imports) that use this workflow"
+    )
+
+
+class EntityRefInfo(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    role: str = Field(description="workflow, data_provider, tool or page")
+    target: str = Field(description='"path::function" as the file says')
+    workflow_id: str | None = Field(description="The workflow it names (null: none, broken)")
+
+
+class EntityInfo(BaseModel):
+    """A form, agent or app: the index of its file (``definition`` is null when ``invalid``)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    kind: Literal["form", "agent", "app"]
+    path: str
+    name: str
+    definition: dict[str, Any] | None
+    invalid: str | None = Field(description="Why the file does not fit the schema (null: fits)")
+    broken_refs: list[str] = Field(description='"path::function"s that name no workflow')
+    generation: int
+    updated_at: Timestamp
+    updated_by: str | None
+
+
+class EntityDetail(EntityInfo):
+    refs: list[EntityRefInfo]
+
+
+class SubmitRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    fields: dict[str, Any] = Field(default_factory=dict, description="field name -> answer")
+    wait: StrictBool = Field(True, description="false: answer 202 at once")
 
 
 class WriteResponse(BaseModel):
@@ -119,7 +203,15 @@ class FilePage(CursorPage[FileInfo]):
 
 
 class WorkflowPage(CursorPage[WorkflowInfo]):
-    """Workflows by path, then function name."""
+    """Workflows by path, then function name (then id)."""
+
+
+class OrphanPage(CursorPage[WorkflowDetail]):
+    """Orphaned workflows by path, each with what uses it."""
+
+
+class EntityPage(CursorPage[EntityInfo]):
+    """Forms (agents, apps) by path."""
 
 
 class ExecutionPage(CursorPage[ExecutionInfo]):
@@ -302,6 +394,12 @@ class CreateRepositoryRequest(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     private: StrictBool = True
     description: str | None = Field(None, max_length=350)
+    token: str | None = Field(
+        None,
+        min_length=1,
+        max_length=512,
+        description="Create with this token, not stored (before connecting); null: the stored one",
+    )
 
 
 class GitHubBranch(BaseModel):

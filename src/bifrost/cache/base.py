@@ -43,6 +43,15 @@ class ModuleCache(Protocol):
     async def requirements(self) -> dict[str, str] | None:
         """``{"content", "hash"}`` of the workspace's requirements.txt, or None if it has none."""
 
+    async def reconcile_modules(self, *, repair: bool = True) -> dict[str, int]:
+        """Compare the cached manifest and sources with the database by hash: entries missing,
+        stale (another hash) or ghost (no such live file), and cached sources whose bytes do not
+        hash to their key (or Python sources of the manifest absent, where sources are shared);
+        with ``repair``, make the cache match the database. The counts found."""
+
+    async def reconcile_requirements(self, *, repair: bool = True) -> dict[str, int]:
+        """The same for the requirements.txt entry: missing, stale or ghost."""
+
     async def health(self) -> dict[str, object]: ...
 
     async def close(self) -> None: ...

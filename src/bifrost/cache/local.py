@@ -11,7 +11,8 @@ from collections import OrderedDict
 
 from bifrost.cache.base import Source
 from bifrost.cache.change import Change
-from bifrost.runtime.protocol import Snapshot
+from bifrost.cache.reconcile import compare, hashes_to, report
+from bifrost.runtime.protocol import Snapshot, apply
 
 
 class BlobLRU:
@@ -38,6 +39,14 @@ class BlobLRU:
             _, evicted = self._items.popitem(last=False)
             self._size -= len(evicted)
 
+    def drop(self, sha256: str) -> None:
+        content = self._items.pop(sha256, None)
+        if content is not None:
+            self._size -= len(content)
+
+    def items(self) -> list[tuple[str, bytes]]:
+        return list(self._items.items())
+
 
 class LocalModuleCache:
     def __init__(self, store: Source) -> None:
@@ -56,13 +65,13 @@ class LocalModuleCache:
             if current.generation != change.generation - 1:
                 self._snapshot = None  # reloaded from the database by the next snapshot()
                 return
-            manifest = dict(current.manifest)  # snapshots handed out are never mutated
-            for path, sha in change.paths.items():
-                if sha is None:
-                    manifest.pop(path, None)
-                else:
-                    manifest[path] = sha
-            self._snapshot = Snapshot(generation=change.generation, manifest=manifest)
+            changes = dict(change.paths)
+            self._snapshot = Snapshot(  # snapshots handed out are never mutated: a new one
+                generation=change.generation,
+                manifest=apply(current.manifest, changes),
+                base=current.generation,
+                changes=changes,  # so a template holding the base is taught only this
+            )
 
     async def generation(self) -> int:
         return -1 if self._snapshot is None else self._snapshot.generation
@@ -97,6 +106,40 @@ class LocalModuleCache:
 
     async def requirements(self) -> dict[str, str] | None:
         return await self.store.requirements()
+
+    async def reconcile_modules(self, *, repair: bool = True) -> dict[str, int]:
+        """The manifest in memory against the database's; sources kept in memory whose bytes do
+        not hash to their key are dropped (read again from the database when next asked for).
+        Sources not in memory are not missing: this cache fills itself on demand."""
+        cached = self._snapshot
+        database = await self.store.snapshot()
+        diff = compare(cached.manifest if cached else {}, database.manifest)
+        if cached is None:  # nothing held yet: the next snapshot() reads the database
+            diff.missing = 0
+        held = self.blobs.items()
+        stale_sources = [sha for sha, content in held if not hashes_to(content, sha)]
+        repaired = False
+        ahead = cached is not None and cached.generation > database.generation
+        if repair and (diff.differs or stale_sources or ahead):
+            async with self._lock:
+                if self._snapshot is cached:  # no change came in meanwhile
+                    self._snapshot = database
+            for sha in stale_sources:
+                self.blobs.drop(sha)
+            repaired = True
+        return report(
+            diff,
+            generation=database.generation,
+            cache_generation=cached.generation if cached else None,
+            sources_checked=len(held),
+            stale_sources=len(stale_sources),
+            repaired=repaired,
+        )
+
+    async def reconcile_requirements(self, *, repair: bool = True) -> dict[str, int]:
+        """Nothing to compare: this cache reads requirements.txt from the database every time."""
+        present = await self.store.requirements() is not None
+        return {"checked": int(present), "missing": 0, "stale": 0, "ghost": 0, "repaired": 0}
 
     async def health(self) -> dict[str, object]:
         return {"kind": "embedded", "ok": True, "generation": await self.generation()}

@@ -18,6 +18,7 @@ from redis.exceptions import RedisError
 from bifrost import names
 from bifrost.cache.base import Source
 from bifrost.cache.change import Change
+from bifrost.cache.reconcile import compare, hashes_to, report
 from bifrost.runtime.protocol import Snapshot
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,21 @@ redis.call('HSET', KEYS[1], ARGV[1], gen)
 return 1
 """
 
+# Reconciliation's repair: replace the manifest unless a change newer than the database read
+# arrived meanwhile (ARGV[3] is the generation the cache had when it was compared).
+_REPAIR = """
+local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
+local gen = tonumber(ARGV[2])
+if cur ~= tonumber(ARGV[3]) and cur >= gen then return 0 end
+redis.call('DEL', KEYS[1])
+for i = 4, #ARGV, 2 do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+redis.call('HSET', KEYS[1], ARGV[1], gen)
+return 1
+"""
+
+SCAN_BATCH = 500
 
 _SET_IF_NEWER = """
 local cur = redis.call('GET', KEYS[1])
@@ -86,6 +102,7 @@ class RedisModuleCache:
         self._apply = client.register_script(_APPLY)
         self._replace = client.register_script(_REPLACE)
         self._set_if_newer = client.register_script(_SET_IF_NEWER)
+        self._repair = client.register_script(_REPAIR)
         self._needs_repair = False
 
     def _blob_key(self, sha256: str) -> str:
@@ -196,6 +213,102 @@ class RedisModuleCache:
                 self.requirements_key, json.dumps(value or {}), ex=REQUIREMENTS_TTL_S, nx=True
             )
         return value
+
+    async def reconcile_modules(self, *, repair: bool = True) -> dict[str, int]:
+        """The cache is read before the database: a change committed in between makes the
+        database newer, never older, so the repair (which yields to any change newer than the
+        database read) cannot put an old manifest back."""
+        raw = await self.redis.hgetall(self.manifest_key)
+        found = raw.pop(GENERATION_FIELD.encode(), None)
+        cache_generation = None if found is None else int(found)
+        cached = {k.decode(): v.decode() for k, v in raw.items()}
+        database = await self.store.snapshot()
+        diff = compare(cached, database.manifest)
+        expected = -1 if cache_generation is None else cache_generation
+        repaired = False
+        if repair and (diff.differs or cache_generation != database.generation):
+            args: list[str | int] = [GENERATION_FIELD, database.generation, expected]
+            for path, sha in database.manifest.items():
+                args += [path, sha]
+            repaired = bool(await self._repair(keys=[self.manifest_key], args=args))
+        checked, stale = await self._check_blobs(repair=repair)
+        wanted = sorted({sha for p, sha in database.manifest.items() if p.endswith(".py")})
+        missing = await self._missing_blobs(wanted)
+        if repair:
+            for sha in missing:
+                content = await self.store.blob(sha)
+                if content is not None:
+                    await self.redis.set(self._blob_key(sha), content, ex=BLOB_TTL_S)
+        return report(
+            diff,
+            generation=database.generation,
+            cache_generation=cache_generation,
+            sources_checked=checked,
+            missing_sources=len(missing),
+            stale_sources=stale,
+            repaired=repaired or (repair and bool(stale or missing)),
+        )
+
+    async def _check_blobs(self, *, repair: bool) -> tuple[int, int]:
+        """Every cached source against its key's hash; a wrong one is deleted (the next read
+        fills it from the database). (checked, wrong)."""
+        checked = wrong = 0
+        pattern = self._blob_key("*")
+        keys: list[bytes] = []
+        async for key in self.redis.scan_iter(match=pattern, count=SCAN_BATCH):
+            keys.append(key)
+        start = len(self._blob_key(""))
+        for offset in range(0, len(keys), SCAN_BATCH):
+            batch = keys[offset : offset + SCAN_BATCH]
+            contents = await self.redis.mget(batch)
+            bad = [
+                key
+                for key, content in zip(batch, contents, strict=True)
+                if content is not None and not hashes_to(content, key.decode()[start:])
+            ]
+            checked += sum(1 for content in contents if content is not None)
+            wrong += len(bad)
+            if repair and bad:
+                await self.redis.delete(*bad)
+        return checked, wrong
+
+    async def _missing_blobs(self, shas: list[str]) -> list[str]:
+        missing: list[str] = []
+        for offset in range(0, len(shas), SCAN_BATCH):
+            batch = shas[offset : offset + SCAN_BATCH]
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for sha in batch:
+                    pipe.exists(self._blob_key(sha))
+                present = await pipe.execute()
+            missing += [sha for sha, there in zip(batch, present, strict=True) if not there]
+        return missing
+
+    async def reconcile_requirements(self, *, repair: bool = True) -> dict[str, int]:
+        """The cached requirements.txt against the database's: missing (nothing cached while the
+        file exists), stale (other content or hash) or ghost (cached, but no file). A repair
+        drops a wrong entry and fills it again from the database (``requirements()``), which
+        never overwrites an entry a concurrent write just set."""
+        raw = await self.redis.get(self.requirements_key)
+        database = await self.store.requirements()
+        cached = json.loads(raw) if raw is not None else None
+        counts = {"checked": 1, "missing": 0, "stale": 0, "ghost": 0, "repaired": 0}
+        if cached is None:
+            counts["missing"] = int(database is not None)
+        elif not cached:  # cached as "no requirements.txt"
+            counts["stale"] = int(database is not None)
+        elif database is None:
+            counts["ghost"] = 1
+        elif (cached.get("content"), cached.get("hash")) != (
+            database["content"],
+            database["hash"],
+        ):
+            counts["stale"] = 1
+        if repair and (counts["missing"] or counts["stale"] or counts["ghost"]):
+            if counts["stale"] or counts["ghost"]:
+                await self.redis.delete(self.requirements_key)
+            await self.requirements()
+            counts["repaired"] = 1
+        return counts
 
     async def health(self) -> dict[str, object]:
         try:

@@ -1,15 +1,16 @@
 """The `bifrost` command: one sub-module per command group.
 
 ``server`` runs the system and ``objects`` tends its object store (their heavy imports happen
-inside each command); ``files``, ``run``, ``packages`` and ``github`` are clients of the HTTP API
-through :mod:`bifrost.cli.client`, which loads no server code, so they start fast.
+inside each command); ``files``, ``run``, ``packages``, ``github``, ``workflows`` and ``sync``
+are clients of the HTTP API through :mod:`bifrost.cli.client`, which loads no server code, so
+they start fast.
 """
 
 from __future__ import annotations
 
 import click
 
-from bifrost.cli import files, github, objects, packages, run, server
+from bifrost.cli import files, github, objects, packages, run, server, sync, workflows
 
 
 @click.group()
@@ -28,6 +29,8 @@ for command in (
     files.app,
     packages.app,
     github.app,
+    workflows.app,
     objects.app,
+    sync.sync,
 ):
     app.add_command(command)

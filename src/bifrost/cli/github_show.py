@@ -51,11 +51,12 @@ def _changes(title: str, entries: list[dict[str, Any]], sha_field: str) -> Table
 
 
 def preview_tables(console: Console, plan: dict[str, Any]) -> None:
-    """The four lists of a preview, each only when it has something."""
+    """The lists of a preview, each only when it has something."""
     from rich.table import Table
 
     remote, synced = short(plan.get("remote_commit")), short(plan.get("synced_commit"))
     console.print(f"GitHub at {remote}, last synced {synced}")
+    broken_refs(console, plan.get("broken_refs") or [])
     if plan["is_empty"] and not plan["will_orphan"]:
         console.print("[green]nothing to pull, push or resolve[/]")
         return
@@ -83,12 +84,50 @@ def preview_tables(console: Console, plan: dict[str, Any]) -> None:
             "workflow",
             "path",
             "function",
+            "used by",
             title=f"will orphan ({len(plan['will_orphan'])})",
             title_justify="left",
         )
         for orphan in plan["will_orphan"]:
-            table.add_row(Text(orphan["name"]), Text(orphan["path"]), Text(orphan["function_name"]))
+            users = ", ".join(
+                f"{u['kind']} {u['name']} ({u['path']})" for u in orphan.get("used_by") or []
+            )
+            table.add_row(
+                Text(orphan["name"]),
+                Text(orphan["path"]),
+                Text(orphan["function_name"]),
+                Text(users or "-"),
+            )
         console.print(table)
+    renames = plan.get("renames") or []
+    if renames:
+        table = Table(
+            "workflow",
+            "from",
+            "to",
+            title=f"moved with their file, kept ({len(renames)})",
+            title_justify="left",
+        )
+        for rename in renames:
+            for workflow in rename["workflows"]:
+                table.add_row(Text(workflow["name"]), Text(rename["from"]), Text(rename["to"]))
+        console.print(table)
+
+
+def broken_refs(console: Console, entries: list[dict[str, Any]]) -> None:
+    """Forms, agents and apps that will name missing workflows: shown, never blocking."""
+    if not entries:
+        return
+    from rich.table import Table
+
+    table = Table(
+        "kind", "path", "missing", title=f"broken references ({len(entries)})", title_justify="left"
+    )
+    for entry in entries:
+        table.add_row(
+            Text(entry["kind"]), Text(entry["path"]), Text(", ".join(entry["refs"]), style="red")
+        )
+    console.print(table)
 
 
 def conflict_details(console: Console, conflict: dict[str, Any]) -> None:

@@ -160,13 +160,25 @@ class GitHubService:
             return await client.branches(repository, page=page)
 
     async def create_repository(
-        self, name: str, *, private: bool = True, description: str | None = None
+        self,
+        name: str,
+        *,
+        private: bool = True,
+        description: str | None = None,
+        token: str | None = None,
     ) -> Repository:
-        """An empty repository of the token's account (connect to it to make its first commit)."""
+        """An empty repository of the token's account (connect to it to make its first commit).
+        ``token``: a token not stored yet, so a first connection can start by creating its
+        repository; None: the stored one."""
         if not _NAME.fullmatch(name) or name in (".", ".."):
             raise InvalidInput(
                 'a repository name is 1-100 letters, digits, ".", "_" or "-" (not "." or "..")'
             )
+        if token is not None:
+            async with session.client_for(self.settings, check_token(token)) as client:
+                return await client.create_repository(
+                    name, private=private, description=description or ""
+                )
         async with self._connected() as (_, client):
             return await client.create_repository(
                 name, private=private, description=description or ""

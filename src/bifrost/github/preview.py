@@ -10,7 +10,9 @@ fetched only where SHAs cannot answer, each distinct blob once, ``concurrency`` 
   merge and the diff;
 - an add/add conflict over local text: its remote version, for the diff;
 - a conflict over a file holding active workflows here: its remote version, to see which
-  resolution would orphan which workflow (``Preview.orphans``).
+  resolution would orphan which workflow (``Preview.orphans``);
+- when a deleted file's workflows would be orphaned: every python file the pull writes, to see
+  whether they moved there (same function name and parameters: ``Preview.renames``).
 
 The sync job recomputes the preview and applies exactly what it shows, so everything it needs
 (the remote tree, the merged bytes, the blobs already read) is kept here.
@@ -20,20 +22,22 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from bifrost.github import merge
 from bifrost.github.client import GitHubClient
 from bifrost.github.plan import Action, Change, Conflict, ConflictKind, Plan, Resolution, plan
 from bifrost.github.remote import RemoteTree, fetch_blobs, read_remote
 from bifrost.settings import Settings
-from bifrost.store import github_state
+from bifrost.store import entities, github_state, references
 from bifrost.store.db import Database
 from bifrost.store.github import Connection
 from bifrost.store.github_state import WorkspaceSide
 from bifrost.store.models import Workflow
 from bifrost.store.objects import ObjectStore
+from bifrost.store.references import Reference
 from bifrost.workspace.entities import Classification, UndecodableSource, classify
+from bifrost.workspace.entity_schemas import kind_of, parse_entity
 
 DEFAULT_CONCURRENCY: int = Settings.model_fields["github_concurrency"].default
 DIFFED = (ConflictKind.MODIFY_MODIFY, ConflictKind.ADD_ADD)  # both sides have the file
@@ -47,6 +51,29 @@ class Orphan:
     path: str
     function_name: str
     name: str
+    used_by: tuple[Reference, ...] = field(default=(), compare=False)  # who depends on it
+
+
+@dataclass(frozen=True)
+class BrokenRefs:
+    """A form, agent or app that, once the sync is done, names workflows that do not exist
+    (``id`` None: the entity arrives with the pull). Reported, never blocking."""
+
+    kind: str
+    id: str | None
+    name: str
+    path: str
+    refs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Rename:
+    """Workflows that the pull moves from a file it deletes (``old``) to one it writes
+    (``new``): same function name and parameters, so they keep their ids and are not orphaned."""
+
+    old: str
+    new: str
+    workflows: list[Orphan]
 
 
 @dataclass(frozen=True)
@@ -75,6 +102,8 @@ class Preview:
     conflict_orphans: dict[str, dict[Resolution, list[Orphan]]]
     merges: dict[str, MergeInfo]
     blobs: dict[str, bytes]
+    renames: list[Rename] = field(default_factory=list)
+    broken_refs: list[BrokenRefs] = field(default_factory=list)
 
     def orphans(self, resolutions: Mapping[str, Resolution]) -> list[Orphan]:
         """Every workflow the sync orphans once the conflicts are resolved as ``resolutions``."""
@@ -106,7 +135,8 @@ async def compute_preview(
     replaced = {c.path: c for c in planned.conflicts if c.local_sha}  # by keep_remote or merge
     held: dict[str, list[Workflow]] = defaultdict(list)
     for workflow in await github_state.active_workflows(db, {*pulled, *replaced}):
-        held[workflow.path].append(workflow)
+        if not workflow.is_orphaned:  # an orphan already is one; a pull changes nothing of it
+            held[workflow.path].append(workflow)
 
     diffed = {c.path: c for c in planned.conflicts if c.kind in DIFFED}
     local_contents = await github_state.contents(
@@ -130,6 +160,24 @@ async def compute_preview(
         if path in pulled
         for orphan in orphans_of(workflows, path, remote_version(pulled[path]))
     ]
+    renames: list[Rename] = []
+    if any(pulled[o.path].remote_sha is None for o in will_orphan):
+        written = [c for c in planned.to_pull if c.remote_sha and c.path.endswith(".py")]
+        more = [c.remote_sha for c in written if c.remote_sha not in blobs]
+        blobs.update(
+            await fetch_blobs(
+                client, connection.repository, [s for s in more if s], concurrency=concurrency
+            )
+        )
+        rows = await github_state.workflow_functions(db, [c.path for c in written])
+        by_id = {w.id: w for workflows in held.values() for w in workflows}
+        renames = find_renames(
+            [(o, by_id[o.workflow_id]) for o in will_orphan if pulled[o.path].remote_sha is None],
+            [(c.path, blobs[c.remote_sha]) for c in written if c.remote_sha],
+            rows,
+        )
+        moved = {w.workflow_id for rename in renames for w in rename.workflows}
+        will_orphan = [o for o in will_orphan if o.workflow_id not in moved]
     conflict_orphans = {
         path: _orphans_if_resolved(
             workflows, replaced[path], remote_version(replaced[path]), merges[path]
@@ -137,6 +185,16 @@ async def compute_preview(
         for path, workflows in held.items()
         if path in replaced
     }
+    users = await _users(db, [w for workflows in held.values() for w in workflows])
+    will_orphan = [replace(o, used_by=users.get(o.workflow_id, ())) for o in will_orphan]
+    conflict_orphans = {
+        path: {
+            resolution: [replace(o, used_by=users.get(o.workflow_id, ())) for o in orphans]
+            for resolution, orphans in outcomes.items()
+        }
+        for path, outcomes in conflict_orphans.items()
+    }
+    broken = await _broken_after(client, db, connection, planned, blobs, concurrency=concurrency)
     return Preview(
         plan=planned,
         remote=remote,
@@ -145,7 +203,138 @@ async def compute_preview(
         conflict_orphans=conflict_orphans,
         merges=merges,
         blobs=blobs,
+        renames=renames,
+        broken_refs=broken,
     )
+
+
+def find_renames(
+    leaving: list[tuple[Orphan, Workflow]],
+    written: list[tuple[str, bytes]],
+    rows: Mapping[str, set[str]],
+) -> list[Rename]:
+    """Which workflows of deleted files reappear in written ones, matched as the store's unit
+    of work matches them (``Files.apply``): each function new to a written file, in the order
+    of the writes and of the file, takes the first leaving workflow (by path, then id) with the
+    same function name and parameters."""
+    candidates = sorted(leaving, key=lambda pair: (pair[1].path, pair[1].id))
+    moves: dict[tuple[str, str], list[Orphan]] = {}
+    for path, content in written:
+        try:
+            found = classify(path, content)
+        except UndecodableSource:
+            continue
+        if found.syntax_error:
+            continue
+        for definition in found.workflows:
+            if definition.function_name in rows.get(path, set()):
+                continue  # a row is there already: the write updates it
+            match = next(
+                (
+                    pair
+                    for pair in candidates
+                    if pair[1].function_name == definition.function_name
+                    and pair[1].parameters == definition.parameters
+                ),
+                None,
+            )
+            if match is not None:
+                candidates.remove(match)
+                moves.setdefault((match[1].path, path), []).append(match[0])
+    return [Rename(old, new, workflows) for (old, new), workflows in sorted(moves.items())]
+
+
+async def _users(db: Database, workflows: list[Workflow]) -> dict[str, tuple[Reference, ...]]:
+    if not workflows:
+        return {}
+    async with db.read() as session:
+        found = await references.used_by(session, workflows)
+    return {workflow_id: tuple(refs) for workflow_id, refs in found.items()}
+
+
+async def _broken_after(
+    client: GitHubClient,
+    db: Database,
+    connection: Connection,
+    planned: Plan,
+    blobs: dict[str, bytes],
+    *,
+    concurrency: int,
+) -> list[BrokenRefs]:
+    """The entities whose references will not resolve once the pulls are applied: those the
+    pull brings (their remote version, fetched here: entity files are few and small), and those
+    broken now that it does not fix. A workflow the pull orphans keeps its row, so a reference
+    that holds now still holds after (the preview lists it under ``will_orphan``, with its
+    users); only a pulled ``.py`` file can make a broken reference hold, so only those that
+    such a reference names are read."""
+    pulled = {c.path: c for c in planned.to_pull}
+    arriving = {
+        path: c.remote_sha
+        for path, c in pulled.items()
+        if c.remote_sha is not None and kind_of(path) is not None
+    }
+    blobs.update(
+        await fetch_blobs(
+            client,
+            connection.repository,
+            [sha for sha in set(arriving.values()) if sha not in blobs],
+            concurrency=concurrency,
+        )
+    )
+    candidates: dict[str, tuple[str, str | None, str, list[str]]] = {}  # path -> kind, id, ...
+    for row in await entities.broken(db):
+        if row.path not in pulled:
+            candidates[row.path] = (row.kind, row.id, row.name, list(row.broken_refs))
+    ids: dict[str, str] = {}
+    async with db.read() as session:
+        for path in arriving:
+            row = await entities.live_at(session, path)
+            if row is not None:
+                ids[path] = row.id
+        parsed = {
+            path: parse_entity(kind_of(path) or "", path, blobs[sha])
+            for path, sha in arriving.items()
+        }
+        targets = {(r.path, r.function_name) for p in parsed.values() for r in p.refs}
+        holds = await entities.resolve_targets(session, targets)
+    for path, entity in parsed.items():
+        unresolved = [r.target for r in entity.refs if holds[(r.path, r.function_name)] is None]
+        if unresolved:
+            candidates[path] = (entity.kind, ids.get(path), entity.name, sorted(set(unresolved)))
+    needed = {
+        target.rpartition("::")[0]
+        for _, _, _, refs in candidates.values()
+        for target in refs
+        if target.rpartition("::")[0] in pulled
+    }
+    wanted = [pulled[p].remote_sha for p in needed if pulled[p].remote_sha is not None]
+    blobs.update(
+        await fetch_blobs(
+            client,
+            connection.repository,
+            [sha for sha in set(wanted) if sha and sha not in blobs],
+            concurrency=concurrency,
+        )
+    )
+    defined: dict[str, set[str]] = {}
+    for path in needed:
+        sha = pulled[path].remote_sha
+        defined[path] = set() if sha is None else _functions(path, blobs[sha])
+    broken: list[BrokenRefs] = []
+    for path, (kind, entity_id, name, refs) in sorted(candidates.items()):
+        still = tuple(
+            t for t in refs if t.rpartition("::")[2] not in defined.get(t.rpartition("::")[0], ())
+        )
+        if still:
+            broken.append(BrokenRefs(kind, entity_id, name, path, still))
+    return broken
+
+
+def _functions(path: str, content: bytes) -> set[str]:
+    try:
+        return {w.function_name for w in classify(path, content).workflows}
+    except UndecodableSource:
+        return set()
 
 
 def orphans_of(workflows: Iterable[Workflow], path: str, content: bytes | None) -> list[Orphan]:
@@ -190,3 +379,28 @@ def _merge_info(conflict: Conflict, local: bytes | None, blobs: dict[str, bytes]
         conflict.path, local, merged, old_side="local", new_side="merged"
     )
     return MergeInfo(mergeable=True, merged=merged, diff=diff, merged_diff=merged_diff)
+
+
+async def file_diff(
+    client: GitHubClient,
+    db: Database,
+    objects: ObjectStore,
+    connection: Connection,
+    path: str,
+    *,
+    local_sha: str | None,
+    remote_sha: str | None,
+    outgoing: bool = False,
+) -> str | None:
+    """One preview entry's unified diff (an absent side is empty), or None when a side is
+    binary: local -> remote for what the pull brings, remote -> local for what the push sends.
+    The page asks for it when a user opens an incoming or outgoing file, so a preview of
+    thousands of files fetches no blob it would not show. Conflict if the local file changed
+    since the preview."""
+    local = b""
+    if local_sha is not None:
+        local = (await github_state.contents(db, objects, {path: local_sha}))[path]
+    remote = b"" if remote_sha is None else await client.blob(connection.repository, remote_sha)
+    if outgoing:
+        return merge.unified_diff(path, remote, local, old_side="remote", new_side="local")
+    return merge.unified_diff(path, local, remote, old_side="local", new_side="remote")

@@ -28,10 +28,10 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bifrost.errors import Conflict, InvalidInput, Unavailable
+from bifrost.github.auto import safe_part
 from bifrost.github.client import GitHubClient
 from bifrost.github.models import FILE_MODE, Head
 from bifrost.github.plan import Resolution
@@ -51,7 +51,6 @@ from bifrost.store import github_state, leases
 from bifrost.store.db import Database
 from bifrost.store.files import Delete, Edit, Files, SetBase, Write, expect_unchanged
 from bifrost.store.github import Connection
-from bifrost.store.models import Workflow
 from bifrost.store.objects import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -138,6 +137,8 @@ class Outcome:
     deleted_remote: int = 0
     commit: str | None = None
     orphaned: list[dict[str, str]] | None = None
+    renamed: list[dict[str, Any]] | None = None  # workflows moved with their file: same ids
+    held: list[dict[str, Any]] | None = None  # automatic syncs: the paths left for a decision
 
 
 class GitHubSync:
@@ -151,6 +152,8 @@ class GitHubSync:
         self.box = box
 
     async def __call__(self, job: JobRun) -> dict[str, Any]:
+        """``auto``: an automatic sync (``bifrost.github.auto``), which applies only the safe
+        part of the preview and pushes only with ``auto_push``."""
         resolutions = resolutions_of(job.params.get("conflict_resolutions") or {})
         confirm_orphans = bool(job.params.get("confirm_orphans"))
         async with (
@@ -158,7 +161,10 @@ class GitHubSync:
             connected(self.settings, self.db, self.box) as (connection, client),
         ):
             run = _Run(self, job, guard, connection, client)
-            outcome = await run.sync(resolutions, confirm_orphans)
+            if job.params.get("auto"):
+                outcome = await run.auto_sync(push=bool(job.params.get("auto_push")))
+            else:
+                outcome = await run.sync(resolutions, confirm_orphans)
         return asdict(outcome)
 
 
@@ -212,6 +218,27 @@ class _Run:
         )
         return outcome
 
+    async def auto_sync(self, *, push: bool) -> Outcome:
+        """The safe part only; the held paths are in the outcome. The synced commit is recorded
+        only when nothing was held (the workspace is then fully synced with it)."""
+        await self.finish_journals()
+        preview, held = safe_part(await self.preview(), push=push)
+        outcome = Outcome(commit=preview.remote.commit_sha, orphaned=[], held=held)
+        plan = preview.plan
+        await self.say(
+            f"automatic: {len(plan.to_pull)} to pull, {len(plan.to_push)} to push, "
+            f"{len(held)} held for a decision"
+        )
+        await self.pull(preview, {}, [], outcome, record=not held)
+        if push and await self.push(preview, {}, outcome):
+            await self.follow_up(False, outcome)
+        await self.say(
+            f"done: {outcome.pulled} pulled, {outcome.deleted_local} deleted here, "
+            f"{outcome.pushed} pushed, {outcome.deleted_remote} deleted on GitHub, "
+            f"{len(held)} held"
+        )
+        return outcome
+
     # ---- 1. a crashed sync's push ---------------------------------------------------------
 
     async def finish_journals(self) -> None:
@@ -257,7 +284,10 @@ class _Run:
         resolutions: Mapping[str, Resolution],
         orphans: list[Orphan],
         outcome: Outcome,
+        *,
+        record: bool = True,
     ) -> None:
+        """``record``: the branch's head becomes the synced commit (not when paths were held)."""
         plan, remote = preview.plan, preview.remote
         wanted = {c.path: c.remote_sha for c in plan.to_pull if c.remote_sha is not None}
         for conflict in plan.conflicts:
@@ -311,12 +341,22 @@ class _Run:
         async def checked(session: AsyncSession) -> None:
             await self.guard.check(session)
             await expect_unchanged(session, expected)
-            if remote.commit_sha is not None:
+            if record and remote.commit_sha is not None:
                 await connections.record_synced(session, remote.commit_sha)
-            await mark_orphaned(session, orphans)
 
-        if edits or remote.commit_sha != self.connection.synced_commit:
-            await self.s.files.apply(edits, user=self.job.created_by, precondition=checked)
+        if edits or (record and remote.commit_sha != self.connection.synced_commit):
+            # The unit orphans (and moves) workflows itself, keeping their code; it refuses to
+            # orphan any active one the user did not confirm.
+            applied = await self.s.files.apply(
+                edits,
+                user=self.job.created_by,
+                precondition=checked,
+                allow_orphans={o.workflow_id for o in orphans},
+            )
+            outcome.renamed = (outcome.renamed or []) + [
+                {"from": m.old, "to": m.new, "workflows": [w.id for w in m.workflows]}
+                for m in applied.moved
+            ]
 
     # ---- 4. the push ----------------------------------------------------------------------
 
@@ -428,15 +468,6 @@ def refuse_unresolved(
             f"the sync would orphan {listed}; nothing was changed: confirm_orphans to go on"
         )
     return orphans
-
-
-async def mark_orphaned(session: AsyncSession, orphans: list[Orphan]) -> None:
-    if orphans:
-        await session.execute(
-            update(Workflow)
-            .where(Workflow.id.in_([o.workflow_id for o in orphans]))
-            .values(is_orphaned=True)
-        )
 
 
 def commit_message(outgoing: list[Outgoing]) -> str:

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 
 from bifrost.api.app import create_app
 from bifrost.api.deps import Services
+from bifrost.api.tickets import LocalTickets, RedisTickets
 from bifrost.context import Context
 from bifrost.github.connection import GitHubService
 from bifrost.jobs.runner import Jobs
@@ -48,6 +49,11 @@ class ApiRole:
             secrets=box,
             github=GitHubService(ctx.settings, ctx.db, box),
             live_workers=transport.workers.live,
+            tickets=(
+                LocalTickets()
+                if ctx.redis is None
+                else RedisTickets(ctx.redis, ctx.settings.cache_prefix)
+            ),
         )
 
     async def start(self) -> None:

@@ -46,7 +46,7 @@ def build_executor(settings: Settings, ctx: Context) -> RunsExecutions:
     """The executor this worker's settings ask for (virtual imports, or the rollback path)."""
     from bifrost.worker.executor import Executor  # heavy: only processes that run code load it
 
-    source: CodeSource = CacheCodeSource(ctx.cache)
+    source: CodeSource = CacheCodeSource(ctx.cache, ctx.db)
     sys_path = [str(settings.packages_path)]
     if not settings.virtual_imports:
         if settings.export_dir is None:

@@ -18,7 +18,7 @@ import linecache
 import sys
 import threading
 import types
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from bifrost.runtime.resources import VirtualResources
@@ -39,6 +39,19 @@ def split_lines(text: str) -> list[str]:
     return lines
 
 
+def _parents(paths: Iterable[str], found: set[str]) -> set[str]:
+    """``found`` plus every directory above each of ``paths``."""
+    for path in paths:
+        cut = path.rfind("/")
+        while cut > 0:
+            head = path[:cut]
+            if head in found:
+                break
+            found.add(head)
+            cut = head.rfind("/")
+    return found
+
+
 class Snapshot:
     """One immutable generation of the manifest, plus indexes derived from it on first use."""
 
@@ -56,18 +69,15 @@ class Snapshot:
         if dirs is None:
             with self._lock:
                 if self._dirs is None:
-                    found: set[str] = set()
-                    for path in self.manifest:
-                        cut = path.rfind("/")
-                        while cut > 0:
-                            head = path[:cut]
-                            if head in found:
-                                break
-                            found.add(head)
-                            cut = head.rfind("/")
-                    self._dirs = frozenset(found)
+                    self._dirs = frozenset(_parents(self.manifest, set()))
                 dirs = self._dirs
         return dirs
+
+    def derive(self, base: Snapshot, changes: Mapping[str, str | None]) -> None:
+        """Take the directories from ``base`` (this one is ``base`` plus ``changes``), paying
+        only for the change; a removal may empty a directory, so it leaves them to ``dirs``."""
+        if base._dirs is not None and None not in changes.values():
+            self._dirs = frozenset(_parents(changes, set(base._dirs)))
 
     def is_dir(self, rel: str) -> bool:
         return rel == "" or rel in self.dirs()
@@ -109,14 +119,22 @@ class VirtualImporter:
     def snapshot(self) -> Snapshot:
         return self._snapshot
 
-    def pin(self, generation: int, manifest: Mapping[str, str]) -> bool:
-        """Switch to ``generation``; on a change, purge every workspace module. Returns changed."""
+    def pin(
+        self,
+        generation: int,
+        manifest: Mapping[str, str],
+        changes: Mapping[str, str | None] | None = None,
+    ) -> bool:
+        """Switch to ``generation``; on a change, purge every workspace module. Returns changed.
+        ``changes``: what turns the pinned generation into this one, so indexes follow cheaply."""
         if generation == self._snapshot.generation:
             return False
         with self._lock:
             if generation == self._snapshot.generation:
                 return False
-            self._snapshot = Snapshot(generation, dict(manifest))
+            base, self._snapshot = self._snapshot, Snapshot(generation, dict(manifest))
+            if changes is not None:
+                self._snapshot.derive(base, changes)
             self.purge()
             importlib.invalidate_caches()
         return True
@@ -224,10 +242,20 @@ class VirtualImporter:
     def code_cache_keys(self) -> list[tuple[str, str, bytes, int]]:
         return list(self._code)
 
-    def prune(self, keep: Mapping[str, str]) -> None:
-        """Forget blobs and code that ``keep`` (a manifest) no longer references."""
-        shas = set(keep.values())
+    def prune(self, keep: Mapping[str, str], only: Iterable[str] | None = None) -> None:
+        """Forget blobs and code that ``keep`` (a manifest) no longer references; ``only``: of
+        these shas alone (what a change replaced), so a small change costs little."""
         with self._lock:
+            if only is not None:
+                values = keep.values()
+                gone = {s for s in only if s not in values}
+                if gone:
+                    for sha in gone:
+                        self._blobs.pop(sha, None)
+                    for key in [k for k in self._code if k[1] in gone]:
+                        del self._code[key]
+                return
+            shas = set(keep.values())
             for sha in [s for s in self._blobs if s not in shas]:
                 del self._blobs[sha]
             for key in [k for k in self._code if k[1] not in shas]:

@@ -27,7 +27,11 @@ KEEP_MANIFESTS = 8  # generations a template remembers; the executor mirrors it 
 
 @dataclass
 class ExecutionRequest:
-    """One run of ``module.function(**parameters)`` pinned to at least ``generation``."""
+    """One run of ``module.function(**parameters)`` pinned to at least ``generation``.
+
+    An orphan's run names kept code instead of live files: ``kept_generation`` (the python
+    manifest kept when it was orphaned), with its own module ``kept_path`` at ``kept_hash``
+    (its last good source). Such a run never sees a live manifest."""
 
     execution_id: str
     module: str  # dotted, e.g. "workflows.hello"
@@ -36,6 +40,9 @@ class ExecutionRequest:
     generation: int = 0
     timeout_s: float = 300.0
     memory_mb: int = 1024
+    kept_generation: int | None = None
+    kept_path: str | None = None
+    kept_hash: str | None = None
 
 
 @dataclass
@@ -53,10 +60,35 @@ class ExecutionOutcome:
 
 @dataclass
 class Snapshot:
-    """One generation of the workspace: workspace-relative path -> sha256 hex of the content."""
+    """One generation of the workspace: workspace-relative path -> sha256 hex of the content.
+
+    ``base`` and ``changes``, when set, say how ``manifest`` follows from generation ``base``
+    (path -> new sha256, or None for a path that went away), so a template holding ``base`` is
+    taught only the change. They are a shortcut, never the truth: ``manifest`` is always whole.
+    """
 
     generation: int
     manifest: dict[str, str]
+    base: int | None = None
+    changes: dict[str, str | None] | None = None
+
+
+def diff(old: dict[str, str], new: dict[str, str]) -> dict[str, str | None]:
+    """The changes that turn manifest ``old`` into ``new`` (path -> sha256, None: removed)."""
+    changes: dict[str, str | None] = {p: s for p, s in new.items() if old.get(p) != s}
+    changes.update((p, None) for p in old.keys() - new.keys())
+    return changes
+
+
+def apply(manifest: dict[str, str], changes: dict[str, str | None]) -> dict[str, str]:
+    """A new manifest: ``manifest`` (left untouched) with ``changes`` applied."""
+    out = dict(manifest)
+    for path, sha in changes.items():
+        if sha is None:
+            out.pop(path, None)
+        else:
+            out[path] = sha
+    return out
 
 
 class CodeSource(Protocol):
@@ -68,4 +100,9 @@ class CodeSource(Protocol):
 
     async def blob(self, sha256: str) -> bytes | None:
         """Content by sha256 hex, or None when it is unknown."""
+        ...
+
+    async def kept(self, generation: int, path: str, sha256: str) -> dict[str, str]:
+        """The python manifest kept at ``generation`` with ``path`` at ``sha256``: an orphan's
+        code. Raises when there is none."""
         ...

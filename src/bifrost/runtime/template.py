@@ -43,7 +43,7 @@ from bifrost.runtime.client import (
 )
 from bifrost.runtime.importer import VirtualImporter, install
 from bifrost.runtime.logs import LogBuffer
-from bifrost.runtime.protocol import KEEP_MANIFESTS
+from bifrost.runtime.protocol import KEEP_MANIFESTS, apply
 from bifrost.runtime.wire import Peer
 
 LOG_BYTES = 2 << 20  # output kept per run (start and end); BIFROST_EXECUTION_LOG_BYTES
@@ -53,7 +53,9 @@ MAX_SPARES = 8  # spares kept at most: as many as runs were seen at once, up to 
 LINGER_S = 1.0  # a child that reported must exit this soon, or it is killed
 CONNECTIONS_PER_UID = 64  # a run's descendants connecting through the listener socket
 SO_PEERCRED = getattr(socket, "SO_PEERCRED", 17)
+SWEEP_PINS = 32  # pins by change between two sweeps of unused blobs over the whole manifest
 _SHA = re.compile(r"[0-9a-f]{64}")
+Step = tuple[int, dict[str, str | None]]  # how a generation was taught: (base, changes)
 
 
 class Run:
@@ -122,6 +124,8 @@ class Template:
             self.sel.register(self.listener, selectors.EVENT_READ, ("listener", None))
         self.manifests: collections.OrderedDict[int, dict[str, str]] = collections.OrderedDict()
         self.newest = -1
+        self.learned: dict[int, Step] = {}  # generation -> (base, changes) it was taught as
+        self.pins = 0
         self.paths_by_sha: dict[str, list[str]] | None = None
         self.runs: dict[int, Run] = {}
         self.clients: dict[Peer, Run | None] = {}
@@ -224,9 +228,9 @@ class Template:
         elif op == "blob":
             self._blob_arrived(msg[1], msg[2], msg[3])
         elif op == "manifest":
-            self.manifests[msg[1]] = msg[2]
-            while len(self.manifests) > KEEP_MANIFESTS:
-                self.manifests.popitem(last=False)
+            self._remember(msg[1], msg[2])
+        elif op == "delta":  # (delta, base, generation, {path: sha | None}, size)
+            self._apply_delta(msg[1], msg[2], msg[3], msg[4])
         elif op == "preload":  # (preload, {sha: bytes}, generation | None) from a warm executor
             self.importer.preload_blobs(
                 {
@@ -248,6 +252,32 @@ class Template:
             self.draining = True
         elif op == "stop":
             self.running = False
+
+    def _remember(
+        self, generation: int, manifest: dict[str, str], step: Step | None = None
+    ) -> None:
+        self.manifests[generation] = manifest
+        if step is not None:
+            self.learned[generation] = step
+        else:
+            self.learned.pop(generation, None)
+        while len(self.manifests) > KEEP_MANIFESTS:
+            old, _ = self.manifests.popitem(last=False)
+            self.learned.pop(old, None)
+
+    def _apply_delta(
+        self, base: int, generation: int, changes: dict[str, str | None], size: int
+    ) -> None:
+        """Learn ``generation`` as ``base`` plus ``changes``. Without that base, or if the result
+        is not the size the executor expects, learn nothing and say so: a run pinned to it is
+        refused (never runs other code) and the executor teaches it whole and asks again."""
+        held = self.manifests.get(base)
+        manifest = apply(held, changes) if held is not None else None
+        if manifest is None or len(manifest) != size:
+            forget = {"op": "forget", "generations": [base, generation]}
+            self.executor.send(wire.encode_untrusted(forget))
+            return
+        self._remember(generation, manifest, (base, changes))
 
     def _send_info(self) -> None:
         try:
@@ -280,17 +310,28 @@ class Template:
         manifest = self.manifests.get(generation)
         if manifest is None:
             return False
-        if self.importer.pin(generation, manifest):
+        pinned = self.importer.snapshot
+        # Learned as a change from the generation pinned now: every index follows the change
+        # alone (a sweep of the whole manifest now and then drops what else went unused).
+        step = self.learned.get(generation)
+        changes = step[1] if step is not None and step[0] == pinned.generation else None
+        if self.importer.pin(generation, manifest, changes):
             self.epoch += 1
+            self.pins += 1
             self.importer.snapshot.dirs()  # build once here; every child inherits it
             # pin() invalidated the FileFinder caches: refill them here, not in every child.
             importlib.machinery.PathFinder.find_spec("__bifrost_warm__")
             self.paths_by_sha = None
             if generation > self.newest:
                 self.newest = generation
-                self.importer.prune(manifest)
-            for path, sha in manifest.items():  # blobs already held: compile them when idle
-                held = path.endswith(".py") and self.importer.has_blob(sha)
+                if changes is not None and self.pins % SWEEP_PINS:
+                    replaced = (pinned.manifest.get(path) for path in changes)
+                    self.importer.prune(manifest, only=[sha for sha in replaced if sha])
+                else:
+                    self.importer.prune(manifest)
+            todo = manifest.items() if changes is None else changes.items()
+            for path, sha in todo:  # blobs already held: compile them when idle
+                held = sha is not None and path.endswith(".py") and self.importer.has_blob(sha)
                 if held and not self.importer.is_compiled(path, sha):
                     self.jobs.append((path, sha))
         return True
@@ -304,7 +345,8 @@ class Template:
                 if self.draining
                 else f"the worker does not hold the manifest of generation {generation}"
             )
-            self._report(request, "failed", error=errors.error("WorkerError", why))
+            error = errors.error("WorkerError", why)
+            self._report(request, "failed", error=error, missing=not self.draining)
             return
         self._drop_spares(stale_only=True)  # forked before this generation or this code
         running = 1 + sum(1 for run in self.runs.values() if run.request and not run.reported)
@@ -630,12 +672,16 @@ class Template:
         error: dict[str, str] | None = None,
         logs: str = "",
         child_ms: float | None = None,
+        missing: bool = False,
     ) -> None:
+        """``missing``: refused for lack of the run's manifest (the executor may teach it whole
+        and ask again)."""
         self.last_activity = time.monotonic()
         self.executor.send(
             wire.encode_untrusted(
                 {
                     "op": "outcome",
+                    "missing_manifest": missing,
                     "execution_id": request["execution_id"],
                     "status": status,
                     "result_json": result_json,

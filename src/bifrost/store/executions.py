@@ -72,7 +72,7 @@ async def create(
             accepted = None
         else:
             execution = _new(workflow, parameters, generation)
-            if await _insert_if_current(db, execution):
+            if await _insert_if_current(db, execution, workflow.updated_at):
                 return execution, accepted
         recent.drop(workflow_id)
     async with db.write() as session:
@@ -116,7 +116,12 @@ _INSERT_IF_CURRENT = insert(Execution).from_select(
         *[bindparam(f"v_{name}", type_=_TABLE.c[name].type).label(name) for name in _COLUMNS]
     ).where(
         select(Workflow.id)
-        .where(Workflow.id == bindparam("v_workflow_id"), Workflow.is_active.is_(True))
+        .where(
+            Workflow.id == bindparam("v_workflow_id"),
+            Workflow.is_active.is_(True),
+            # A replacement (store/replacements.py) rewrites the row without a new generation.
+            Workflow.updated_at == bindparam("v_updated_at", type_=Workflow.updated_at.type),
+        )
         .exists(),
         bindparam("v_generation") == GENERATION,
     ),
@@ -146,9 +151,11 @@ _FINISH = (
 )
 
 
-async def _insert_if_current(db: Database, execution: Execution) -> bool:
-    """INSERT ... SELECT ... WHERE the workflow is active and the generation unchanged."""
+async def _insert_if_current(db: Database, execution: Execution, updated_at: datetime) -> bool:
+    """INSERT ... SELECT ... WHERE the workflow is active, its row unchanged (``updated_at``) and
+    the generation unchanged."""
     values = {f"v_{name}": getattr(execution, name) for name in _COLUMNS}
+    values["v_updated_at"] = updated_at
     return await db.statement(_INSERT_IF_CURRENT, values) == 1
 
 
@@ -194,10 +201,16 @@ async def get(db: Database, execution_id: str) -> Execution:
     return execution
 
 
-async def recent(db: Database, *, cursor: str | None = None, limit: int = 50) -> Page[Execution]:
-    """Newest first; the id breaks ties between runs created in the same microsecond."""
+async def recent(
+    db: Database, *, workflow_id: str | None = None, cursor: str | None = None, limit: int = 50
+) -> Page[Execution]:
+    """Newest first (of one workflow's runs, given ``workflow_id``); the id breaks ties between
+    runs created in the same microsecond."""
+    query = select(Execution)
+    if workflow_id is not None:
+        query = query.where(Execution.workflow_id == workflow_id)
     async with db.read() as session:
-        return await fetch_page(session, select(Execution), ORDER, cursor=cursor, limit=limit)
+        return await fetch_page(session, query, ORDER, cursor=cursor, limit=limit)
 
 
 async def fail(db: Database, execution_id: str, message: str) -> None:

@@ -16,10 +16,11 @@ import asyncio
 import functools
 import hashlib
 import re
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from sqlalchemy import Select, delete, insert, select, update
+from sqlalchemy import Select, and_, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 from sqlalchemy.orm.attributes import set_committed_value
@@ -28,11 +29,14 @@ from bifrost import names
 from bifrost.cache.base import ModuleCache
 from bifrost.cache.change import Change
 from bifrost.errors import Conflict, Inconsistent, InvalidInput, NotFound, TooLarge
+from bifrost.store import kept
 from bifrost.store.db import Database
-from bifrost.store.models import Workflow, Workspace, WorkspaceFile, new_id, utcnow
+from bifrost.store.entities import EntityIndex
+from bifrost.store.models import Entity, Workflow, Workspace, WorkspaceFile, new_id, utcnow
 from bifrost.store.objects import ObjectStore, load
 from bifrost.store.paging import Order, Page, fetch_page
 from bifrost.workspace.entities import Classification, classify, content_type, git_blob_sha
+from bifrost.workspace.entity_schemas import KINDS, ParsedEntity, parse_entity
 from bifrost.workspace.paths import Spellings, check_python_path, normalize_path
 
 INLINE_LIMIT = 256 * 1024  # non-Python files above this go to the object store
@@ -98,7 +102,8 @@ class Delete:
 
 @dataclass(frozen=True)
 class Rename:
-    """A delete of ``old`` plus a write of ``new``; the file's workflows move, keeping their ids."""
+    """A delete of ``old`` plus a write of ``new``; the file's workflows move, keeping their ids
+    (its orphans stay at ``old``, where their kept code would be recreated)."""
 
     old: str
     new: str
@@ -124,14 +129,26 @@ class WriteResult:
     workflows: list[Workflow] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Moved:
+    """Workflows a unit moved from a file it removed to one it wrote (same function name and
+    parameters), keeping their ids instead of orphaning them."""
+
+    old: str
+    new: str
+    workflows: list[Workflow]
+
+
 @dataclass
 class Applied:
-    """What a unit did: its generation (the new one if anything changed) and one result per edit,
-    in order."""
+    """What a unit did: its generation (the new one if anything changed), one result per edit
+    in order, the workflows it orphaned and the ones it moved to another file."""
 
     generation: int
     changed: bool
     results: list[WriteResult]
+    orphaned: list[Workflow] = field(default_factory=list)
+    moved: list[Moved] = field(default_factory=list)
 
 
 Listener = Callable[[Change], Awaitable[None]]
@@ -175,6 +192,7 @@ class _Content:
     content: bytes
     sha: str
     inline: bool
+    entity: ParsedEntity | None = None  # what a form, agent or app file says
 
 
 @dataclass(frozen=True)
@@ -218,6 +236,7 @@ class Files:
         *,
         user: str | None = None,
         precondition: Precondition | None = None,
+        allow_orphans: Collection[str] | None = None,
     ) -> Applied:
         """Apply ``edits`` in order, all or none, in one transaction; one generation bump if any
         content changed, and then one :class:`Change` to the cache and listeners.
@@ -225,7 +244,10 @@ class Files:
         ``precondition`` runs first inside that transaction, once the workspace is locked: if it
         raises, nothing is written; what it writes itself commits with the edits (a sync checks
         its lease there and records the commit it applied, so both land with the files or not
-        at all)."""
+        at all).
+
+        ``allow_orphans`` (workflow ids): when given, the unit is refused if it would orphan an
+        active workflow not among them (a sync orphans only what its user confirmed)."""
         prepared = await self._prepare(edits)
         async with self.db.write() as session:
             await lock_workspace(session)
@@ -233,15 +255,22 @@ class Files:
                 await precondition(session)
             unit = _Unit(session, user)
             await unit.load(_touched(prepared))
+            if unit.may_orphan(prepared):
+                await unit.keep_before()
             for edit in prepared:
                 unit.results.append(await unit.apply(edit))
+            await unit.settle_workflows()
+            if allow_orphans is not None:
+                _refuse_unconfirmed(unit.vanished.values(), allow_orphans)
             await unit.insert_new()
+            await unit.entities.finish()
             generation = unit.generation or await current_generation(session)
         for result in unit.results:
             result.generation = generation
         if unit.generation is not None:
             await self._committed(unit.change())
-        return Applied(generation, unit.generation is not None, unit.results)
+        orphaned = list(unit.vanished.values())
+        return Applied(generation, unit.generation is not None, unit.results, orphaned, unit.moved)
 
     async def _prepare(self, edits: Sequence[Edit]) -> list[_Prepared]:
         """Everything that can be checked without the database's current state, before the
@@ -282,7 +311,11 @@ class Files:
         else:
             found = self._validate(path, content, reserved)
         sha = hashlib.sha256(content).hexdigest()
-        return _Content(path, found, content, sha, await self._place(path, found, content, sha))
+        entity = None
+        if found.entity_type in KINDS:
+            entity = parse_entity(found.entity_type, path, content)
+        inline = await self._place(path, found, content, sha)
+        return _Content(path, found, content, sha, inline, entity)
 
     def _validate(self, path: str, content: bytes, reserved: dict[str, str]) -> Classification:
         """normalize_path (which returns the path unchanged or refuses it) runs inside
@@ -331,6 +364,39 @@ class Files:
         """Move one file (see :class:`Rename`)."""
         return (await self.apply([Rename(old, new)], user=user)).results[0]
 
+    async def reindex(self) -> int:
+        """Index the files written before the entity index existed (entity files with no row,
+        .py files with no recorded imports) by writing each back unchanged: no generation bump,
+        nothing to sync. Returns how many files it read; run by ``bifrost init``."""
+        async with self.db.read() as session:
+            indexed = select(Entity.path).where(Entity.path == WorkspaceFile.path).exists()
+            paths = list(
+                await session.scalars(
+                    select(WorkspaceFile.path)
+                    .where(WorkspaceFile.is_deleted.is_(False))
+                    .where(
+                        or_(
+                            and_(WorkspaceFile.entity_type.in_(KINDS), ~indexed),
+                            and_(
+                                WorkspaceFile.path.endswith(".py"),
+                                WorkspaceFile.imports.is_(None),
+                            ),
+                        )
+                    )
+                    .order_by(WorkspaceFile.path)
+                )
+            )
+        for start in range(0, len(paths), BULK):
+            edits = []
+            for path in paths[start : start + BULK]:
+                row, content = await self.read(path)
+                edits.append(Write(path, content, row.content_hash))
+            try:
+                await self.apply(edits)
+            except (Conflict, NotFound):  # changed meanwhile: that write indexed it
+                continue
+        return len(paths)
+
     # ---- reads -----------------------------------------------------------------------------
 
     async def read(self, raw_path: str) -> tuple[WorkspaceFile, bytes]:
@@ -378,6 +444,16 @@ def _listing(prefix: str) -> Select[tuple[WorkspaceFile]]:
     return query
 
 
+def _refuse_unconfirmed(orphaned: Iterable[Workflow], allowed: Collection[str]) -> None:
+    unconfirmed = [w for w in orphaned if w.is_active and w.id not in allowed]
+    if unconfirmed:
+        listed = ", ".join(f"{w.name} ({w.path}::{w.function_name})" for w in unconfirmed)
+        raise Conflict(
+            f"this change would also orphan {listed}, which was not confirmed; nothing was "
+            "changed: preview again"
+        )
+
+
 def _touched(prepared: Iterable[_Prepared]) -> set[str]:
     paths: set[str] = set()
     for edit in prepared:
@@ -405,12 +481,19 @@ class _Unit:
         self.user = user
         self.rows: dict[str, WorkspaceFile] = {}
         self.new: list[WorkspaceFile] = []  # rows for paths with none yet, inserted in bulk
-        self.workflows: dict[str, dict[str, Workflow]] = {}  # path -> function name -> row
+        self.workflows: dict[str, list[Workflow]] = {}  # path -> rows (a key may have two)
+        self.pending: list[Workflow] = []  # new rows, added once renames are matched
+        self.vanished: dict[str, Workflow] = {}  # rows this unit orphaned, by id
+        self.moved: list[Moved] = []
+        self.before: dict[str, str] | None = None  # python manifest before the unit's edits
+        self.before_generation = 0
+        self.sources: dict[str, bytes] = {}  # python content this unit wrote, by sha256
         self.generation: int | None = None  # taken at the first edit that changes content
         self.paths: dict[str, str | None] = {}  # the Change: path -> new sha256 or None
         self.contents: dict[str, bytes] = {}
         self.results: list[WriteResult] = []
         self.spellings: Spellings | None = None  # live paths, read at the first new path
+        self.entities = EntityIndex(session, user)  # the form, agent and app rows
 
     async def load(self, paths: set[str]) -> None:
         for chunk in _chunks(paths):
@@ -421,9 +504,40 @@ class _Unit:
             )
             self.rows.update((row.path, row) for row in rows)
             for workflow in await self.session.scalars(
-                select(Workflow).where(Workflow.path.in_(chunk))
+                select(Workflow).where(Workflow.path.in_(chunk)).order_by(Workflow.id)
             ):
-                self.workflows.setdefault(workflow.path, {})[workflow.function_name] = workflow
+                self.workflows.setdefault(workflow.path, []).append(workflow)
+        await self.entities.load(paths)
+
+    def may_orphan(self, prepared: Sequence[_Prepared]) -> bool:
+        """Whether some edit would leave a workflow without its function: the edits replayed
+        over the functions each path defines, so the kept state is copied only when needed."""
+        defined = {
+            path: {w.function_name for w in rows if not w.is_orphaned}
+            for path, rows in self.workflows.items()
+        }
+        for edit in prepared:
+            if isinstance(edit, Delete):
+                if defined.pop(edit.path, None):
+                    return True
+            elif isinstance(edit, SetBase):
+                continue
+            else:
+                target = edit.target
+                have = defined.get(target.path, set())
+                if isinstance(edit, _Rename):
+                    have = have | defined.pop(edit.old, set())
+                defines = {d.function_name for d in target.found.workflows}
+                if have and not target.found.syntax_error and have - defines:
+                    return True
+                defined[target.path] = have
+        return False
+
+    async def keep_before(self) -> None:
+        """Keep the python sources and manifest as they are before any edit: the code the
+        workflows this unit orphans go on running."""
+        self.before_generation = await current_generation(self.session)
+        self.before = await kept.keep_live_sources(self.session)
 
     async def _next_generation(self) -> int:
         if self.generation is None:
@@ -471,21 +585,55 @@ class _Unit:
             set_committed_value(row, "content", target.content if target.inline else None)
             if edit.mode is not None:  # a mode alone changes no import: no generation
                 row.mode = edit.mode
-            active = [w for w in self.workflows.get(target.path, {}).values() if w.is_active]
-            return WriteResult(row, 0, changed=False, workflows=active)
+            if target.entity is not None and self.entities.live(target.path) is None:
+                self.entities.write(target.path, target.entity, row.generation)  # not indexed yet
+            if target.path.endswith(".py") and row.imports is None:
+                row.imports = target.found.imports  # written before imports were recorded
+            present = [w for w in self.workflows.get(target.path, []) if not w.is_orphaned]
+            return WriteResult(row, 0, changed=False, workflows=present)
+        if row is not None and target.found.syntax_error:
+            await self._keep_last_good(row)
         generation = await self._next_generation()
         row = self._fill(target, generation)
         if edit.mode is not None:
             row.mode = edit.mode
-        return WriteResult(row, generation, changed=True, workflows=self._sync_workflows(target))
+        self._index(target, generation)
+        workflows = self._sync_workflows(target, generation)
+        return WriteResult(row, generation, changed=True, workflows=workflows)
+
+    async def _keep_last_good(self, row: WorkspaceFile) -> None:
+        """A version that does not parse replaces the last good source of the file's workflows:
+        keep that source, so they can still run it once orphaned."""
+        current = row.content_hash
+        if not any(
+            w.source_hash == current and not w.is_orphaned for w in self.workflows.get(row.path, [])
+        ):
+            return
+        if current in self.sources:  # written by this unit: not in the database yet
+            await kept.keep_contents(self.session, {current: self.sources[current]})
+        elif row not in self.new:
+            await self.session.flush()
+            await kept.keep_source_of(self.session, row.id, current)
+
+    def _index(self, target: _Content, generation: int) -> None:
+        """The entity row of a form, agent or app file; a .py file's refs to re-resolve."""
+        if target.entity is not None or self.entities.live(target.path) is not None:
+            self.entities.write(target.path, target.entity, generation)
+        if target.path.endswith(".py"):
+            self.entities.touched_python(target.path)
 
     async def _delete(self, path: str) -> WriteResult:
         row = self._live(path)
         if row is None:
             raise NotFound(f"{path} does not exist")
-        self._soft_delete(row, await self._next_generation())
-        for workflow in self.workflows.get(path, {}).values():
-            workflow.is_active = False
+        generation = await self._next_generation()
+        self._soft_delete(row, generation)
+        now = utcnow()
+        for workflow in list(self.workflows.get(path, [])):
+            self._gone(workflow, now)
+        self.entities.delete(path, generation)
+        if path.endswith(".py"):
+            self.entities.touched_python(path)
         return WriteResult(row, 0, changed=True)
 
     async def _rename(self, edit: _Rename) -> WriteResult:
@@ -500,18 +648,22 @@ class _Unit:
         await self._refuse_lookalike(target.path)
         moved = self._fill(target, generation)
         moved.mode = source.mode
-        # Rows left at the target belonged to a deleted file and are inactive.
-        leftovers = self.workflows.pop(target.path, {})
-        if leftovers:
-            ids = [w.id for w in leftovers.values()]
-            await self.session.execute(delete(Workflow).where(Workflow.id.in_(ids)))
-            for workflow in leftovers.values():
-                self.session.expunge(workflow)
-        moving = self.workflows.pop(old, {})
-        for workflow in moving.values():
+        # Rows left at the target (orphans of a file deleted there) meet the moving ones: the
+        # functions the content defines bring them back, like any write would.
+        rows = self.workflows.pop(old, [])
+        staying = [w for w in rows if w.is_orphaned]
+        if staying:
+            self.workflows[old] = staying
+        moving = [w for w in rows if not w.is_orphaned]
+        for workflow in moving:
             workflow.path = target.path
-        self.workflows[target.path] = moving
-        return WriteResult(moved, generation, changed=True, workflows=self._sync_workflows(target))
+        self.workflows[target.path] = self.workflows.get(target.path, []) + moving
+        await self.entities.rename(old, target.path)
+        self._index(target, generation)
+        if old.endswith(".py"):
+            self.entities.touched_python(old)
+        workflows = self._sync_workflows(target, generation)
+        return WriteResult(moved, generation, changed=True, workflows=workflows)
 
     def _set_base(self, edit: SetBase) -> WriteResult:
         row = self.rows.get(edit.path)
@@ -549,12 +701,18 @@ class _Unit:
         row.size = len(target.content)
         row.content_type = content_type(target.path, target.content)
         row.diagnostics = found.syntax_error
+        if not target.path.endswith(".py"):
+            row.imports = None
+        elif not found.syntax_error or row.imports is None:
+            row.imports = found.imports  # a file with a syntax error keeps what it imported
         row.is_deleted = False
         row.generation = generation
         row.updated_at = utcnow()
         row.updated_by = self.user
         self.paths[target.path] = target.sha
         self.contents[target.path] = target.content
+        if target.path.endswith(".py"):
+            self.sources[target.sha] = target.content
         return row
 
     async def insert_new(self) -> None:
@@ -579,36 +737,121 @@ class _Unit:
         self.paths[row.path] = None
         self.contents.pop(row.path, None)
 
-    def _sync_workflows(self, target: _Content) -> list[Workflow]:
-        """Upsert by (path, function name) so ids survive edits; a broken file keeps its rows."""
-        existing = self.workflows.setdefault(target.path, {})
+    def _sync_workflows(self, target: _Content, generation: int) -> list[Workflow]:
+        """Update every row of each function the file defines (ids survive edits; a key may
+        have two rows), create rows for new functions (once renames are matched), orphan the
+        rows whose function is gone. A broken file keeps its rows as they are."""
+        rows = self.workflows.setdefault(target.path, [])
         if target.found.syntax_error:
-            return list(existing.values())
+            return [w for w in rows if not w.is_orphaned]
         now = utcnow()
-        kept: list[Workflow] = []
-        gone = dict(existing)
+        by_function: dict[str, list[Workflow]] = {}
+        for workflow in rows:
+            by_function.setdefault(workflow.function_name, []).append(workflow)
+        present: list[Workflow] = []
         for definition in target.found.workflows:
-            workflow = gone.pop(definition.function_name, None)
-            if workflow is None:
-                workflow = Workflow(
-                    path=target.path, function_name=definition.function_name, created_at=now
+            matches = by_function.pop(definition.function_name, None)
+            if not matches:
+                created = Workflow(
+                    id=new_id(),
+                    path=target.path,
+                    function_name=definition.function_name,
+                    is_active=True,
+                    created_at=now,
                 )
-                self.session.add(workflow)
-                existing[definition.function_name] = workflow
-            workflow.name = str(definition.options.get("name") or definition.function_name)
-            workflow.kind = definition.kind
-            workflow.description = definition.description
-            workflow.is_async = definition.is_async
-            workflow.parameters = definition.parameters
-            workflow.options = definition.options
-            workflow.is_active = True
-            workflow.is_orphaned = False
-            workflow.updated_at = now
-            kept.append(workflow)
-        for workflow in gone.values():
-            workflow.is_active = False
-            workflow.updated_at = now
-        return kept
+                self.pending.append(created)
+                rows.append(created)
+                matches = [created]
+            for workflow in matches:
+                workflow.name = str(definition.options.get("name") or definition.function_name)
+                workflow.kind = definition.kind
+                workflow.description = definition.description
+                workflow.is_async = definition.is_async
+                workflow.parameters = definition.parameters
+                workflow.returns = definition.returns
+                workflow.options = definition.options
+                workflow.is_orphaned = False
+                workflow.orphaned_generation = None
+                workflow.source_hash = target.sha
+                workflow.source_generation = generation
+                workflow.updated_at = now
+                self.vanished.pop(workflow.id, None)  # gone earlier in this unit, back now
+                present.append(workflow)
+        for gone in by_function.values():
+            for workflow in gone:
+                self._gone(workflow, now)
+        return present
+
+    def _gone(self, workflow: Workflow, now: datetime) -> None:
+        """The function of ``workflow`` left its file: a row this unit created disappears
+        again; any other becomes an orphan that keeps its code (and stays active)."""
+        if any(workflow is new for new in self.pending):
+            self.pending = [w for w in self.pending if w is not workflow]
+            self.workflows[workflow.path].remove(workflow)
+            return
+        if workflow.is_orphaned:
+            return
+        if self.before is None:
+            raise Inconsistent(
+                f"{workflow.path}::{workflow.function_name} would be orphaned without its kept "
+                "code; nothing was changed (please report this)"
+            )
+        workflow.is_orphaned = True
+        workflow.orphaned_generation = self.before_generation
+        workflow.updated_at = now
+        self.vanished[workflow.id] = workflow
+
+    async def settle_workflows(self) -> None:
+        """After the last edit: a function that left a removed file and appeared, with the same
+        name and parameters, in a file this unit wrote moved there (its row follows, same id);
+        the other new functions get rows; the orphans' kept manifest is recorded."""
+        substitutes: dict[int, Workflow] = {}
+        by_move: dict[tuple[str, str], list[Workflow]] = {}
+        candidates = sorted(
+            (w for w in self.vanished.values() if self._live(w.path) is None),
+            key=lambda w: (w.path, w.id),
+        )
+        for created in list(self.pending):
+            match = next(
+                (
+                    w
+                    for w in candidates
+                    if w.function_name == created.function_name
+                    and w.parameters == created.parameters
+                ),
+                None,
+            )
+            if match is None:
+                continue
+            candidates.remove(match)
+            old = match.path
+            self.workflows[old].remove(match)
+            for key in ("path", "name", "kind", "description", "is_async", "parameters"):
+                setattr(match, key, getattr(created, key))
+            for key in ("options", "source_hash", "source_generation"):
+                setattr(match, key, getattr(created, key))
+            match.is_orphaned = False
+            match.orphaned_generation = None
+            rows = self.workflows[created.path]
+            rows[rows.index(created)] = match
+            self.pending.remove(created)
+            self.vanished.pop(match.id)
+            substitutes[id(created)] = match
+            by_move.setdefault((old, match.path), []).append(match)
+        self.moved = [Moved(old, new, moved) for (old, new), moved in sorted(by_move.items())]
+        if substitutes:
+            for result in self.results:
+                result.workflows = [substitutes.get(id(w), w) for w in result.workflows]
+        self.session.add_all(self.pending)
+        if self.vanished:
+            assert self.before is not None
+            await kept.keep_manifest(self.session, self.before_generation, self.before)
+            written = {
+                w.source_hash: self.sources[w.source_hash]
+                for w in self.vanished.values()
+                if w.source_hash in self.sources and w.source_hash not in self.before.values()
+            }
+            await kept.keep_contents(self.session, written)
 
     def change(self) -> Change:
         """The one event this unit publishes after its commit."""

@@ -127,6 +127,23 @@ async def active_workflows(db: Database, paths: Collection[str]) -> list[Workflo
     return found
 
 
+async def workflow_functions(db: Database, paths: Collection[str]) -> dict[str, set[str]]:
+    """path -> the function names any workflow row (orphan, inactive...) has at ``paths``: a
+    write there finds those rows again rather than creating new ones."""
+    ordered = sorted(paths)
+    found: dict[str, set[str]] = {}
+    async with db.read() as session:
+        for start in range(0, len(ordered), BULK):
+            rows = await session.execute(
+                select(Workflow.path, Workflow.function_name).where(
+                    Workflow.path.in_(ordered[start : start + BULK])
+                )
+            )
+            for path, function_name in rows:
+                found.setdefault(path, set()).add(function_name)
+    return found
+
+
 async def load_snapshot(db: Database) -> RemoteSnapshot | None:
     async with db.read() as session:
         row = await session.get(GitHubRemote, SNAPSHOT_ID)

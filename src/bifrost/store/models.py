@@ -69,6 +69,8 @@ class WorkspaceFile(Base):
     content_type: Mapped[str] = mapped_column(String(255))
     mode: Mapped[str] = mapped_column(String(6), default="100644")
     diagnostics: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # A .py file's static imports (dotted names, sorted): who uses a workflow's module.
+    imports: Mapped[list[Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     is_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     generation: Mapped[int] = mapped_column(BigInteger)  # the generation that last changed it
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -86,10 +88,13 @@ class WorkspaceFile(Base):
 
 
 class Workflow(Base):
-    """A decorated function in a workspace file, keyed by (path, function name) so ids survive."""
+    """A decorated function in a workspace file, found by (path, function name) so ids survive.
+
+    The key is not unique: a replaced orphan points at another function, whose own row stays,
+    so two rows may name one function (every write updates both)."""
 
     __tablename__ = "workflows"
-    __table_args__ = (UniqueConstraint("path", "function_name", name="uq_workflows_path_function"),)
+    __table_args__ = (Index("ix_workflows_path_function", "path", "function_name"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     path: Mapped[str] = mapped_column(String(1000))
@@ -99,11 +104,89 @@ class Workflow(Base):
     description: Mapped[str | None] = mapped_column(Text, nullable=True)
     is_async: Mapped[bool] = mapped_column(Boolean, default=False)
     parameters: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    returns: Mapped[str | None] = mapped_column(Text, nullable=True)  # return annotation
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     is_orphaned: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The module's last good source: the content (sha256) and generation of the last write in
+    # which the file parsed and held this function. An orphan runs exactly that source.
+    source_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    source_generation: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # Set when orphaned: the generation just before the orphaning change, whose python modules
+    # (``kept_manifests``) the orphan's imports resolve against.
+    orphaned_generation: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class KeptSource(Base):
+    """A python source an orphan may still import, by content hash: kept when it is no longer
+    in any live file (content-addressed, so one copy however many orphans use it)."""
+
+    __tablename__ = "kept_sources"
+
+    content_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class KeptManifest(Base):
+    """The python modules (path -> sha256) live at ``generation``: the state just before a
+    change that orphaned workflows, which their imports resolve against."""
+
+    __tablename__ = "kept_manifests"
+
+    generation: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    manifest: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Entity(Base):
+    """A form, agent or app: the index of one ``*.form.json`` / ``*.agent.json`` / ``*.app.json``
+    file, written in the same unit of work as the file. Keyed by path, so its id survives edits,
+    renames and a delete followed by a restore; the file is the truth, this row is derived."""
+
+    __tablename__ = "entities"
+    __table_args__ = (
+        UniqueConstraint("path", name="uq_entities_path"),
+        Index("ix_entities_kind_path", "kind", "path"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(16))  # form | agent | app
+    path: Mapped[str] = mapped_column(String(1000))
+    name: Mapped[str] = mapped_column(String(255))
+    definition: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON(none_as_null=True), nullable=True
+    )
+    invalid: Mapped[str | None] = mapped_column(Text, nullable=True)  # why, or None: valid
+    broken_refs: Mapped[list[Any]] = mapped_column(JSON, default=list)  # "path::function"s
+    is_deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    generation: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+
+class EntityRef(Base):
+    """One workflow an entity names (``role``: workflow, data_provider, tool, page), and the
+    workflow it resolved to (None: no such workflow, a broken reference)."""
+
+    __tablename__ = "entity_refs"
+    __table_args__ = (
+        Index("ix_entity_refs_target", "path", "function_name"),
+        Index("ix_entity_refs_workflow", "workflow_id"),
+    )
+
+    entity_id: Mapped[str] = mapped_column(
+        String(36), ForeignKey("entities.id", ondelete="CASCADE"), primary_key=True
+    )
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+    target: Mapped[str] = mapped_column(String(1300), primary_key=True)  # path::function
+    path: Mapped[str] = mapped_column(String(1000))
+    function_name: Mapped[str] = mapped_column(String(255))
+    workflow_id: Mapped[str | None] = mapped_column(
+        String(36), ForeignKey("workflows.id", ondelete="SET NULL"), nullable=True
+    )
 
 
 class Execution(Base):
@@ -228,3 +311,22 @@ class Lease(Base):
     owner: Mapped[str] = mapped_column(String(255))
     fence: Mapped[int] = mapped_column(BigInteger)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SyncState(Base):
+    """One row per sync target (``bifrost.sync``): what its last run did, when the next is due,
+    the decisions waiting and the circuit breaker, shared by every process."""
+
+    __tablename__ = "sync_status"
+
+    target: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    next_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    pending: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    breaker_failures: Mapped[int] = mapped_column(Integer, default=0)
+    breaker_retry_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )

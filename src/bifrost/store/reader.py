@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from bifrost import names
 from bifrost.runtime.protocol import Snapshot
+from bifrost.store import kept
 from bifrost.store.db import Database
 from bifrost.store.models import Workspace, WorkspaceFile
 from bifrost.store.objects import ObjectStore, load
@@ -40,8 +41,8 @@ class StoreReader:
                     .limit(1)
                 )
             ).first()
-        if row is None:
-            return None
+            if row is None:  # no file holds it any more: an orphan's kept source, if any
+                return await kept.source(session, sha256)
         path, content, in_object_store = row
         return await load(self.objects, sha256, path) if in_object_store else content
 

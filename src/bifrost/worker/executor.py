@@ -1,9 +1,10 @@
 """Supervisor side of execution: owns the template process and turns requests into outcomes.
 
 The executor holds the credentials (through its ``CodeSource``); the template and its children never
-do. It pins each run to a generation, sends a manifest only when the template lacks that
-generation, serves blob requests from the source (with a small content-addressed cache that also
-warms a replacement template), and never unpickles anything that came from user processes.
+do. It pins each run to a generation, teaches the template a generation it lacks (only the
+change when the template holds the change's base, else the whole manifest), serves blob
+requests from the source (with a small content-addressed cache that also warms a replacement
+template), and never unpickles anything that came from user processes.
 """
 
 from __future__ import annotations
@@ -91,15 +92,20 @@ class _Worker:
     def pid(self) -> int:
         return self.proc.pid
 
-    def send(self, message: tuple[Any, ...]) -> None:
+    def send(self, message: tuple[Any, ...]) -> int:
+        """Queue one frame to the template; returns its size in bytes."""
         if self.closed:
             raise ConnectionError("the template process is gone")
-        self.writer.write(wire.encode_trusted(message))
+        data = wire.encode_trusted(message)
+        self.writer.write(data)
+        return len(data)
 
-    def submit(self, request: ExecutionRequest, snapshot: Snapshot) -> asyncio.Future[Any]:
+    def submit(
+        self, request: ExecutionRequest, snapshot: Snapshot, whole: bool = False
+    ) -> asyncio.Future[Any]:
         if request.execution_id in self.pending:
             raise ValueError(f"execution {request.execution_id} is already running")
-        self.teach(snapshot)
+        self.teach(snapshot, whole)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self.pending[request.execution_id] = future
         self.send(
@@ -118,11 +124,26 @@ class _Worker:
         )
         return future
 
-    def teach(self, snapshot: Snapshot) -> None:
-        """Send the manifest unless the template holds it (this mirrors its bounded memory)."""
+    def teach(self, snapshot: Snapshot, whole: bool = False) -> None:
+        """Teach the template ``snapshot`` unless it holds it (``known`` mirrors its bounded
+        memory): only the change when it holds the change's base, else (or ``whole``) the
+        whole manifest."""
         if snapshot.generation in self.known:
             return
-        self.send(("manifest", snapshot.generation, dict(snapshot.manifest)))
+        base, changes = snapshot.base, snapshot.changes
+        if not whole and base is not None and changes is not None and base in self.known:
+            message: tuple[Any, ...] = (
+                "delta",
+                base,
+                snapshot.generation,
+                dict(changes),
+                len(snapshot.manifest),  # the template checks its result against this
+            )
+            kind = "delta"
+        else:  # a gap, a new template, a rebuilt cache: the whole manifest, never a guess
+            message, kind = ("manifest", snapshot.generation, dict(snapshot.manifest)), "manifest"
+        self.owner.updates[kind] += 1
+        self.owner.updates[f"{kind}_bytes"] += self.send(message)
         self.known[snapshot.generation] = None
         while len(self.known) > KEEP_MANIFESTS:
             self.known.popitem(last=False)
@@ -157,6 +178,9 @@ class _Worker:
         elif op == "ready":
             if not self.ready.done():
                 self.ready.set_result(msg)
+        elif op == "forget" and isinstance(msg.get("generations"), list):
+            for generation in msg["generations"]:  # a change it could not apply: resend whole
+                self.known.pop(generation, None)
         elif op == "info" and self.infos:
             future = self.infos.popleft()
             if not future.done():
@@ -231,6 +255,9 @@ class Executor:
         self._blob_bytes = 0
         self._fetching: dict[str, asyncio.Task[tuple[bytes | None, str | None]]] = {}
         self._last: Snapshot | None = None
+        self._kept_keys: dict[tuple[int, str, str], int] = {}  # kept code -> template key (< 0)
+        # How templates were taught generations: "delta"/"manifest" counts and their "_bytes".
+        self.updates: collections.Counter[str] = collections.Counter()
         self._restart: asyncio.Task[Any] | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -429,11 +456,19 @@ class Executor:
         started = time.perf_counter()
         async with self._sem:
             try:
-                snapshot = await self._source.snapshot(request.generation)
+                if request.kept_generation is not None:
+                    snapshot = await self._kept_snapshot(request)
+                else:
+                    snapshot = await self._source.snapshot(request.generation)
             except Exception as exc:  # boundary: run() never raises; the run fails with it
-                msg = {"status": "failed", "error": errors.error("SourceUnavailable", repr(exc))}
+                error = errors.error("SourceUnavailable", repr(exc))
+                if request.kept_generation is not None:
+                    error = errors.error("KeptCodeUnavailable", str(exc) or repr(exc))
+                msg = {"status": "failed", "error": error}
                 return self._outcome(request, msg, request.generation, started)
-            if self._last is None or snapshot.generation >= self._last.generation:
+            if request.kept_generation is None and (
+                self._last is None or snapshot.generation >= self._last.generation
+            ):
                 self._last = snapshot
             try:
                 try:
@@ -451,6 +486,8 @@ class Executor:
             try:
                 async with asyncio.timeout(limit):
                     msg = await future
+                    if msg.get("missing_manifest") is True:
+                        msg = await self._run_again(worker, request, snapshot, msg)
             except TimeoutError:
                 with contextlib.suppress(ConnectionError):
                     worker.send(("kill", request.execution_id))
@@ -462,7 +499,36 @@ class Executor:
                     worker.send(("kill", request.execution_id))
                 worker.pending.pop(request.execution_id, None)
                 raise
-        return self._outcome(request, msg, snapshot.generation, started)
+        outcome = self._outcome(request, msg, snapshot.generation, started)
+        if request.kept_generation is not None:  # ran on kept code: say which generation
+            outcome.generation = request.kept_generation
+        return outcome
+
+    async def _kept_snapshot(self, request: ExecutionRequest) -> Snapshot:
+        """An orphan's code as a manifest of its own: the kept python manifest with its module
+        at its last good source. The template knows it under a negative key, so it is never
+        taken for (or pruned as older than) a live generation."""
+        assert request.kept_generation is not None
+        path, sha = request.kept_path or "", request.kept_hash or ""
+        manifest = await self._source.kept(request.kept_generation, path, sha)
+        code = (request.kept_generation, path, sha)
+        key = self._kept_keys.get(code)
+        if key is None:
+            key = self._kept_keys[code] = -1 - len(self._kept_keys)
+        return Snapshot(generation=key, manifest=manifest)
+
+    @staticmethod
+    async def _run_again(
+        worker: _Worker, request: ExecutionRequest, snapshot: Snapshot, refused: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The template lacked the run's generation (it refused a change it could not apply):
+        teach it the whole manifest and ask once more, so no run depends on a change."""
+        worker.known.pop(snapshot.generation, None)
+        try:
+            future = worker.submit(request, snapshot, whole=True)
+        except ConnectionError:
+            return refused
+        return await future
 
     @staticmethod
     def _outcome(

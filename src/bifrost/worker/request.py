@@ -6,11 +6,14 @@ dispatch message; the decorator options are checked here before any row is writt
 
 from __future__ import annotations
 
+from typing import Any
+
 from bifrost.errors import InvalidInput
 from bifrost.runtime.protocol import ExecutionRequest
 from bifrost.store import executions
 from bifrost.store.db import Database
 from bifrost.store.models import Execution, Workflow
+from bifrost.store.workflows import require_kept_code
 from bifrost.workspace.parameters import check_signature
 from bifrost.workspace.paths import module_name
 
@@ -43,13 +46,22 @@ async def prepare(
     Nothing is stored when an option is bad or the parameters do not fit the signature (422).
     ``recent`` lets a workflow run before be recorded in one statement."""
 
-    def entry(workflow: Workflow) -> tuple[str, str, float]:
-        """What the request needs of the workflow; a bad option or parameter refuses the run."""
+    def entry(workflow: Workflow) -> tuple[str, str, float, dict[str, Any]]:
+        """What the request needs of the workflow; a bad option or parameter refuses the run.
+        An orphan names its kept code (refused if it was orphaned before code was kept)."""
         timeout = _timeout(workflow, timeout_s, max_timeout_s)
         check_signature(workflow.function_name, parameters, workflow.parameters)
-        return module_name(workflow.path) or "", workflow.function_name, timeout
+        require_kept_code(workflow)
+        code: dict[str, Any] = {}
+        if workflow.is_orphaned:
+            code = {
+                "kept_generation": workflow.orphaned_generation,
+                "kept_path": workflow.path,
+                "kept_hash": workflow.source_hash,
+            }
+        return module_name(workflow.path) or "", workflow.function_name, timeout, code
 
-    execution, (module, function, timeout) = await executions.create(
+    execution, (module, function, timeout, code) = await executions.create(
         db, workflow_id, parameters, entry, recent
     )
     request = ExecutionRequest(
@@ -60,5 +72,6 @@ async def prepare(
         generation=execution.generation,
         timeout_s=timeout,
         memory_mb=memory_mb,
+        **code,
     )
     return execution, request

@@ -67,6 +67,7 @@ class WorkflowDef:
     parameters: list[dict[str, Any]] = field(default_factory=list)
     description: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    returns: str | None = None  # the return annotation's source text
 
 
 @dataclass
@@ -80,6 +81,7 @@ class Classification:
     entity_type: str
     workflows: list[WorkflowDef] = field(default_factory=list)
     syntax_error: str | None = None
+    imports: list[str] = field(default_factory=list)  # modules a .py file imports, sorted
 
 
 def classify(path: str, content: bytes) -> Classification:
@@ -233,7 +235,37 @@ def _classify_python(path: str, content: bytes) -> Classification:
         entity_type = "data_provider"
     else:
         entity_type = "module"
-    return Classification(entity_type, workflows)
+    return Classification(entity_type, workflows, imports=static_imports(path, tree))
+
+
+def static_imports(path: str, tree: ast.Module) -> list[str]:
+    """Every module the file's ``import`` statements name, anywhere in it, relative ones made
+    absolute. ``from a import b`` counts ``a`` and ``a.b`` (``b`` may be a module); ``import
+    a.b`` counts ``a`` and ``a.b``: what a workflow's module could be for the importer."""
+    package = path.removesuffix(".py").split("/")[:-1]  # the package it is in (or is)
+    found: set[str] = set()
+
+    def add(dotted: str) -> None:
+        parts = dotted.split(".")
+        found.update(".".join(parts[:end]) for end in range(1, len(parts) + 1))
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                add(alias.name)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                if node.level > len(package):
+                    continue  # beyond the top: the import fails at run time
+                base = package[: len(package) - node.level + 1]
+                module = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                module = node.module or ""
+            if not module:
+                continue
+            add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names if alias.name != "*")
+    return sorted(found)
 
 
 def _is_bifrost_module(module: str) -> bool:
@@ -403,6 +435,7 @@ class _ModuleScan:
             parameters=_parameters(node.args),
             description=description,
             options=options,
+            returns=_annotation(node.returns),
         )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from bifrost.api.deps import Services, services
 from bifrost.api.errors import error_responses
@@ -15,12 +15,15 @@ router = APIRouter(prefix="/api/executions", tags=["executions"])
 
 @router.get("", response_model=ExecutionPage, responses=error_responses(422))
 async def list_executions(
+    workflow_id: str | None = Query(None, max_length=64, description="Only this workflow's runs"),
     limit: int = limit_param(50),
     cursor: str | None = CURSOR,
     svc: Services = Depends(services),
 ) -> ExecutionPage:
     """Executions newest first, one page at a time (each carries its result and logs)."""
-    return ExecutionPage.model_validate(await executions.recent(svc.db, cursor=cursor, limit=limit))
+    return ExecutionPage.model_validate(
+        await executions.recent(svc.db, workflow_id=workflow_id, cursor=cursor, limit=limit)
+    )
 
 
 @router.get("/{execution_id}", response_model=ExecutionInfo, responses=error_responses(404))

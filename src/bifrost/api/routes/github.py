@@ -85,7 +85,7 @@ async def create_repository(
     body: CreateRepositoryRequest, svc: Services = Depends(services)
 ) -> GitHubRepository:
     created = await svc.github.create_repository(
-        body.name, private=body.private, description=body.description
+        body.name, private=body.private, description=body.description, token=body.token
     )
     return GitHubRepository.model_validate(created)
 

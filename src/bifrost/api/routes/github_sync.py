@@ -10,24 +10,20 @@ and its events are on ``git:<job_id>`` at `/api/ws`.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import asdict
 from typing import Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from bifrost import errors
 from bifrost.api.auth import require_token
 from bifrost.api.deps import Services, services
 from bifrost.api.errors import error_responses
+from bifrost.api.schemas import ReferenceInfo
 from bifrost.github.plan import Conflict
-from bifrost.github.preview import MergeInfo, Preview, compute_preview
+from bifrost.github.preview import MergeInfo, Preview, compute_preview, file_diff
 from bifrost.github.session import connected
-from bifrost.github.sync import running_message
-from bifrost.jobs.runner import finished
-from bifrost.names import GITHUB_SYNC_JOB, GITHUB_SYNC_LEASE
-from bifrost.store import leases
+from bifrost.sync.github import start_job
 
 router = APIRouter(prefix="/api/github", tags=["github"])
 
@@ -60,6 +56,30 @@ class OrphanEntry(BaseModel):
     path: str
     function_name: str
     name: str
+    used_by: list[ReferenceInfo] = Field(
+        description="Forms, agents, apps and workflows (static imports) that use it"
+    )
+
+
+class BrokenRefsEntry(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    kind: Literal["form", "agent", "app"]
+    id: str | None = Field(description="null: the entity arrives with this sync")
+    name: str
+    path: str
+    refs: list[str] = Field(description='"path::function"s that will name no workflow')
+
+
+class RenameEntry(BaseModel):
+    """Workflows that move with their function from a file the pull deletes to one it writes:
+    same ids, not orphaned."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_path: str = Field(alias="from", description="The file the pull deletes")
+    to_path: str = Field(alias="to", description="The file the functions appear in")
+    workflows: list[OrphanEntry] = Field(description="The workflows that move (path: the old)")
 
 
 class SyncPreview(BaseModel):
@@ -68,6 +88,12 @@ class SyncPreview(BaseModel):
     conflicts: list[ConflictEntry]
     will_orphan: list[OrphanEntry] = Field(
         description="Workflows the sync would leave without their function (confirm_orphans)"
+    )
+    renames: list[RenameEntry] = Field(
+        description="Workflows that move with their function to another file (kept, not orphaned)"
+    )
+    broken_refs: list[BrokenRefsEntry] = Field(
+        description="Forms, agents and apps that will name missing workflows (never blocking)"
     )
     is_empty: bool = Field(description="Nothing to pull, push or resolve")
     remote_commit: str | None = Field(description="The branch's head (null: empty repository)")
@@ -87,6 +113,40 @@ async def preview_sync(svc: Services = Depends(services)) -> SyncPreview:
     return _shown(preview, connection.synced_commit)
 
 
+GIT_SHA = r"^[0-9a-f]{40}$"
+
+
+class FileDiff(BaseModel):
+    path: str
+    diff: str | None = Field(
+        description="Unified diff (incoming: local -> remote, outgoing: remote -> local); "
+        "null when a side is binary"
+    )
+
+
+@router.get("/sync/diff", response_model=FileDiff, responses=error_responses(404, 409, 422, 503))
+async def preview_diff(
+    path: str = Query(min_length=1, max_length=1000),
+    local_sha: str | None = Query(None, pattern=GIT_SHA, description="The entry's local_sha"),
+    remote_sha: str | None = Query(None, pattern=GIT_SHA, description="The entry's remote_sha"),
+    side: Literal["incoming", "outgoing"] = Query("incoming", description="to_pull or to_push"),
+    svc: Services = Depends(services),
+) -> FileDiff:
+    """The diff of one incoming or outgoing file of the preview (conflicts carry theirs)."""
+    async with connected(svc.settings, svc.db, svc.secrets) as (connection, client):
+        diff = await file_diff(
+            client,
+            svc.db,
+            svc.files.objects,
+            connection,
+            path,
+            local_sha=local_sha,
+            remote_sha=remote_sha,
+            outgoing=side == "outgoing",
+        )
+    return FileDiff(path=path, diff=diff)
+
+
 def _shown(preview: Preview, synced_commit: str | None) -> SyncPreview:
     plan = preview.plan
     return SyncPreview(
@@ -94,6 +154,15 @@ def _shown(preview: Preview, synced_commit: str | None) -> SyncPreview:
         to_push=[SyncEntry.model_validate(change) for change in plan.to_push],
         conflicts=[_conflict(c, preview.merges[c.path]) for c in plan.conflicts],
         will_orphan=[OrphanEntry.model_validate(orphan) for orphan in preview.will_orphan],
+        renames=[
+            RenameEntry(
+                from_path=rename.old,
+                to_path=rename.new,
+                workflows=[OrphanEntry.model_validate(w) for w in rename.workflows],
+            )
+            for rename in preview.renames
+        ],
+        broken_refs=[BrokenRefsEntry.model_validate(entry) for entry in preview.broken_refs],
         is_empty=plan.is_empty,
         remote_commit=preview.remote.commit_sha,
         synced_commit=synced_commit,
@@ -136,26 +205,5 @@ async def start_sync(
 ) -> SyncStarted:
     """Start a sync of what the preview shows now; 409 while another sync runs. The lease is
     taken here for the new job, so of two requests at once exactly one starts a sync."""
-    job_id = uuid.uuid4().hex
-    ttl_s = svc.settings.github_sync_lease_s
-    try:
-        fence = await leases.acquire(svc.db, GITHUB_SYNC_LEASE, job_id, ttl_s)
-    except leases.LeaseHeld as exc:
-        if not await _over(svc, exc.holder):
-            raise errors.Conflict(running_message(exc.holder)) from exc
-        # Its job was closed (its process died): no need to wait for the lease to expire.
-        fence = await leases.acquire(svc.db, GITHUB_SYNC_LEASE, job_id, ttl_s, replace=exc.holder)
-    try:
-        await svc.jobs.start(GITHUB_SYNC_JOB, body.model_dump(), job_id=job_id, created_by=user)
-    except BaseException:
-        await leases.release(svc.db, GITHUB_SYNC_LEASE, job_id, fence)
-        raise
-    return SyncStarted(job_id=job_id)
-
-
-async def _over(svc: Services, job_id: str) -> bool:
-    """Whether the lease holder's job is recorded as finished (a crash closes it as failed)."""
-    try:
-        return finished(await svc.jobs.get(job_id))
-    except errors.NotFound:
-        return False
+    params = {**body.model_dump(), "auto": False}
+    return SyncStarted(job_id=await start_job(svc.db, svc.settings, svc.jobs, params, user=user))

@@ -1,29 +1,52 @@
 """`/api/ws`: subscribe to live event channels over a WebSocket.
 
-The token never goes in the URL (servers and proxies log URLs). A client that can set headers
-sends ``Authorization: Bearer <token>``; a browser, which cannot, offers two subprotocols,
-``bifrost`` and ``bifrost.bearer.<the token, base64url without padding>``, and the server
-accepts with ``bifrost`` alone, so the token is not echoed back.
+The token never goes in the URL (servers and proxies log URLs), nor in any other part of the
+handshake a browser sends. A client that can set headers sends ``Authorization: Bearer
+<token>``. A browser, which cannot, first asks ``POST /api/ws/ticket`` (with its token, like any
+request) for a one-time ticket (bifrost.api.tickets), then offers two subprotocols, ``bifrost``
+and ``bifrost.ticket.<ticket>``; the server takes the ticket (a used or expired one is refused)
+and accepts with ``bifrost`` alone, so the ticket is not echoed back either.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import json
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, WebSocket, WebSocketDisconnect
+from pydantic import BaseModel, Field
 
+from bifrost.api.auth import require_token
+from bifrost.api.deps import Services, services
+from bifrost.api.errors import error_responses
 from bifrost.api.guard import bearer_token
+from bifrost.api.tickets import TTL_S
 
 router = APIRouter()
 MAX_SUBSCRIPTIONS = 64
 MAX_CHANNEL_LENGTH = 200
 SUBPROTOCOL = "bifrost"
-TOKEN_PROTOCOL_PREFIX = "bifrost.bearer."
+TICKET_PROTOCOL_PREFIX = "bifrost.ticket."
 REFUSED = 4401
+
+
+class WsTicket(BaseModel):
+    ticket: str = Field(description=f"Offer it as the subprotocol {TICKET_PROTOCOL_PREFIX}<ticket>")
+    subprotocol: str = Field(description="The subprotocol to offer beside it (accepted alone)")
+    expires_in: int = Field(description="Seconds it stays valid; it opens one connection")
+
+
+@router.post(
+    "/api/ws/ticket",
+    response_model=WsTicket,
+    tags=["events"],
+    responses=error_responses(401),
+)
+async def ticket(svc: Services = Depends(services), user: str = Depends(require_token)) -> WsTicket:
+    """A one-time ticket that opens `/api/ws` for a client that cannot send headers."""
+    issued = await svc.tickets.issue(user)
+    return WsTicket(ticket=issued, subprotocol=SUBPROTOCOL, expires_in=TTL_S)
 
 
 def _offered(websocket: WebSocket) -> list[str]:
@@ -31,15 +54,16 @@ def _offered(websocket: WebSocket) -> list[str]:
     return [p.strip() for p in header.split(",") if p.strip()]
 
 
-def _protocol_token(offered: list[str]) -> str | None:
+async def _authorized(websocket: WebSocket, offered: list[str]) -> bool:
+    """A valid bearer token in the header, or a ticket (taken: it opens nothing again)."""
+    token = bearer_token(websocket.headers.get("authorization"))
+    if token is not None:
+        return await websocket.app.state.tokens.is_valid(token)
     for protocol in offered:
-        if protocol.startswith(TOKEN_PROTOCOL_PREFIX):
-            encoded = protocol[len(TOKEN_PROTOCOL_PREFIX) :]
-            try:
-                return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
-            except (binascii.Error, ValueError):
-                return None
-    return None
+        if protocol.startswith(TICKET_PROTOCOL_PREFIX):
+            tickets = websocket.app.state.services.tickets
+            return await tickets.take(protocol[len(TICKET_PROTOCOL_PREFIX) :]) is not None
+    return False
 
 
 def _problem(message: dict) -> tuple[str | None, str | None]:
@@ -63,14 +87,13 @@ async def events(websocket: WebSocket) -> None:
     if "token" in websocket.query_params:
         await websocket.close(
             code=REFUSED,
-            reason="never put the token in the URL: use the Authorization header or the "
-            f"{TOKEN_PROTOCOL_PREFIX}<base64url token> subprotocol",
+            reason="never put the token in the URL: use the Authorization header, or a ticket "
+            f"from POST /api/ws/ticket as the {TICKET_PROTOCOL_PREFIX}<ticket> subprotocol",
         )
         return
     offered = _offered(websocket)
-    token = bearer_token(websocket.headers.get("authorization")) or _protocol_token(offered)
-    if not token or not await websocket.app.state.tokens.is_valid(token):
-        await websocket.close(code=REFUSED, reason="missing or invalid token")
+    if not await _authorized(websocket, offered):
+        await websocket.close(code=REFUSED, reason="missing or invalid token, or a used ticket")
         return
     await websocket.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
     bus = websocket.app.state.services.events
