@@ -25,9 +25,10 @@ GENERATION = select(Workspace.generation).where(Workspace.id == 1).scalar_subque
 class RecentWorkflows:
     """Workflows this process recently ran, each with the generation it was read at.
 
-    Every change to a workflow row (a save, a delete, a rename) bumps the workspace generation in
-    the same transaction, so a row read at generation ``g`` is still the row while the generation
-    is ``g``: :func:`create` then records a run in one statement that checks exactly that."""
+    A unit of work that changes a workflow row (a save, a delete, a rename) bumps the workspace
+    generation in the same transaction, and the changes made outside one (a replacement, an
+    activation) set its ``updated_at``: while both are what they were when the row was read, it is
+    still the row, and :func:`create` records a run in one statement that checks exactly that."""
 
     def __init__(self, size: int = 1024) -> None:
         self.size = size
