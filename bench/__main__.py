@@ -9,6 +9,7 @@ BENCHMARKS = [
     ("import speed and executor round trip", ["-m", "bench.runtime"]),
     ("worker start, 100 vs 10,000 files", ["-m", "bench.worker_start"]),
     ("end-to-end latency through the API", ["-m", "bench.e2e_latency"]),
+    ("round trips per execution: SQL statements, Redis commands", ["-m", "bench.round_trips"]),
     ("a one-file change reaching the template: delta vs manifest", ["-m", "bench.template_update"]),
     ("side by side with the peers: RQ and Celery", ["-m", "bench.peers"]),
     ("per-run cost of confinement vs unconfined", ["-m", "bench.confinement"]),

@@ -178,3 +178,42 @@ async def test_a_run_the_api_gave_up_dispatching_never_starts_later(backend: Bac
         await executions.finish(ctx.db, late, "late-worker")
         row = await executions.get(ctx.db, record.id)
         assert row.status == "failed" and row.error["type"] == "DispatchError", row.error
+
+
+async def test_a_claimed_run_whose_outcome_was_never_recorded_is_closed(backend: Backend) -> None:
+    """A distributed worker claims each run (``running``) before it starts it; if it then cannot
+    record the outcome, the row would stay ``running`` while the worker lives. Once the run's
+    queued task has ended (or the queue never had it), the reaper closes it; a claimed run whose
+    task is still queued or running is left alone."""
+    from bifrost.worker.reaper import close_unrecorded
+
+    async with open_context(backend.settings) as ctx:
+        transport = open_transport(ctx)
+        try:
+            written = await ctx.files.write("workflows/hello.py", HELLO)
+
+            async def claimed():
+                record, request = await run_request.prepare(
+                    ctx.db,
+                    written.workflows[0].id,
+                    {},
+                    timeout_s=5,
+                    max_timeout_s=86400,
+                    memory_mb=256,
+                )
+                assert await executions.claim(ctx.db, record.id, "alive:1")
+                assert not await executions.claim(ctx.db, record.id, "other:2")  # taken once
+                return record, request
+
+            unrecorded, _ = await claimed()
+            queued, queued_request = await claimed()
+            await QueueDispatcher(transport.executions).submit(queued_request)  # still waiting
+            closed = await close_unrecorded(
+                ctx.db, transport.executions, min_age_s=0, message=LOST_EXECUTION
+            )
+            assert closed == 1
+            record = await executions.get(ctx.db, unrecorded.id)
+            assert record.status == "failed" and record.error["type"] == "ExecutionLost"
+            assert (await executions.get(ctx.db, queued.id)).status == "running"
+        finally:
+            await transport.close()

@@ -2,7 +2,11 @@
 in-process.
 
 One subscriber connection per process fans messages out to local queues, so a waiting request costs
-one SUBSCRIBE, not a connection.
+one SUBSCRIBE, not a connection. A family of short-lived channels (one ``execution:<id>`` per run,
+waited on by every ``wait: true`` request) is served by one pattern subscription the process makes
+the first time and keeps: waiting for a run's outcome then costs no Redis command at all (no
+SUBSCRIBE before, no UNSUBSCRIBE after), at the price of every API process receiving every run's
+outcome, which a process that waits for none drops unread.
 """
 
 from __future__ import annotations
@@ -77,14 +81,27 @@ class LocalEventBus:
         return None
 
 
+def _glob_escape(text: str) -> str:
+    """``text`` matched literally in a Redis PSUBSCRIBE pattern (the prefix is configurable)."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
 class RedisEventBus:
-    def __init__(self, client: aioredis.Redis, prefix: str) -> None:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        prefix: str,
+        families: tuple[str, ...] = (names.EXECUTION_CHANNELS,),
+    ) -> None:
+        """``families``: channel prefixes served by one kept pattern subscription each."""
         self.redis = client
         self.prefix = names.events_prefix(prefix)
+        self.families = families
         self._fanout = _Fanout()
         self._pubsub = client.pubsub(ignore_subscribe_messages=True)
         self._reader: asyncio.Task | None = None
         self._lock = asyncio.Lock()
+        self._patterns: set[str] = set()  # families subscribed to (never undone)
 
     async def publish(self, channel: str, message: dict[str, Any]) -> None:
         try:
@@ -101,8 +118,50 @@ class RedisEventBus:
         except RedisError as exc:
             raise Unavailable(UNAVAILABLE) from exc
 
+    def _family(self, channel: str) -> str | None:
+        return next((f for f in self.families if channel.startswith(f)), None)
+
     @contextlib.asynccontextmanager
     async def subscribe(self, channel: str) -> AsyncIterator[asyncio.Queue]:
+        family = self._family(channel)
+        if family is None:
+            async with self._subscribed(channel) as queue:
+                yield queue
+            return
+        queue: asyncio.Queue = asyncio.Queue()
+        self._fanout.queues[channel].add(queue)
+        try:
+            if family not in self._patterns:
+                await self._psubscribe(family)
+            yield queue
+        finally:
+            self._drop(channel, queue)
+
+    async def _psubscribe(self, family: str) -> None:
+        async with self._lock:
+            if family not in self._patterns:
+                try:
+                    await self._pubsub.psubscribe(_glob_escape(self.prefix + family) + "*")
+                except RedisError as exc:
+                    raise Unavailable(UNAVAILABLE) from exc
+                self._patterns.add(family)
+            self._start_reader()
+
+    def _drop(self, channel: str, queue: asyncio.Queue) -> None:
+        queues = self._fanout.queues.get(channel)
+        if queues is not None:
+            queues.discard(queue)
+            if not queues:
+                del self._fanout.queues[channel]
+
+    def _start_reader(self) -> None:
+        if self._reader is None or self._reader.done():
+            self._reader = asyncio.create_task(self._read())
+
+    @contextlib.asynccontextmanager
+    async def _subscribed(self, channel: str) -> AsyncIterator[asyncio.Queue]:
+        """A channel of its own: SUBSCRIBE when the first local listener comes, UNSUBSCRIBE
+        when the last one goes."""
         queue: asyncio.Queue = asyncio.Queue()
         async with self._lock:
             first = not self._fanout.queues.get(channel)
@@ -113,15 +172,13 @@ class RedisEventBus:
                 except RedisError as exc:
                     del self._fanout.queues[channel]
                     raise Unavailable(UNAVAILABLE) from exc
-            if self._reader is None or self._reader.done():
-                self._reader = asyncio.create_task(self._read())
+            self._start_reader()
         try:
             yield queue
         finally:
             async with self._lock:
-                self._fanout.queues[channel].discard(queue)
-                if not self._fanout.queues[channel]:
-                    del self._fanout.queues[channel]
+                self._drop(channel, queue)
+                if channel not in self._fanout.queues:
                     with contextlib.suppress(RedisError, OSError):  # Redis is away: nothing to undo
                         await self._pubsub.unsubscribe(self.prefix + channel)
 
@@ -136,11 +193,12 @@ class RedisEventBus:
                 await asyncio.sleep(0.5)
                 continue
             if message is None:
-                if not self._fanout.queues:
+                if not self._fanout.queues and not self._patterns:
                     await asyncio.sleep(0.05)
                 continue
             channel = message["channel"].decode()[len(self.prefix) :]
-            self._fanout.deliver(channel, json.loads(message["data"]))
+            if channel in self._fanout.queues:  # a pattern brings outcomes nobody here awaits
+                self._fanout.deliver(channel, json.loads(message["data"]))
 
     async def close(self) -> None:
         if self._reader is not None:

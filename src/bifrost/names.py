@@ -50,9 +50,12 @@ PACKAGE_ACKS_CHANNEL = "packages:workers"  # a worker's PrepareReport after it r
 GITHUB_PUSH_CHANNEL = "github:push"  # {"repository", "branch", "after"}: the webhook saw a push
 
 
+EXECUTION_CHANNELS = "execution:"  # the family of execution_channel(): one per run
+
+
 def execution_channel(execution_id: str) -> str:
     """The outcome of one execution."""
-    return f"execution:{execution_id}"
+    return f"{EXECUTION_CHANNELS}{execution_id}"
 
 
 def job_channel(job_id: str, kind: str | None = None) -> str:

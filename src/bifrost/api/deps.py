@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
@@ -17,6 +17,7 @@ from bifrost.packages.service import PackageService
 from bifrost.secrets import SecretBox
 from bifrost.settings import Settings
 from bifrost.store.db import Database
+from bifrost.store.executions import RecentWorkflows
 from bifrost.store.files import Files
 from bifrost.worker.dispatch import Dispatcher
 
@@ -35,6 +36,8 @@ class Services:
     github: GitHubService
     live_workers: Callable[[], Awaitable[list[dict[str, Any]]]]
     tickets: Tickets  # one-time WebSocket tickets (bifrost.api.tickets)
+    # Workflows run lately: a run of one costs one INSERT (bifrost.store.executions.create).
+    recent_workflows: RecentWorkflows = field(default_factory=RecentWorkflows)
 
 
 def services(request: Request) -> Services:

@@ -46,6 +46,9 @@ def _setup_logging() -> None:
     from bifrost.secrets import RedactSecrets
 
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # SAQ logs three INFO lines per task (enqueuing, processing, finished): for executions that
+    # is three scrubbed, written lines per run, and the executions table records every run.
+    logging.getLogger("saq").setLevel(logging.WARNING)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -92,6 +95,8 @@ def _serve(
             port=port or settings.port,
             log_level="info",
             access_log=False,
+            loop="uvloop",  # named, not "auto": a missing one fails here instead of slowing down
+            http="httptools",
             ws_max_size=settings.max_request_bytes,
         )
     )

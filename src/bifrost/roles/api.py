@@ -20,7 +20,7 @@ from bifrost.api.tickets import LocalTickets, RedisTickets
 from bifrost.context import Context
 from bifrost.github.connection import GitHubService
 from bifrost.jobs.runner import Jobs
-from bifrost.roles.process import RoleName, running
+from bifrost.roles.process import RoleName, freeze_startup_objects, running
 from bifrost.roles.shared import Transport, package_service, protect_process
 from bifrost.secrets import load_box
 from bifrost.settings import Settings
@@ -79,6 +79,7 @@ def http_app(settings: Settings, names: Sequence[RoleName]) -> FastAPI:
             api = next(role for role in roles if isinstance(role, ApiRole))
             app.state.services = api.services
             app.state.tokens = api.tokens
+            freeze_startup_objects()
             yield
 
     return create_app(settings, lifespan)

@@ -9,6 +9,7 @@ the GitHub sync, and starts as fast as it did before roles existed.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import AsyncIterator, Sequence
@@ -29,6 +30,16 @@ class Role(Protocol):
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+def freeze_startup_objects() -> None:
+    """Move everything alive after start-up (modules, the app, SQLAlchemy's and pydantic's
+    tables: about 140,000 objects in `bifrost up`) out of the garbage collector's reach. A full
+    collection walks every tracked object, tens of milliseconds in a started server, and lands on
+    whichever request happens to allocate at that moment; frozen, it walks only what was made
+    since."""
+    gc.collect()
+    gc.freeze()
 
 
 def build_role(name: RoleName, ctx: Context, transport: Transport) -> Role:
@@ -71,6 +82,7 @@ async def run_headless(settings: Settings, names: Sequence[RoleName]) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     async with running(settings, names) as roles:
+        freeze_startup_objects()
         log.info("%s ready", ", ".join(type(role).__name__ for role in roles))
         await stop.wait()
         log.info("stopping")

@@ -23,7 +23,7 @@ from bifrost.store import executions
 from bifrost.worker.dispatch import execution_handler
 from bifrost.worker.heartbeat import Heartbeat
 from bifrost.worker.queue import Consumer
-from bifrost.worker.reaper import LOST_EXECUTION, Reaper, close_lost
+from bifrost.worker.reaper import LOST_EXECUTION, Reaper, close_lost, close_unrecorded
 from bifrost.worker.runner import Runner
 from bifrost.worker.source import CacheCodeSource, ExportedCodeSource
 
@@ -128,14 +128,18 @@ class WorkerRole:
             await self.heartbeat.report("packages", report)
 
     async def _sweep(self) -> int:
-        return await close_lost(
+        min_age_s = self.ctx.settings.reap_interval_s
+        lost = await close_lost(
             self.ctx.db,
             executions,
             self.transport.workers,
             self.id,
             self.transport.executions,
-            min_age_s=self.ctx.settings.reap_interval_s,
+            min_age_s=min_age_s,
             message=LOST_EXECUTION,
+        )
+        return lost + await close_unrecorded(
+            self.ctx.db, self.transport.executions, min_age_s=min_age_s, message=LOST_EXECUTION
         )
 
     async def stop(self) -> None:

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 
 from bifrost.errors import NotFound
 from bifrost.runtime.protocol import ExecutionOutcome, ExecutionStatus
 from bifrost.store.db import Database
-from bifrost.store.models import Execution, Workflow, Workspace, utcnow
+from bifrost.store.models import Execution, Workflow, Workspace, new_id, utcnow
 from bifrost.store.paging import Order, Page, fetch_page
 from bifrost.store.workflows import require_active
 
@@ -21,13 +22,60 @@ ORDER = Order("executions", (Execution.created_at, Execution.id), descending=Tru
 GENERATION = select(Workspace.generation).where(Workspace.id == 1).scalar_subquery()
 
 
+class RecentWorkflows:
+    """Workflows this process recently ran, each with the generation it was read at.
+
+    A unit of work that changes a workflow row (a save, a delete, a rename) bumps the workspace
+    generation in the same transaction, and the changes made outside one (a replacement, an
+    activation) set its ``updated_at``: while both are what they were when the row was read, it is
+    still the row, and :func:`create` records a run in one statement that checks exactly that."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._rows: OrderedDict[str, tuple[Workflow, int]] = OrderedDict()
+
+    def get(self, workflow_id: str) -> tuple[Workflow, int] | None:
+        found = self._rows.get(workflow_id)
+        if found is not None:
+            self._rows.move_to_end(workflow_id)
+        return found
+
+    def put(self, workflow: Workflow, generation: int) -> None:
+        self._rows[workflow.id] = (workflow, generation)
+        self._rows.move_to_end(workflow.id)
+        while len(self._rows) > self.size:
+            self._rows.popitem(last=False)
+
+    def drop(self, workflow_id: str) -> None:
+        self._rows.pop(workflow_id, None)
+
+
 async def create(
-    db: Database, workflow_id: str, parameters: dict, accept: Callable[[Workflow], T]
+    db: Database,
+    workflow_id: str,
+    parameters: dict,
+    accept: Callable[[Workflow], T],
+    recent: RecentWorkflows | None = None,
 ) -> tuple[Execution, T]:
     """Record a pending run pinned to the current generation, so it sees every earlier save.
 
-    ``accept`` sees the workflow inside the transaction, before the row is added: what it raises
-    refuses the run with nothing recorded, what it returns comes back with the row."""
+    ``accept`` sees the workflow before the row is added: what it raises refuses the run with
+    nothing recorded, what it returns comes back with the row. With ``recent`` a workflow run
+    before costs one statement: an INSERT that takes effect only if the workflow is active and the
+    generation is still the one its cached row was read at (else the full read-then-insert
+    transaction runs, and refreshes the cache)."""
+    cached = recent.get(workflow_id) if recent is not None else None
+    if cached is not None:
+        workflow, generation = cached
+        try:
+            accepted = accept(workflow)
+        except Exception:  # a refusal is judged on a fresh read, never on a cached row
+            accepted = None
+        else:
+            execution = _new(workflow, parameters, generation)
+            if await _insert_if_current(db, execution, workflow.updated_at):
+                return execution, accepted
+        recent.drop(workflow_id)
     async with db.write() as session:
         found = (
             await session.execute(select(Workflow, GENERATION).where(Workflow.id == workflow_id))
@@ -37,54 +85,113 @@ async def create(
         workflow, generation = found
         require_active(workflow)
         accepted = accept(workflow)
-        execution = Execution(
-            workflow_id=workflow.id,
-            path=workflow.path,
-            function_name=workflow.function_name,
-            parameters=parameters,
-            generation=generation,
-            status=ExecutionStatus.PENDING.value,
-            created_at=utcnow(),
-        )
+        execution = _new(workflow, parameters, generation)
         session.add(execution)
+    if recent is not None:
+        recent.put(workflow, generation)
     return execution, accepted
 
 
-async def mark_running(db: Database, execution_id: str, worker: str) -> None:
-    async with db.write() as session:
-        await session.execute(
-            update(Execution)
-            .where(Execution.id == execution_id, Execution.status == ExecutionStatus.PENDING.value)
-            .values(status=ExecutionStatus.RUNNING.value, started_at=utcnow(), worker=worker)
+def _new(workflow: Workflow, parameters: dict, generation: int) -> Execution:
+    return Execution(
+        id=new_id(),
+        workflow_id=workflow.id,
+        path=workflow.path,
+        function_name=workflow.function_name,
+        parameters=parameters,
+        generation=generation,
+        status=ExecutionStatus.PENDING.value,
+        logs="",
+        created_at=utcnow(),
+    )
+
+
+# The hot path's three statements are built once, with bound parameters: building and keying a
+# statement per call costs more Python time than SQLite takes to run it.
+_COLUMNS = ("id", "workflow_id", "path", "function_name", "parameters", "generation")
+_COLUMNS += ("status", "logs", "created_at")
+_TABLE = Execution.__table__
+_INSERT_IF_CURRENT = insert(Execution).from_select(
+    list(_COLUMNS),
+    select(
+        *[bindparam(f"v_{name}", type_=_TABLE.c[name].type).label(name) for name in _COLUMNS]
+    ).where(
+        select(Workflow.id)
+        .where(
+            Workflow.id == bindparam("v_workflow_id"),
+            Workflow.is_active.is_(True),
+            # A replacement (store/replacements.py) rewrites the row without a new generation.
+            Workflow.updated_at == bindparam("v_updated_at", type_=Workflow.updated_at.type),
         )
+        .exists(),
+        bindparam("v_generation") == GENERATION,
+    ),
+)
+_START = (
+    update(Execution)
+    .where(
+        Execution.id == bindparam("b_id", type_=_TABLE.c.id.type),
+        Execution.status == ExecutionStatus.PENDING.value,
+    )
+    .values(
+        status=ExecutionStatus.RUNNING.value,
+        started_at=bindparam("b_started_at", type_=_TABLE.c.started_at.type),
+        worker=bindparam("b_worker", type_=_TABLE.c.worker.type),
+    )
+)
+_RECORDED = ("status", "result", "logs", "error", "ran_generation", "duration_ms")
+_RECORDED += ("finished_at", "started_at", "worker")
+_FINISH = (
+    update(Execution)
+    # A run already closed (a dispatch the API gave up on) keeps what the user was told.
+    .where(
+        Execution.id == bindparam("b_id", type_=_TABLE.c.id.type),
+        Execution.status.in_(UNFINISHED),
+    )
+    .values({name: bindparam(f"b_{name}", type_=_TABLE.c[name].type) for name in _RECORDED})
+)
+
+
+async def _insert_if_current(db: Database, execution: Execution, updated_at: datetime) -> bool:
+    """INSERT ... SELECT ... WHERE the workflow is active, its row unchanged (``updated_at``) and
+    the generation unchanged."""
+    values = {f"v_{name}": getattr(execution, name) for name in _COLUMNS}
+    values["v_updated_at"] = updated_at
+    return await db.statement(_INSERT_IF_CURRENT, values) == 1
+
+
+async def _start(db: Database, execution_id: str, worker: str) -> int:
+    values = {"b_id": execution_id, "b_started_at": utcnow(), "b_worker": worker}
+    return await db.statement(_START, values)
+
+
+async def mark_running(db: Database, execution_id: str, worker: str) -> None:
+    await _start(db, execution_id, worker)
+
+
+async def claim(db: Database, execution_id: str, worker: str) -> bool:
+    """Mark a queued run ``running`` by ``worker`` if it is still pending; False if it was closed
+    meanwhile (the API gave up dispatching it) or another worker has it: it must not start.
+
+    One statement both checks and claims, so a run costs no separate read."""
+    return await _start(db, execution_id, worker) == 1
 
 
 async def finish(db: Database, outcome: ExecutionOutcome, worker: str) -> None:
     finished = utcnow()
-    async with db.write() as session:
-        await session.execute(
-            update(Execution)
-            # A run already closed (a dispatch the API gave up on) keeps what the user was told.
-            .where(Execution.id == outcome.execution_id, Execution.status.in_(UNFINISHED))
-            .values(
-                status=ExecutionStatus(outcome.status).value,
-                result=outcome.result,
-                logs=outcome.logs,
-                error=outcome.error,
-                ran_generation=outcome.generation,
-                duration_ms=outcome.duration_ms,
-                finished_at=finished,
-                started_at=finished - timedelta(milliseconds=outcome.duration_ms),
-                worker=worker,
-            )
-        )
-
-
-async def is_pending(db: Database, execution_id: str) -> bool:
-    """Whether a queued run may still start: the API closes a run whose dispatch it gave up on."""
-    async with db.read() as session:
-        status = await session.scalar(select(Execution.status).where(Execution.id == execution_id))
-    return status == ExecutionStatus.PENDING.value
+    values = {
+        "b_id": outcome.execution_id,
+        "b_status": ExecutionStatus(outcome.status).value,
+        "b_result": outcome.result,
+        "b_logs": outcome.logs,
+        "b_error": outcome.error,
+        "b_ran_generation": outcome.generation,
+        "b_duration_ms": outcome.duration_ms,
+        "b_finished_at": finished,
+        "b_started_at": finished - timedelta(milliseconds=outcome.duration_ms),
+        "b_worker": worker,
+    }
+    await db.statement(_FINISH, values)
 
 
 async def get(db: Database, execution_id: str) -> Execution:
@@ -159,8 +266,25 @@ async def pending_since(db: Database, before: datetime) -> list[str]:
         return list(rows)
 
 
-async def fail_lost(db: Database, execution_ids: Collection[str], message: str) -> int:
-    """Close pending runs nothing will run or record any more (``ExecutionLost``)."""
+async def claimed_since(db: Database, before: datetime) -> list[str]:
+    """Ids of runs a worker claimed (``running``) before ``before`` and has not finished."""
+    async with db.read() as session:
+        rows = await session.scalars(
+            select(Execution.id).where(
+                Execution.status == ExecutionStatus.RUNNING.value, Execution.started_at < before
+            )
+        )
+        return list(rows)
+
+
+async def fail_lost(
+    db: Database,
+    execution_ids: Collection[str],
+    message: str,
+    status: ExecutionStatus = ExecutionStatus.PENDING,
+) -> int:
+    """Close runs still in ``status`` that nothing will run or record any more
+    (``ExecutionLost``)."""
     if not execution_ids:
         return 0
     async with db.write() as session:
@@ -168,7 +292,7 @@ async def fail_lost(db: Database, execution_ids: Collection[str], message: str) 
             update(Execution)
             .where(
                 Execution.id.in_(list(execution_ids)),
-                Execution.status == ExecutionStatus.PENDING.value,
+                Execution.status == status.value,
             )
             .values(
                 status=ExecutionStatus.FAILED.value,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
+from collections.abc import Callable
 
 from sqlalchemy import select
 
@@ -40,25 +42,37 @@ async def ensure_admin_token(db: Database, configured: str | None) -> str | None
         return token
 
 
-class TokenChecker:
-    """Verifies bearer tokens; remembers valid hashes so a request costs no query once warm."""
+KNOWN_FOR_S = 30.0  # a valid token is re-checked against the database this often
 
-    def __init__(self, db: Database, configured: str | None) -> None:
+
+class TokenChecker:
+    """Verifies bearer tokens; remembers valid hashes for KNOWN_FOR_S so a request costs no query
+    once warm, and a token whose row is deleted stops working within that time in every
+    process (an unknown token is never remembered: each try asks the database)."""
+
+    def __init__(
+        self, db: Database, configured: str | None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.db = db
         self._configured = token_hash(configured) if configured else None
-        self._known: dict[str, str] = {}  # hash -> the token's name
+        self._known: dict[str, tuple[str, float]] = {}  # hash -> (the token's name, valid until)
+        self._clock = clock
 
     async def owner(self, token: str) -> str | None:
         """The token's name (recorded as who made a change), or None if it is not valid."""
         digest = token_hash(token)
         if self._configured and hmac.compare_digest(digest, self._configured):
             return "admin"
-        if digest in self._known:
-            return self._known[digest]
+        known = self._known.get(digest)
+        now = self._clock()
+        if known is not None and now < known[1]:
+            return known[0]
         async with self.db.read() as session:
             name = await session.scalar(select(ApiToken.name).where(ApiToken.token_hash == digest))
-        if name is not None:
-            self._known[digest] = name
+        if name is None:
+            self._known.pop(digest, None)
+        else:
+            self._known[digest] = (name, now + KNOWN_FOR_S)
         return name
 
     async def is_valid(self, token: str) -> bool:

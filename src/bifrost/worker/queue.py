@@ -61,11 +61,21 @@ class WorkQueue(Protocol):
 # ---- distributed: SAQ ------------------------------------------------------------------------
 
 
+class _UnannouncedQueue(RedisQueue):
+    """SAQ publishes every change of a job's status on a channel named after the job, for its
+    own listeners (``Job.refresh``, ``Queue.apply``, its web UI); Bifrost never listens there
+    (an execution's outcome comes on ``execution:<id>``, a job's on ``job:<id>``), so those two
+    PUBLISHes per task (started, finished) are not sent."""
+
+    async def notify(self, job: Job) -> None:
+        return None
+
+
 class SaqQueue:
     """``function`` and ``argument`` are the wire names of the job (``execute(request=...)``)."""
 
     def __init__(self, client: aioredis.Redis, name: str, function: str, argument: str) -> None:
-        self.queue = RedisQueue(client, name=name)
+        self.queue = _UnannouncedQueue(client, name=name)
         self.function = function
         self.argument = argument
 

@@ -7,6 +7,10 @@ older than one sweep period is lost when its queue no longer holds it, or when t
 has been active for longer than that period (a live worker would have marked it by then). Such
 runs are closed as failed, never re-dispatched: they may have run already. Jobs follow the same
 rules (a scheduler claims a job as soon as it takes it).
+
+A distributed worker claims each run (``running``) before it starts it; a claimed run whose
+outcome could not be recorded stays ``running`` while its worker lives, so it is closed once its
+queued task is gone (the task ends only after the outcome was written, or failed to be).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from collections.abc import Awaitable, Callable, Collection
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from bifrost.runtime.protocol import ExecutionStatus
+from bifrost.store import executions
 from bifrost.store.db import Database
 from bifrost.store.models import utcnow
 from bifrost.worker.heartbeat import Roster
@@ -98,3 +104,17 @@ async def close_lost(
         ):
             lost.append(record_id)
     return count + await records.fail_lost(db, lost, message)
+
+
+async def close_unrecorded(
+    db: Database, queue: WorkQueue, *, min_age_s: float, message: str
+) -> int:
+    """Close executions claimed over ``min_age_s`` ago whose queued task has ended: their worker
+    is alive, but could not record the outcome."""
+    cutoff = utcnow() - timedelta(seconds=min_age_s)
+    lost = [
+        execution_id
+        for execution_id in await executions.claimed_since(db, cutoff)
+        if (await queue.state(execution_id)).presence is Presence.GONE
+    ]
+    return await executions.fail_lost(db, lost, message, ExecutionStatus.RUNNING)

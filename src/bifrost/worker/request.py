@@ -39,10 +39,12 @@ async def prepare(
     timeout_s: float,
     max_timeout_s: float,
     memory_mb: int,
+    recent: executions.RecentWorkflows | None = None,
 ) -> tuple[Execution, ExecutionRequest]:
     """Record a pending run of an active workflow and build the request that dispatches it.
 
-    Nothing is stored when an option is bad or the parameters do not fit the signature (422)."""
+    Nothing is stored when an option is bad or the parameters do not fit the signature (422).
+    ``recent`` lets a workflow run before be recorded in one statement."""
 
     def entry(workflow: Workflow) -> tuple[str, str, float, dict[str, Any]]:
         """What the request needs of the workflow; a bad option or parameter refuses the run.
@@ -60,7 +62,7 @@ async def prepare(
         return module_name(workflow.path) or "", workflow.function_name, timeout, code
 
     execution, (module, function, timeout, code) = await executions.create(
-        db, workflow_id, parameters, entry
+        db, workflow_id, parameters, entry, recent
     )
     request = ExecutionRequest(
         execution_id=execution.id,

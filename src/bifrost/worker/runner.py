@@ -36,30 +36,30 @@ class Runner:
         self.events = events
         self.worker_id = worker_id
         # With a remote queue the API may give up on a slow dispatch and close the run while the
-        # task still reaches a worker later: such a run must not start.
+        # task still reaches a worker later: such a run must not start. The worker then claims
+        # each run (pending -> running, one conditional UPDATE) before it starts it.
         self.check_pending = check_pending
 
     async def handle(self, request: ExecutionRequest) -> ExecutionOutcome:
-        if self.check_pending and not await executions.is_pending(self.db, request.execution_id):
-            log.warning(
-                "execution %s was closed before it started; not running it", request.execution_id
-            )
-            return ExecutionOutcome(
-                execution_id=request.execution_id,
-                status=ExecutionStatus.FAILED.value,
-                error={
-                    "type": "DispatchError",
-                    "message": "closed before it started",
-                    "traceback": "",
-                },
-                generation=request.generation,
-            )
-        run = asyncio.ensure_future(self._run(request))
-        # Most runs finish in milliseconds; only a longer one is worth a "running" write.
-        done, _ = await asyncio.wait({run}, timeout=MARK_RUNNING_AFTER_S)
-        if not done:
-            await executions.mark_running(self.db, request.execution_id, self.worker_id)
-        outcome = await run
+        if self.check_pending:
+            if not await executions.claim(self.db, request.execution_id, self.worker_id):
+                log.warning(
+                    "execution %s was closed or taken before it started; not running it",
+                    request.execution_id,
+                )
+                return ExecutionOutcome(
+                    execution_id=request.execution_id,
+                    status=ExecutionStatus.FAILED.value,
+                    error={
+                        "type": "DispatchError",
+                        "message": "closed before it started",
+                        "traceback": "",
+                    },
+                    generation=request.generation,
+                )
+            outcome = await self._run(request)  # claimed: the row says "running" already
+        else:
+            outcome = await self._run_marking(request)
         try:
             await executions.finish(self.db, outcome, self.worker_id)
         except Exception:  # boundary: the waiting request still gets the outcome; a row left
@@ -69,6 +69,14 @@ class Runner:
             execution_channel(request.execution_id), dataclasses.asdict(outcome)
         )
         return outcome
+
+    async def _run_marking(self, request: ExecutionRequest) -> ExecutionOutcome:
+        run = asyncio.ensure_future(self._run(request))
+        # Most runs finish in milliseconds; only a longer one is worth a "running" write.
+        done, _ = await asyncio.wait({run}, timeout=MARK_RUNNING_AFTER_S)
+        if not done:
+            await executions.mark_running(self.db, request.execution_id, self.worker_id)
+        return await run
 
     async def _run(self, request: ExecutionRequest) -> ExecutionOutcome:
         try:

@@ -184,6 +184,7 @@ async def run(
         timeout_s=settings.execution_timeout_s,
         max_timeout_s=settings.max_execution_timeout_s,
         memory_mb=settings.execution_memory_mb,
+        recent=svc.recent_workflows,
     )
     info = ExecutionInfo.model_validate(execution)
     try:
