@@ -7,7 +7,7 @@ from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import ColumnElement, bindparam, insert, select, update
 
 from bifrost.errors import NotFound
 from bifrost.runtime.protocol import ExecutionOutcome, ExecutionStatus
@@ -257,22 +257,20 @@ async def fail_abandoned(db: Database, live_workers: set[str] | None) -> int:
 
 async def pending_since(db: Database, before: datetime) -> list[str]:
     """Ids of runs still pending that were recorded before ``before``."""
-    async with db.read() as session:
-        rows = await session.scalars(
-            select(Execution.id).where(
-                Execution.status == ExecutionStatus.PENDING.value, Execution.created_at < before
-            )
-        )
-        return list(rows)
+    return await _ids(db, ExecutionStatus.PENDING, Execution.created_at < before)
 
 
 async def claimed_since(db: Database, before: datetime) -> list[str]:
     """Ids of runs a worker claimed (``running``) before ``before`` and has not finished."""
+    return await _ids(db, ExecutionStatus.RUNNING, Execution.started_at < before)
+
+
+async def _ids(
+    db: Database, status: ExecutionStatus, *conditions: ColumnElement[bool]
+) -> list[str]:
     async with db.read() as session:
         rows = await session.scalars(
-            select(Execution.id).where(
-                Execution.status == ExecutionStatus.RUNNING.value, Execution.started_at < before
-            )
+            select(Execution.id).where(Execution.status == status.value, *conditions)
         )
         return list(rows)
 
