@@ -40,5 +40,7 @@ class Services:
     recent_workflows: RecentWorkflows = field(default_factory=RecentWorkflows)
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    """``async`` only so that FastAPI calls it on the loop: a plain ``def`` dependency is run
+    in the thread pool, a hand-off to a thread and back on every request."""
     return request.app.state.services

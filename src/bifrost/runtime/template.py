@@ -48,7 +48,6 @@ from bifrost.runtime.wire import Peer
 
 LOG_BYTES = 2 << 20  # output kept per run (start and end); BIFROST_EXECUTION_LOG_BYTES
 BUFFER_BYTES = 64 << 20  # replies a child may leave unread; BIFROST_EXECUTION_BUFFER_BYTES
-SPARE_DELAY_S = 0.005  # quiet time before forking a spare
 MAX_SPARES = 8  # spares kept at most: as many as runs were seen at once, up to this
 LINGER_S = 1.0  # a child that reported must exit this soon, or it is killed
 CONNECTIONS_PER_UID = 64  # a run's descendants connecting through the listener socket
@@ -91,10 +90,13 @@ class Template:
     Between requests it keeps *spare* children forked in advance: a spare has already paid for
     the fork, its own isolation (the cgroup move among it: an RCU grace period, ~10 ms, when no
     other move happened just before) and the first-touch copy-on-write faults of the import
-    machinery, so a request only costs the import and the call. It keeps as many spares as runs
-    were seen at once (up to ``MAX_SPARES``), each in a slot of its own, so concurrent runs find
-    one each. A spare is used only if nothing children inherit (generation, blobs, code objects)
-    changed since it was forked (``epoch``); stale ones are killed and replaced when idle.
+    machinery, so a request only costs the import and the call. It keeps one spare more than the
+    most runs seen at once (up to ``MAX_SPARES``), each in a slot of its own, forks a new one as
+    soon as no run is going on, and hands a request the oldest: back-to-back requests find a
+    spare forked a run earlier, done isolating, rather than the one still isolating (or none,
+    which costs the fork, ~4 ms of CPU, on the request's path). A spare is used only if nothing
+    children inherit (generation, blobs, code objects) changed since it was forked
+    (``epoch``); stale ones are killed and replaced when idle.
     """
 
     def __init__(
@@ -135,24 +137,18 @@ class Template:
         self.jobs: collections.deque[tuple[str, str]] = collections.deque()
         self.use_spare = spare
         self.spares: list[Run] = []
-        self.spares_wanted = 1  # the most runs seen at once, up to MAX_SPARES
+        self.spares_wanted = 2  # one more than the most runs seen at once, up to MAX_SPARES
         self.epoch = 0
         self.draining = False
         self.running = True
         self.forks = 0
         self.spares_used = 0
-        self.last_activity = 0.0
 
     # -- loop -------------------------------------------------------------------------------
     def serve(self) -> None:
         self.executor.send(wire.encode_untrusted({"op": "ready", "pid": os.getpid()}))
         while self.running:
-            timeout = self._next_timeout()
-            spare_due = self._spare_due()
-            if self.jobs:
-                timeout = 0.0
-            elif spare_due is not None:
-                timeout = spare_due if timeout is None else min(timeout, spare_due)
+            timeout = 0.0 if self.jobs or self._spare_wanted() else self._next_timeout()
             if timeout is not None:
                 timeout = min(timeout, isolation.MAX_SELECT_S)  # then the loop simply waits again
             events = self.sel.select(timeout)
@@ -337,7 +333,6 @@ class Template:
         return True
 
     def _start(self, request: dict[str, Any]) -> None:
-        self.last_activity = time.monotonic()
         generation = int(request["generation"])
         if self.draining or not self._pin(generation):
             why = (
@@ -350,8 +345,8 @@ class Template:
             return
         self._drop_spares(stale_only=True)  # forked before this generation or this code
         running = 1 + sum(1 for run in self.runs.values() if run.request and not run.reported)
-        self.spares_wanted = max(self.spares_wanted, min(running, MAX_SPARES))
-        spare = self.spares.pop() if self.spares else None
+        self.spares_wanted = max(self.spares_wanted, min(running + 1, MAX_SPARES))
+        spare = self.spares.pop(0) if self.spares else None  # the oldest: done isolating
         if spare is not None:
             if not self._fit(spare, int(request.get("memory_mb") or 0)):
                 self._kill(spare, "stale")
@@ -426,17 +421,14 @@ class Template:
     def _fresh(self, run: Run) -> bool:
         return run.epoch == self.epoch and not run.ending
 
-    def _spare_due(self) -> float | None:
-        """Seconds until a (new) spare should be forked; None when none is wanted."""
+    def _spare_wanted(self) -> bool:
+        """A (new) spare should be forked now: fewer fresh ones than wanted, and no execution
+        running (forking, and the spare warming up, would compete with it for the CPU)."""
         if not self.use_spare or self.draining or self.importer.generation is None:
-            return None
+            return False
         if sum(1 for run in self.spares if self._fresh(run)) >= self.spares_wanted:
-            return None
-        # Forking, and the spare warming up, compete for the CPU with running executions and
-        # with the executor handling a result: wait until the template has been quiet a while.
-        if any(run.request is not None and not run.reported for run in self.runs.values()):
-            return None
-        return max(0.0, self.last_activity + SPARE_DELAY_S - time.monotonic())
+            return False
+        return not any(run.request is not None and not run.reported for run in self.runs.values())
 
     def _idle(self) -> None:
         if self.jobs:
@@ -453,7 +445,7 @@ class Template:
                 except Exception:  # boundary: user source; the child that imports it reports it
                     pass
             return
-        if self._spare_due() == 0.0:
+        if self._spare_wanted():
             self._drop_spares(stale_only=True)
             try:
                 self.spares.append(self._fork(None))
@@ -676,7 +668,6 @@ class Template:
     ) -> None:
         """``missing``: refused for lack of the run's manifest (the executor may teach it whole
         and ask again)."""
-        self.last_activity = time.monotonic()
         self.executor.send(
             wire.encode_untrusted(
                 {
