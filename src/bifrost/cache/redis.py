@@ -43,24 +43,14 @@ redis.call('HSET', KEYS[1], ARGV[1], gen)
 return 1
 """
 
+# Replace the whole manifest with generation ARGV[2]. ARGV[3] is the guard: "force" replaces
+# whatever is there (after a database restore); "" yields to a generation as new or newer; a
+# number (reconciliation's repair: the generation the cache had when it was compared) yields
+# only to a newer change that arrived since.
 _REPLACE = """
 local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
 local gen = tonumber(ARGV[2])
-if cur >= gen and ARGV[3] ~= 'force' then return 0 end
-redis.call('DEL', KEYS[1])
-for i = 4, #ARGV, 2 do
-  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
-end
-redis.call('HSET', KEYS[1], ARGV[1], gen)
-return 1
-"""
-
-# Reconciliation's repair: replace the manifest unless a change newer than the database read
-# arrived meanwhile (ARGV[3] is the generation the cache had when it was compared).
-_REPAIR = """
-local cur = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '-1')
-local gen = tonumber(ARGV[2])
-if cur ~= tonumber(ARGV[3]) and cur >= gen then return 0 end
+if ARGV[3] ~= 'force' and cur >= gen and cur ~= tonumber(ARGV[3]) then return 0 end
 redis.call('DEL', KEYS[1])
 for i = 4, #ARGV, 2 do
   redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
@@ -102,7 +92,6 @@ class RedisModuleCache:
         self._apply = client.register_script(_APPLY)
         self._replace = client.register_script(_REPLACE)
         self._set_if_newer = client.register_script(_SET_IF_NEWER)
-        self._repair = client.register_script(_REPAIR)
         self._needs_repair = False
 
     def _blob_key(self, sha256: str) -> str:
@@ -166,13 +155,17 @@ class RedisModuleCache:
         ``force`` replaces it whatever its generation: after a database restore, the cache may
         hold a generation the database never reaches again."""
         snap = await self.store.snapshot()
-        args: list[str | int] = [GENERATION_FIELD, snap.generation, "force" if force else ""]
-        for path, sha in snap.manifest.items():
-            args += [path, sha]
-        await self._replace(keys=[self.manifest_key], args=args)
+        await self._replace_manifest(snap, "force" if force else "")
         await self.redis.delete(self.requirements_key)
         self._needs_repair = False
         return snap.generation
+
+    async def _replace_manifest(self, snap: Snapshot, guard: str | int) -> bool:
+        """``snap`` as the whole manifest, unless ``guard`` says to yield (see ``_REPLACE``)."""
+        args: list[str | int] = [GENERATION_FIELD, snap.generation, guard]
+        for path, sha in snap.manifest.items():
+            args += [path, sha]
+        return bool(await self._replace(keys=[self.manifest_key], args=args))
 
     async def warm(self) -> int:
         generation = await self.rebuild(force=True)
@@ -227,10 +220,7 @@ class RedisModuleCache:
         expected = -1 if cache_generation is None else cache_generation
         repaired = False
         if repair and (diff.differs or cache_generation != database.generation):
-            args: list[str | int] = [GENERATION_FIELD, database.generation, expected]
-            for path, sha in database.manifest.items():
-                args += [path, sha]
-            repaired = bool(await self._repair(keys=[self.manifest_key], args=args))
+            repaired = await self._replace_manifest(database, expected)
         checked, stale = await self._check_blobs(repair=repair)
         wanted = sorted({sha for p, sha in database.manifest.items() if p.endswith(".py")})
         missing = await self._missing_blobs(wanted)
