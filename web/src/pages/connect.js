@@ -225,6 +225,7 @@ export function showConnection(card, config, reload) {
     repositoryList.replaceChildren();
     branchList.replaceChildren();
     count.textContent = "Validate the credential to list the repositories it can use.";
+    if (config.connected && chosen() === config.auth) listRepositories(config.repository, config.branch);
   });
   showKind();
 
