@@ -122,6 +122,7 @@ async def test_an_installation_token_is_minted_and_used(
     app = _app(app_id, app_key)
     async with AppClient(fake_github.url, app, max_retries=0) as client:
         assert await client.installation(github_repo) == installation
+        assert await client.only_installation() == installation  # GET /app/installations
         minted = await client.mint(installation)
         with pytest.raises(RepositoryNotFound, match="not installed on"):
             await client.installation(f"{FAKE_LOGIN}/not-there-{uuid.uuid4().hex[:6]}")
@@ -131,6 +132,12 @@ async def test_an_installation_token_is_minted_and_used(
     async with GitHubClient(fake_github.url, minted.token, max_retries=0) as gh:
         repository = await gh.repository(github_repo)
     assert repository.full_name == github_repo
+    seen = httpx.get(
+        f"{fake_github.url}/installation/repositories",
+        headers={"Authorization": f"Bearer {minted.token}"},
+    ).json()
+    assert (seen["total_count"], seen["repository_selection"]) == (1, "selected")
+    assert [r["full_name"] for r in seen["repositories"]] == [github_repo]
     # personal-token endpoints refuse an installation token, as GitHub does
     assert _status(fake_github, minted.token, "/user") == (
         403,
@@ -239,9 +246,30 @@ def test_configure_refuses_bad_apps_with_a_4xx_that_says_what_to_fix(
             assert answer.status_code == status, (body.get("private_key", "")[:20], answer.text)
             assert said in answer.text, answer.text
             assert private.splitlines()[1] not in answer.text
+        # the listings before connecting refuse the same way
+        unstored = {"app_id": app_id, "private_key": private}
+        for url, body, status, said in [
+            ("/api/github/repositories", unstored, 404, "not installed anywhere"),
+            ("/api/github/repositories", {**unstored, "installation_id": 999}, 404, "999"),
+            ("/api/github/branches", {**base, "private_key": private}, 404, "not installed on"),
+            ("/api/github/repositories", {**unstored, "private_key": other_key}, 422, "refused"),
+            ("/api/github/repositories", {**unstored, "private_key": "x"}, 422, "PEM"),
+        ]:
+            answer = api.post(url, json=body)
+            assert answer.status_code == status and said in answer.text, (url, answer.text)
+            assert private.splitlines()[1] not in answer.text
         read_only = fake_github.install_app(
             app_id, FAKE_LOGIN, permissions={"contents": "read", "metadata": "read"}
         )
+        listed = api.post("/api/github/repositories", json=unstored).json()  # its only one
+        assert github_repo in {r["full_name"] for r in listed["items"]}
+        assert not any(r["can_push"] for r in listed["items"])  # contents: read
+        second = fake_github.install_app(app_id, f"org-{uuid.uuid4().hex[:6]}")
+        several = api.post("/api/github/repositories", json=unstored)
+        assert several.status_code == 422, several.text
+        assert "2 installations" in several.text and str(second) in several.text
+        chosen = api.post("/api/github/repositories", json={**unstored, "installation_id": second})
+        assert chosen.json() == {"items": [], "next_page": None}  # an account with none
         answer = api.post(
             "/api/github/configure",
             json={**base, "private_key": private, "installation_id": read_only},
@@ -271,6 +299,18 @@ def test_a_full_sync_as_an_app_leaks_no_secret(
         body = {"repository": github_repo, "branch": "main", "app_id": str(app_id)}
         body["private_key"] = private
         assert call("POST", "/api/github/validate", json=body).json()["login"].endswith("[bot]")
+        # before connecting: the installation's repositories, then the branches, to pick from
+        fake_github.commit(github_repo, {"README.md": "hi\n"})
+        unstored = {"app_id": str(app_id), "private_key": private}
+        listed = call("POST", "/api/github/repositories", json=unstored).json()
+        assert [(r["full_name"], r["can_push"]) for r in listed["items"]] == [(github_repo, True)]
+        given = call(
+            "POST", "/api/github/repositories", json={**body, "installation_id": installation}
+        )
+        assert given.json() == listed
+        branches = call("POST", "/api/github/branches", json=body).json()["items"]
+        assert [b["name"] for b in branches] == ["main"]
+        assert call("GET", "/api/github/config").json()["connected"] is False
         key_file = tmp_path / "app.pem"
         key_file.write_text(private)
         connect = ["connect", "-r", github_repo, "--app-id", str(app_id)]
@@ -295,7 +335,11 @@ def test_a_full_sync_as_an_app_leaks_no_secret(
         fake_github.commit(github_repo, {"shared/remote.py": "X = 1\n"})
         job = wait(api, start(api))
         assert job["status"] == "success", job
-        assert set(fake_github.files(github_repo)) == {"workflows/hello.py", "shared/remote.py"}
+        assert set(fake_github.files(github_repo)) == {
+            "README.md",
+            "workflows/hello.py",
+            "shared/remote.py",
+        }
         assert api.get("/api/files/shared/remote.py").content == b"X = 1\n"
         commits = call("GET", "/api/github/commits").json()["items"]
         assert commits[0]["author"] is not None

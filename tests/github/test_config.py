@@ -17,6 +17,8 @@ NOT_CONNECTED = [
     ("GET", "/api/github/branches?repository=octocat/anything", None),
     ("GET", "/api/github/commits", None),
     ("POST", "/api/github/create-repository", {"name": "never-made"}),
+    ("POST", "/api/github/repositories", {}),  # no credential in the body: the stored one
+    ("POST", "/api/github/branches", {"repository": "octocat/anything"}),
 ]
 
 
@@ -195,18 +197,66 @@ def test_listings_need_a_connection_then_page(
     refused(client.get("/api/github/branches", params={"repository": missing}), 404, missing)
 
 
-def test_create_a_repository_before_connecting_with_a_token_not_stored(
-    client: httpx.Client, fake_github: FakeGitHub
+def test_before_connecting_a_token_not_stored_lists_and_creates(
+    client: httpx.Client, cluster: Cluster, fake_github: FakeGitHub, github_repo: str
 ) -> None:
+    """A first connection picks its repository and branch from lists (or creates the
+    repository) with a token sent in the body only: never stored, echoed or logged."""
+    token = fake_github.token
+    head = fake_github.commit(github_repo, {"a.txt": "a\n"})
+    new_branch(fake_github, github_repo, "dev", head)
+    fake_github.create_repo(f"{FAKE_LOGIN}/repo-{uuid.uuid4().hex[:10]}")  # two at least
+    answers: list[httpx.Response] = []
+
+    def post(url: str, body: dict) -> httpx.Response:
+        answers.append(client.post(url, json=body))
+        return answers[-1]
+
+    listed = post("/api/github/repositories", {"token": token, "per_page": 100})
+    assert listed.status_code == 200, listed.text
+    mine = [r for r in listed.json()["items"] if r["full_name"] == github_repo]
+    assert mine == [
+        {
+            "full_name": github_repo,
+            "private": True,
+            "default_branch": "main",
+            "can_push": True,
+            "html_url": mine[0]["html_url"],
+        }
+    ]
+    first = post("/api/github/repositories", {"token": token, "per_page": 1}).json()
+    assert len(first["items"]) == 1 and first["next_page"] == 2
+    branches = post("/api/github/branches", {"token": token, "repository": github_repo})
+    assert branches.status_code == 200, branches.text
+    assert sorted(b["name"] for b in branches.json()["items"]) == ["dev", "main"]
+
     name = f"first-{uuid.uuid4().hex[:8]}"
-    created = client.post(
-        "/api/github/create-repository", json={"name": name, "token": fake_github.token}
-    )
+    created = post("/api/github/create-repository", {"name": name, "token": token})
     assert created.status_code == 201, created.text
     assert created.json()["full_name"] == f"{FAKE_LOGIN}/{name}"
     assert client.get("/api/github/config").json()["connected"] is False  # nothing stored
-    bad = client.post("/api/github/create-repository", json={"name": name, "token": "no way"})
-    refused(bad, 422, "not a GitHub token")
+
+    missing = f"{FAKE_LOGIN}/no-such-{uuid.uuid4().hex[:8]}"
+    for url, body, status, said in [
+        ("/api/github/repositories", {"token": "ghp_wrong"}, 422, "rejected the token"),
+        ("/api/github/repositories", {"token": "two words"}, 422, "not a GitHub token"),
+        ("/api/github/repositories", {"token": token, "per_page": 101}, 422, "per_page"),
+        ("/api/github/branches", {"token": "ghp_wrong", "repository": github_repo}, 422, "401"),
+        ("/api/github/branches", {"token": token, "repository": missing}, 404, missing),
+        ("/api/github/branches", {"token": token, "repository": "xyz"}, 422, "owner/name"),
+        ("/api/github/create-repository", {"name": name, "token": "no way"}, 422, "not a GitHub"),
+    ]:
+        refused(post(url, body), status, said)
+    both = {"token": token, "app_id": 1, "private_key": "-----BEGIN RSA PRIVATE KEY-----"}
+    refused(post("/api/github/repositories", both), 422, "not both")
+    fake_github.fault("GET", "/user/repos", status=502)
+    refused(post("/api/github/repositories", {"token": token}), 503, "try again")
+
+    assert client.get("/api/github/config").json()["connected"] is False
+    assert all(token not in answer.text for answer in answers)
+    cluster.stop()
+    logs = "".join(p.read_text(errors="replace") for p in cluster.log_dir.glob("*.log"))
+    assert logs and token not in logs
 
 
 def test_create_a_repository_connect_to_it_and_disconnect(

@@ -1,15 +1,19 @@
-"""Source Control in real Chromium against the fake GitHub: connect with a token, a first sync,
-then a conflict merged and an orphaning pull confirmed in the page, with the progress shown."""
+"""Source Control in real Chromium against the fake GitHub: a token validated, a repository and
+a branch picked from lists, a first sync, then a conflict merged and an orphaning pull confirmed
+in the page, with the progress shown; and a connection as a GitHub App."""
 
 from __future__ import annotations
 
 import uuid
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from playwright.sync_api import expect
 
 from bifrost.testing.fake_github.control import FakeGitHub
 from tests.browsing import check, go, sign_in
 from tests.github.conftest import FAKE_LOGIN, FAKE_TOKEN
+from tests.github.test_config import new_branch
 from tests.serving import Cluster
 
 JOB = b"from bifrost import workflow\n\n\n@workflow\ndef job() -> int:\n    return 1\n"
@@ -26,10 +30,11 @@ def _sync(page) -> None:  # type: ignore[no-untyped-def]
 def test_connect_sync_and_resolve_a_conflict(
     browser, site: Cluster, fake_github: FakeGitHub, github_repo: str
 ) -> None:
-    fake_github.commit(
+    head = fake_github.commit(
         github_repo,
         {"shared/config.txt": "line1\nline2\nline3\n", "incoming.txt": "from github\n"},
     )
+    new_branch(fake_github, github_repo, "dev", head)
     with site.client() as client:
         for path, content in {"outgoing.py": b"VALUE = 1\n", "flows/job.py": JOB}.items():
             assert client.put(f"/api/files/{path}", content=content).status_code == 200
@@ -39,13 +44,25 @@ def test_connect_sync_and_resolve_a_conflict(
     page.fill("#github-token", FAKE_TOKEN)
     page.click("#validate")
     expect(page.locator("#connect-message")).to_contain_text(FAKE_LOGIN)
+    listed = page.locator(f"#github-repository option[value='{github_repo}']")
+    expect(listed).to_have_text(f"{github_repo} (private)")
     made = f"made-{uuid.uuid4().hex[:8]}"  # a repository made before connecting
     page.fill("#new-repository", made)
     page.click("#create-repository button[type=submit]")
     expect(page.locator("#connect-message")).to_contain_text(f"created {FAKE_LOGIN}/{made}")
-    assert page.input_value("#github-repository") == f"{FAKE_LOGIN}/{made}"
-    page.fill("#github-repository", github_repo)  # but this test syncs with its own
-    page.fill("#github-branch", "main")
+    expect(page.locator("#github-repository")).to_have_value(f"{FAKE_LOGIN}/{made}")
+    expect(page.locator("#github-branch option")).to_have_text(
+        ["main (empty repository: the first sync creates it)"]
+    )
+    # but this test syncs with its own: found by name, picked with the keyboard
+    page.fill("#repository-search", github_repo.split("/")[1])
+    expect(page.locator("#github-repository option")).to_have_count(1)
+    page.press("#repository-search", "ArrowDown")
+    expect(page.locator("#github-repository")).to_be_focused()
+    expect(page.locator("#github-repository")).to_have_value(github_repo)
+    expect(page.locator("#github-branch option")).to_have_text(["dev", "main (default)"])
+    expect(page.locator("#github-branch")).to_have_value("main")  # the default, preselected
+    check(page, "source-control-pick")
     page.click("#connect")
     expect(page.locator("#connection-state")).to_contain_text(f"Connected to {github_repo}")
     expect(page.locator("#preview-message")).to_contain_text("2 incoming, 2 outgoing")
@@ -88,3 +105,47 @@ def test_connect_sync_and_resolve_a_conflict(
         assert client.get("/api/files/shared/config.txt").content == merged
     go(page, "workflows")
     expect(page.locator("#workflow-list")).to_contain_text("orphaned")
+
+
+def test_connect_as_a_github_app_and_sync(
+    browser, site: Cluster, fake_github: FakeGitHub, github_repo: str
+) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    ).decode()
+    public = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    app_id = fake_github.register_app(public.decode(), slug=f"web-{uuid.uuid4().hex[:6]}")
+    installation = fake_github.install_app(app_id, FAKE_LOGIN, repositories=[github_repo])
+    fake_github.commit(github_repo, {"from-app-test.txt": "hi\n"})
+    with site.client() as client:
+        assert client.post("/api/github/disconnect").status_code == 200  # a first connection
+        assert client.put("/api/files/by_app.py", content=b"BY_APP = 1\n").status_code == 200
+    page = sign_in(browser, site.urls[0])
+    go(page, "source-control")
+
+    page.check("#auth-app")
+    expect(page.locator("#github-token")).to_be_hidden()
+    expect(page.locator("#create-repository")).to_be_hidden()  # an app creates none
+    page.fill("#app-id", str(app_id))
+    page.fill("#app-private-key", private)
+    page.click("#validate")
+    expect(page.locator("#connect-message")).to_contain_text("[bot]")
+    # the installation's repositories (found without its id: the app has only this one)
+    expect(page.locator("#github-repository option")).to_have_text([f"{github_repo} (private)"])
+    page.select_option("#github-repository", github_repo)
+    expect(page.locator("#github-branch")).to_have_value("main")
+    check(page, "source-control-app")
+    page.click("#connect")
+    expect(page.locator("#connection-state")).to_contain_text(
+        f"Connected to {github_repo} on main as GitHub App {app_id} (installation {installation})"
+    )
+    assert page.input_value("#app-private-key") == ""  # the key is not shown again
+    assert private.splitlines()[1] not in page.content()
+    expect(page.locator("#preview-message")).to_contain_text("1 incoming")
+    _sync(page)
+    assert fake_github.files(github_repo)["by_app.py"].content == b"BY_APP = 1\n"  # as the app

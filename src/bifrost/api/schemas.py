@@ -407,6 +407,21 @@ class ValidateRequest(AppFields):
     )
 
 
+class RepositoriesRequest(ValidateRequest):
+    """A listing with a credential given for this call only (in the body, never in a URL):
+    what a first connection picks its repository from. No credential: the stored one."""
+
+    page: int = Field(1, ge=1, le=100_000, description="1 is the first page")
+    per_page: int = Field(50, ge=1, le=100)
+
+
+class BranchesRequest(ValidateRequest):
+    """A repository's branches, with a credential given for this call only."""
+
+    repository: str = Field(min_length=3, max_length=140, description="owner/name")
+    page: int = Field(1, ge=1, le=100_000, description="1 is the first page")
+
+
 class GitHubViewer(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 

@@ -198,6 +198,29 @@ class AppClient:
                 "(the app's page, Install App), or give installation_id"
             ) from None
 
+    async def only_installation(self) -> int:
+        """The app's installation when it has exactly one: what lists repositories before a
+        repository is chosen to find the installation from (``installation``)."""
+        call = Call("GET", "/app/installations", "/app/installations", params={"per_page": 100})
+        found: list[tuple[int, str]] = await self._as_app(
+            self._http.fetch(
+                call, lambda r: [(int(i["id"]), str(i["account"]["login"])) for i in r.json()]
+            )
+        )
+        if len(found) == 1:
+            return found[0][0]
+        if not found:
+            raise RepositoryNotFound(
+                f"GitHub App {self.app.app_id} is not installed anywhere: install it on the "
+                "account that owns the repository (the app's page, Install App)"
+            )
+        listed = ", ".join(f"{number} ({account})" for number, account in found[:5])
+        more = ", …" if len(found) > 5 else ""
+        raise InvalidInput(
+            f"GitHub App {self.app.app_id} has {len(found)} installations ({listed}{more}): give "
+            "installation_id to say which one to list"
+        )
+
     async def mint(self, installation_id: int) -> InstallationToken:
         """A new installation token (GitHub's ``expires_at``: an hour from now)."""
         call = Call(

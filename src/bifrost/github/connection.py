@@ -12,12 +12,14 @@ answer, message or repr carries it::
     await service.configure("octocat/hello", "main", token, user="admin")
     await service.configure("octocat/hello", "main", None, "admin", app=AppCredentials(...))
     page = await service.commits(page=1, per_page=30)
+    page = await service.repositories(token=token)   # before connecting: not stored
 """
 
 from __future__ import annotations
 
 import re
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -51,6 +53,7 @@ _REF_FORBIDDEN = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//")
 MAX_BRANCH_BYTES = 255
 # A token goes into an HTTP header: printable ASCII without spaces, of a sane length.
 _TOKEN = re.compile(r"[\x21-\x7e]{1,512}")
+NOT_BOTH = "give either a token or a GitHub App (app_id, private_key), not both"
 
 
 @dataclass(frozen=True)
@@ -154,9 +157,7 @@ class GitHubService:
         check_repository(repository)
         check_branch(branch)
         if token is not None and app is not None:
-            raise InvalidInput(
-                "give either a token or a GitHub App (app_id, private_key), not both"
-            )
+            raise InvalidInput(NOT_BOTH)
         if token is None and app is None:
             stored = await connections.load(self.db, self.box)
             if stored is None:
@@ -231,17 +232,33 @@ class GitHubService:
                 f"branch page or with `git push origin HEAD:{branch}`"
             ) from None
 
-    async def repositories(self, *, page: int = 1, per_page: int = 50) -> Page[Repository]:
-        """The repositories the stored token can see, most recently updated first (an app: the
-        repositories of its installation, by name)."""
-        async with self._connected() as (connection, client):
-            if connection.auth == connections.APP:
+    async def repositories(
+        self,
+        *,
+        page: int = 1,
+        per_page: int = 50,
+        token: str | None = None,
+        app: AppCredentials | None = None,
+    ) -> Page[Repository]:
+        """The repositories the credential can see, most recently updated first (an app: the
+        repositories of its installation, by name). ``token`` or ``app``: a credential not
+        stored yet, so a first connection can pick from a list; neither: the stored one."""
+        async with self._client(token, app) as (as_app, client):
+            if as_app:
                 return await client.installation_repositories(page=page, per_page=per_page)
             return await client.repositories(page=page, per_page=per_page)
 
-    async def branches(self, repository: str, *, page: int = 1) -> Page[Branch]:
+    async def branches(
+        self,
+        repository: str,
+        *,
+        page: int = 1,
+        token: str | None = None,
+        app: AppCredentials | None = None,
+    ) -> Page[Branch]:
+        """``repository``'s branches, with a credential not stored yet or the stored one."""
         check_repository(repository)
-        async with self._connected() as (_, client):
+        async with self._client(token, app, repository) as (_, client):
             return await client.branches(repository, page=page)
 
     async def create_repository(
@@ -259,13 +276,8 @@ class GitHubService:
             raise InvalidInput(
                 'a repository name is 1-100 letters, digits, ".", "_" or "-" (not "." or "..")'
             )
-        if token is not None:
-            async with session.client_for(self.settings, check_token(token)) as client:
-                return await client.create_repository(
-                    name, private=private, description=description or ""
-                )
-        async with self._connected() as (connection, client):
-            if connection.auth == connections.APP:
+        async with self._client(token, None) as (as_app, client):
+            if as_app:
                 raise InvalidInput(
                     "a GitHub App cannot create repositories for a person: create the "
                     "repository on GitHub, install the app on it, then connect to it"
@@ -309,6 +321,36 @@ class GitHubService:
     def _connected(self) -> AbstractAsyncContextManager[tuple[Connection, GitHubClient]]:
         """The stored connection (409 without one) and a client with its token."""
         return session.connected(self.settings, self.db, self.box)
+
+    @asynccontextmanager
+    async def _client(
+        self, token: str | None, app: AppCredentials | None, repository: str | None = None
+    ) -> AsyncIterator[tuple[bool, GitHubClient]]:
+        """A client for the credential given, used for this call only (an app's installation:
+        the one given, else the one on ``repository``, else its only one), or for the stored
+        connection's when neither is given (409 without one); and whether it acts as an app."""
+        if token is not None and app is not None:
+            raise InvalidInput(NOT_BOTH)
+        if token is not None:
+            async with session.client_for(self.settings, check_token(token)) as client:
+                yield False, client
+        elif app is not None:
+            app = _checked(app)
+            with session.secrets_cut(app.private_key):
+                installation_id = app.installation_id
+                if installation_id is None:
+                    async with AppClient.from_settings(self.settings, app) as app_client:
+                        installation_id = await (
+                            app_client.installation(repository)
+                            if repository
+                            else app_client.only_installation()
+                        )
+                auth = installation_auth(self.settings, app, installation_id)
+                async with session.client_for(self.settings, auth) as client:
+                    yield True, client
+        else:
+            async with self._connected() as (connection, client):
+                yield connection.auth == connections.APP, client
 
 
 def _checked(app: AppCredentials) -> AppCredentials:

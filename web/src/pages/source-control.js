@@ -1,10 +1,12 @@
-// Source Control: connect (validate the token, pick or create a repository and a branch), the
-// preview (incoming, outgoing, conflicts, each with its diff), a choice per conflict, the
-// workflows the sync would orphan (confirmed), the sync's progress and log (git:<job id> on the
-// WebSocket), and the branch's history.
-import { h, fill, say, field, badge, when } from "../dom.js";
+// Source Control: the connection (connect.js: a token or a GitHub App, validated, then a
+// repository and a branch picked from lists, or a new repository), the preview (incoming,
+// outgoing, conflicts, each with its diff), a choice per conflict, the workflows the sync would
+// orphan (confirmed), the sync's progress and log (git:<job id> on the WebSocket), and the
+// branch's history.
+import { h, fill, say, badge, when } from "../dom.js";
 import { getJson, sendJson, ApiError } from "../api.js";
 import { live } from "../live.js";
+import { showConnection } from "./connect.js";
 
 const ACTION = { add: "added", modify: "modified", delete: "deleted" };
 
@@ -79,107 +81,17 @@ export default {
         fill(connection, h("p", { class: "message error", role: "alert" }, error.message));
         return;
       }
-      showConnection(config);
+      showConnection(connection, config, async (done) => {
+        await load();
+        say(document.getElementById("connect-message"), done, "ok");
+      });
+      previewBox.hidden = historyBox.hidden = !config.connected; // no empty cards
       if (config.connected) {
         await Promise.all([preview(), history()]);
       } else {
         previewBox.replaceChildren();
         historyBox.replaceChildren();
       }
-    }
-
-    function showConnection(config) {
-      const message = h("p", { id: "connect-message", class: "message" });
-      const token = h("input", { id: "github-token", type: "password", autocomplete: "off",
-        placeholder: config.connected ? "keep the stored token" : "ghp_…" });
-      const repository = h("input", { id: "github-repository", value: config.repository || "",
-        placeholder: "owner/name", required: true, list: "repository-choices" });
-      const branch = h("input", { id: "github-branch", value: config.branch || "main", required: true,
-        list: "branch-choices" });
-      const repoChoices = h("datalist", { id: "repository-choices" });
-      const branchChoices = h("datalist", { id: "branch-choices" });
-      const validate = h("button", { type: "button", id: "validate" }, "Validate token");
-      const form = h("form", { id: "connect-form" },
-        field("GitHub token", token), validate,
-        field("Repository", repository), repoChoices,
-        field("Branch", branch), branchChoices,
-        h("button", { type: "submit", class: "primary", id: "connect" },
-          config.connected ? "Save connection" : "Connect"),
-        message);
-      validate.addEventListener("click", async () => {
-        try {
-          const viewer = await sendJson("POST", "/api/github/validate", { token: token.value.trim() });
-          say(message, `the token belongs to ${viewer.login}`, "ok");
-        } catch (error) {
-          say(message, error.message, "error");
-        }
-      });
-      repository.addEventListener("change", () => config.connected && loadBranches());
-      async function loadBranches() {
-        try {
-          const page = await getJson(`/api/github/branches?repository=${encodeURIComponent(repository.value.trim())}`);
-          fill(branchChoices, page.items.map((b) => h("option", { value: b.name })));
-        } catch {
-          branchChoices.replaceChildren(); // an empty or unknown repository: type the branch
-        }
-      }
-      form.addEventListener("submit", async (event) => {
-        event.preventDefault();
-        say(message, "connecting…");
-        try {
-          await sendJson("POST", "/api/github/configure", {
-            repository: repository.value.trim(), branch: branch.value.trim(),
-            token: token.value.trim() || null,
-          });
-          await load();
-          say(document.getElementById("connect-message"), "connected", "ok");
-        } catch (error) {
-          say(message, error.message, "error");
-        }
-      });
-      const parts = [h("h2", { id: "connection-title" }, "Connection"),
-        h("p", { id: "connection-state" }, config.connected ?
-          `Connected to ${config.repository} on ${config.branch}` +
-            (config.synced_at ? `, last synced ${when(config.synced_at)}` : ", never synced") :
-          "Not connected: give a token that may push, and a repository and branch."), form];
-      const name = h("input", { id: "new-repository", required: true, placeholder: "my-automation" });
-      const isPrivate = h("input", { id: "new-private", type: "checkbox", checked: true });
-      const create = h("form", { id: "create-repository", class: "inline" },
-        field("New repository", name),
-        h("label", { for: "new-private", class: "choice" }, isPrivate, " private"),
-        h("button", { type: "submit" }, "Create"));
-      create.addEventListener("submit", async (event) => {
-        event.preventDefault();
-        try {
-          const made = await sendJson("POST", "/api/github/create-repository", {
-            name: name.value.trim(), private: isPrivate.checked,
-            token: token.value.trim() || null, // before connecting: the token typed above
-          });
-          repository.value = made.full_name;
-          branch.value = made.default_branch || "main";
-          say(message, `created ${made.full_name}: ${config.connected ? "save the connection" : "connect"} to use it`, "ok");
-          repository.focus();
-        } catch (error) {
-          say(message, error.message, "error");
-        }
-      });
-      parts.push(h("h3", {}, "Or create a repository"), create);
-      if (config.connected) {
-        const disconnect = h("button", { type: "button", id: "disconnect", class: "danger" }, "Disconnect");
-        disconnect.addEventListener("click", async () => {
-          try {
-            await sendJson("POST", "/api/github/disconnect", {});
-            await load();
-          } catch (error) {
-            say(message, error.message, "error");
-          }
-        });
-        parts.push(disconnect);
-        getJson("/api/github/repositories").then((page) =>
-          fill(repoChoices, page.items.map((r) => h("option", { value: r.full_name })))).catch(() => {});
-        loadBranches();
-      }
-      fill(connection, parts);
     }
 
     async function preview() {

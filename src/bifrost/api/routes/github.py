@@ -2,7 +2,10 @@
 with the connected token or GitHub App (repositories, branches, the branch's history).
 
 ``configure`` and ``validate`` take ``{"token"}`` or ``{"app_id", "private_key",
-"installation_id"?}``; ``config`` says which (``auth``) and never returns either secret.
+"installation_id"?}``; ``config`` says which (``auth``) and never returns either secret. The
+listings ``GET /repositories`` and ``GET /branches`` use the stored credential; their ``POST``
+twins take one in the body, used for that call only, so a first connection can pick its
+repository and branch from a list.
 
 Every call but ``config`` and ``disconnect`` asks GitHub: its refusals come back as 404 (no such
 repository or branch), 409 (not connected), 422 (a bad token, or one that may not push) and 503
@@ -18,6 +21,7 @@ from bifrost.api.deps import Services, services
 from bifrost.api.errors import error_responses
 from bifrost.api.schemas import (
     AppFields,
+    BranchesRequest,
     BranchPage,
     CommitPage,
     ConfigureRequest,
@@ -25,6 +29,7 @@ from bifrost.api.schemas import (
     GitHubConfig,
     GitHubRepository,
     GitHubViewer,
+    RepositoriesRequest,
     RepositoryPage,
     ValidateRequest,
 )
@@ -80,6 +85,20 @@ async def repositories(
     return RepositoryPage.model_validate(found)
 
 
+@router.post(
+    "/repositories",
+    response_model=RepositoryPage,
+    responses=error_responses(400, 404, 409, 413, 422, 503),
+)
+async def repositories_with(
+    body: RepositoriesRequest, svc: Services = Depends(services)
+) -> RepositoryPage:
+    found = await svc.github.repositories(
+        page=body.page, per_page=body.per_page, token=body.token, app=_app(body)
+    )
+    return RepositoryPage.model_validate(found)
+
+
 @router.get("/branches", response_model=BranchPage, responses=error_responses(404, 409, 422, 503))
 async def branches(
     repository: str = Query(max_length=140, description="owner/name"),
@@ -87,6 +106,16 @@ async def branches(
     svc: Services = Depends(services),
 ) -> BranchPage:
     return BranchPage.model_validate(await svc.github.branches(repository, page=page))
+
+
+@router.post(
+    "/branches", response_model=BranchPage, responses=error_responses(400, 404, 409, 413, 422, 503)
+)
+async def branches_with(body: BranchesRequest, svc: Services = Depends(services)) -> BranchPage:
+    found = await svc.github.branches(
+        body.repository, page=body.page, token=body.token, app=_app(body)
+    )
+    return BranchPage.model_validate(found)
 
 
 @router.post(

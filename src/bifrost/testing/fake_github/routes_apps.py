@@ -1,5 +1,6 @@
-"""GitHub's App endpoints: the app itself and its installation on a repository (with the app's
-JWT), minting an installation token, and the repositories an installation token can see."""
+"""GitHub's App endpoints: the app itself, its installations (all of them, or the one on a
+repository), minting an installation token (all with the app's JWT), and the repositories an
+installation token can see."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ def _app(request: Request) -> App:
     return state_of(request).apps.authenticate(request.headers.get("authorization", ""))
 
 
+def _selection(installation: Installation) -> str:
+    return "all" if installation.repositories is None else "selected"
+
+
 def _installation(request: Request, installation: Installation) -> dict:
     u = urls(request)
     return {
@@ -26,7 +31,7 @@ def _installation(request: Request, installation: Installation) -> dict:
         "app_id": installation.app.id,
         "app_slug": installation.app.slug,
         "target_type": "User",
-        "repository_selection": "all" if installation.repositories is None else "selected",
+        "repository_selection": _selection(installation),
         "permissions": dict(installation.permissions),
         "access_tokens_url": f"{u.api}/app/installations/{installation.id}/access_tokens",
         "html_url": f"{u.web}/settings/installations/{installation.id}",
@@ -46,6 +51,14 @@ async def get_app(request: Request) -> Response:
             "html_url": f"{u.web}/apps/{app.slug}",
         },
     )
+
+
+async def app_installations(request: Request) -> Response:
+    """GitHub's ``GET /app/installations``: a bare JSON list, oldest first, paginated."""
+    app = _app(request)
+    mine = [i for i in state_of(request).apps.installations.values() if i.app.id == app.id]
+    chunk, headers = paginate(request, mine)
+    return answer(request, [_installation(request, i) for i in chunk], headers=headers)
 
 
 async def repo_installation(request: Request) -> Response:
@@ -74,7 +87,7 @@ async def access_tokens(request: Request) -> Response:
         "token": token,
         "expires_at": iso(minted.expires_at),
         "permissions": dict(installation.permissions),
-        "repository_selection": "all" if installation.repositories is None else "selected",
+        "repository_selection": _selection(installation),
     }
     if installation.repositories is not None:
         store = state_of(request).store
@@ -102,13 +115,18 @@ async def installation_repositories(request: Request) -> Response:
     items = [shapes.repository(u, r.meta, can_push=caller.installation.can_write) for r in chunk]
     return answer(
         request,
-        {"total_count": len(seen), "repository_selection": "all", "repositories": items},
+        {
+            "total_count": len(seen),
+            "repository_selection": _selection(caller.installation),
+            "repositories": items,
+        },
         headers=headers,
     )
 
 
 ROUTES = [
     Route("/app", get_app, methods=["GET"]),
+    Route("/app/installations", app_installations, methods=["GET"]),
     Route("/repos/{owner}/{repo}/installation", repo_installation, methods=["GET"]),
     Route("/app/installations/{installation_id}/access_tokens", access_tokens, methods=["POST"]),
     Route("/installation/repositories", installation_repositories, methods=["GET"]),
