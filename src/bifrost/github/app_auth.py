@@ -24,8 +24,7 @@ import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -35,7 +34,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from bifrost.errors import InvalidInput
 from bifrost.github.errors import RepositoryNotFound, TokenRejected
-from bifrost.github.transport import Call, Transport
+from bifrost.github.transport import Call, Transport, TransportClient, settings_options
 from bifrost.secrets import remember
 from bifrost.settings import Settings
 
@@ -130,7 +129,7 @@ class AppJWTAuth(httpx.Auth):
         yield request
 
 
-class AppClient:
+class AppClient(TransportClient):
     """GitHub's /app endpoints, as the app (its JWT): who it is, where it is installed, and
     installation tokens. Close it (or use ``async with``)."""
 
@@ -152,28 +151,7 @@ class AppClient:
 
     @classmethod
     def from_settings(cls, settings: Settings, app: AppCredentials, **options: Any) -> AppClient:
-        return cls(
-            settings.github_api_url,
-            app,
-            timeout_s=settings.github_timeout_s,
-            max_retries=settings.github_max_retries,
-            max_backoff_s=settings.github_max_backoff_s,
-            **options,
-        )
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
+        return cls(settings.github_api_url, app, **settings_options(settings), **options)
 
     async def slug(self) -> str:
         """The app's slug: the check that the id and the key go together."""

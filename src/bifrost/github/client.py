@@ -13,8 +13,7 @@ import asyncio
 import base64
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -40,14 +39,14 @@ from bifrost.github.models import (
     TreeEntry,
     Viewer,
 )
-from bifrost.github.transport import Call, Transport
+from bifrost.github.transport import Call, Transport, TransportClient, settings_options
 from bifrost.settings import Settings
 from bifrost.workspace.entities import git_blob_sha
 
 RAW_MEDIA_TYPE = "application/vnd.github.raw+json"
 
 
-class GitHubClient:
+class GitHubClient(TransportClient):
     """One token's view of GitHub, on one pooled connection; close it (or use ``async with``).
     ``token`` is a personal token, or an ``httpx.Auth`` that supplies one per request (a GitHub
     App's installation token: ``bifrost.github.app_auth``)."""
@@ -75,13 +74,7 @@ class GitHubClient:
 
     @classmethod
     def from_settings(cls, settings: Settings, token: str | httpx.Auth) -> GitHubClient:
-        return cls(
-            settings.github_api_url,
-            token,
-            timeout_s=settings.github_timeout_s,
-            max_retries=settings.github_max_retries,
-            max_backoff_s=settings.github_max_backoff_s,
-        )
+        return cls(settings.github_api_url, token, **settings_options(settings))
 
     @property
     def calls(self) -> Counter[str]:
@@ -92,20 +85,6 @@ class GitHubClient:
     def writes(self) -> int:
         """POST, PATCH and PUT requests made."""
         return self._http.writes
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # --- the token and its repositories -------------------------------------------------------
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import httpx
 
@@ -30,6 +31,9 @@ from bifrost.github.answers import (
     unreachable,
 )
 from bifrost.github.errors import GitHubError
+
+if TYPE_CHECKING:
+    from bifrost.settings import Settings
 
 T = TypeVar("T")
 
@@ -194,3 +198,32 @@ class Transport:
 
     def _backoff(self, attempt: int, first_s: float) -> float:
         return min(first_s * 2**attempt, self._max_backoff_s)
+
+
+def settings_options(settings: Settings) -> dict[str, Any]:
+    """The :class:`Transport` options a deployment sets (``BIFROST_GITHUB_*``)."""
+    return {
+        "timeout_s": settings.github_timeout_s,
+        "max_retries": settings.github_max_retries,
+        "max_backoff_s": settings.github_max_backoff_s,
+    }
+
+
+class TransportClient:
+    """A client over one :class:`Transport` (``_http``): close it, or use ``async with``."""
+
+    _http: Transport
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
