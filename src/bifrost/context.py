@@ -13,7 +13,6 @@ What a process runs on top of it is chosen by its roles (``bifrost.roles``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import TracebackType
 
 import redis.asyncio as aioredis
 
@@ -49,12 +48,7 @@ class Context:
     async def __aenter__(self) -> Context:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
 
