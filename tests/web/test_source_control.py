@@ -149,3 +149,6 @@ def test_connect_as_a_github_app_and_sync(
     expect(page.locator("#preview-message")).to_contain_text("1 incoming")
     _sync(page)
     assert fake_github.files(github_repo)["by_app.py"].content == b"BY_APP = 1\n"  # as the app
+    expect(page.locator("#connection-state")).to_contain_text(  # still says so after the sync
+        f"as GitHub App {app_id} (installation {installation}), last synced"
+    )

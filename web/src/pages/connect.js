@@ -28,6 +28,18 @@ function describe(repository) {
 }
 
 /** Fill `card` with the connection of `config`; `reload(what)` runs after a connect or a disconnect. */
+/** The connection line: where it syncs, as whom, and when it last did. */
+export function connectionState(config) {
+  if (!config.connected) {
+    return "Not connected: give a token that may push (or a GitHub App), validate it, then " +
+      "pick a repository and a branch.";
+  }
+  const how = config.auth === "app" ?
+    ` as GitHub App ${config.app_id} (installation ${config.installation_id})` : "";
+  return `Connected to ${config.repository} on ${config.branch}${how}` +
+    (config.synced_at ? `, last synced ${when(config.synced_at)}` : ", never synced");
+}
+
 export function showConnection(card, config, reload) {
   const message = h("p", { id: "connect-message", class: "message" });
   const keep = config.connected ? "empty: keep the stored one" : null;
@@ -229,14 +241,8 @@ export function showConnection(card, config, reload) {
   });
   showKind();
 
-  const how = config.auth === "app" ?
-    ` as GitHub App ${config.app_id} (installation ${config.installation_id})` : "";
   const parts = [h("h2", { id: "connection-title" }, "Connection"),
-    h("p", { id: "connection-state" }, config.connected ?
-      `Connected to ${config.repository} on ${config.branch}${how}` +
-        (config.synced_at ? `, last synced ${when(config.synced_at)}` : ", never synced") :
-      "Not connected: give a token that may push (or a GitHub App), validate it, then pick a " +
-        "repository and a branch."), form, createPart, appCreates];
+    h("p", { id: "connection-state" }, connectionState(config)), form, createPart, appCreates];
   if (config.connected) {
     const disconnect = h("button", { type: "button", id: "disconnect", class: "danger" }, "Disconnect");
     disconnect.addEventListener("click", async () => {

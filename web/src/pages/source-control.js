@@ -6,7 +6,7 @@
 import { h, fill, say, badge, when } from "../dom.js";
 import { getJson, sendJson, ApiError } from "../api.js";
 import { live } from "../live.js";
-import { showConnection } from "./connect.js";
+import { connectionState, showConnection } from "./connect.js";
 
 const ACTION = { add: "added", modify: "modified", delete: "deleted" };
 
@@ -170,8 +170,7 @@ export default {
         say(outcome, text, ok ? "ok" : "error");
         await Promise.all([preview(), history()]);
         const config = await getJson("/api/github/config");
-        document.getElementById("connection-state").textContent =
-          `Connected to ${config.repository} on ${config.branch}, last synced ${when(config.synced_at)}`;
+        document.getElementById("connection-state").textContent = connectionState(config);
       };
       unsubscribes.push(await live.subscribe(`git:${job}`, (event) => {
         if (event.type === "progress") {
