@@ -38,6 +38,15 @@ def drop_prefix(prefix: str) -> None:
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on, for a server about to start. The kernel picks it at random and
+    another pytest-xdist worker of this run could be handed the same one before its server binds,
+    so each worker takes only its own share of them (``port // 2`` modulo the worker count: for
+    ``bind`` the kernel prefers odd ports, keeping the even ones for outgoing connections)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port // 2 % workers == int(worker):
+            return port
