@@ -181,39 +181,37 @@ async def test_a_run_the_api_gave_up_dispatching_never_starts_later(backend: Bac
 
 
 async def test_a_claimed_run_whose_outcome_was_never_recorded_is_closed(backend: Backend) -> None:
-    """A distributed worker claims each run (``running``) before it starts it; if it then cannot
-    record the outcome, the row would stay ``running`` while the worker lives. Once the run's
-    queued task has ended (or the queue never had it), the reaper closes it; a claimed run whose
-    task is still queued or running is left alone."""
+    """A worker marks each run ``running`` before it starts it; if it then cannot record the
+    outcome, the row would stay ``running`` while the worker lives. The worker's reaper closes
+    its own such runs; one it still has in hand, and another worker's, are left alone."""
     from bifrost.worker.reaper import close_unrecorded
 
     async with open_context(backend.settings) as ctx:
-        transport = open_transport(ctx)
-        try:
-            written = await ctx.files.write("workflows/hello.py", HELLO)
+        written = await ctx.files.write("workflows/hello.py", HELLO)
 
-            async def claimed():
-                record, request = await run_request.prepare(
-                    ctx.db,
-                    written.workflows[0].id,
-                    {},
-                    timeout_s=5,
-                    max_timeout_s=86400,
-                    memory_mb=256,
-                )
-                assert await executions.claim(ctx.db, record.id, "alive:1")
-                assert not await executions.claim(ctx.db, record.id, "other:2")  # taken once
-                return record, request
-
-            unrecorded, _ = await claimed()
-            queued, queued_request = await claimed()
-            await QueueDispatcher(transport.executions).submit(queued_request)  # still waiting
-            closed = await close_unrecorded(
-                ctx.db, transport.executions, min_age_s=0, message=LOST_EXECUTION
+        async def claimed(worker: str) -> str:
+            record, _ = await run_request.prepare(
+                ctx.db,
+                written.workflows[0].id,
+                {},
+                timeout_s=5,
+                max_timeout_s=86400,
+                memory_mb=256,
             )
-            assert closed == 1
-            record = await executions.get(ctx.db, unrecorded.id)
-            assert record.status == "failed" and record.error["type"] == "ExecutionLost"
-            assert (await executions.get(ctx.db, queued.id)).status == "running"
-        finally:
-            await transport.close()
+            assert await executions.claim(ctx.db, record.id, worker)
+            assert not await executions.claim(ctx.db, record.id, "other:2")  # taken once
+            return record.id
+
+        unrecorded, in_hand, others = (
+            await claimed("alive:1"),
+            await claimed("alive:1"),
+            await claimed("other:3"),
+        )
+        closed = await close_unrecorded(
+            ctx.db, "alive:1", {in_hand}, min_age_s=0, message=LOST_EXECUTION
+        )
+        assert closed == 1
+        record = await executions.get(ctx.db, unrecorded)
+        assert record.status == "failed" and record.error["type"] == "ExecutionLost"
+        assert (await executions.get(ctx.db, in_hand)).status == "running"
+        assert (await executions.get(ctx.db, others)).status == "running"

@@ -1,9 +1,11 @@
 """What one `POST /api/workflows/{id}/execute` (wait: true) costs the database and Redis.
 
-Counted, not timed: a warm run is one INSERT to create it and one UPDATE to record it (plus, on a
-distributed worker, one UPDATE that claims it), each a statement of its own with no BEGIN/COMMIT
-around it; waiting for the outcome costs no Redis command. The roles of `bifrost up` run in this
-process and the HTTP app is called through an ASGI transport, so every statement is seen.
+Counted, not timed: a warm run is one INSERT to create it and one UPDATE to record it, each a
+statement of its own with no BEGIN/COMMIT around it; in `bifrost up` the API hands it to the
+worker of its own process, so it costs no Redis command either. Queued to a worker (none free
+here), it costs one UPDATE more, the worker's claim, and one PUBLISH of the outcome. The roles of
+`bifrost up` run in this process and the HTTP app is called through an ASGI transport, so every
+statement is seen.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from tests.counting import counting
 from tests.test_http import GREETING_V1, GREETING_V2, HELLO
 
 RUNS = 5
+# What the queue and the announcement of an outcome send (SAQ's scripts, moves and lists).
+QUEUE_COMMANDS = {"PUBLISH", "EVALSHA", "EVAL", "BLMOVE", "LMOVE", "LREM", "ZADD", "ZREM", "SETEX"}
 
 
 @pytest.fixture
@@ -58,6 +62,23 @@ async def test_a_warm_run_costs_one_statement_to_create_and_one_to_record(
     await _put(client, "shared/greeting.py", GREETING_V1)
     wid = (await _put(client, "workflows/hello.py", HELLO))["workflows"][0]["id"]
     assert (await _run(client, wid)).json()["result"] == "Hello, Al!"  # reads the workflow once
+    with counting(app.state.services.db) as counts:
+        for _ in range(RUNS):
+            answer = await _run(client, wid)
+            assert answer.status_code == 200 and answer.json()["result"] == "Hello, Al!"
+    assert dict(counts.sql) == {"INSERT": RUNS, "UPDATE": RUNS}
+    assert counts.transactions == 0
+    assert not set(counts.redis) & QUEUE_COMMANDS, counts.redis  # no queue, no announcement
+
+
+async def test_a_run_queued_for_want_of_a_free_slot_is_claimed_and_announced(
+    backend: Backend, app, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await _put(client, "shared/greeting.py", GREETING_V1)
+    wid = (await _put(client, "workflows/hello.py", HELLO))["workflows"][0]["id"]
+    assert (await _run(client, wid)).json()["result"] == "Hello, Al!"
+    executor = app.state.services.dispatcher.here.executor
+    monkeypatch.setattr(executor, "has_free_slot", lambda: False)  # busy: the queue it is
     with counting(app.state.services.db) as counts:
         for _ in range(RUNS):
             answer = await _run(client, wid)

@@ -1,7 +1,8 @@
 """The API role, and the app of the HTTP processes (``bifrost up``, ``bifrost api``).
 
 The API role gives the routes what they use (api.deps.Services): the context's store, cache,
-events and files, plus the enqueue sides of the execution and job queues. An HTTP process opens
+events and files, plus the enqueue sides of the execution and job queues (and the process's own
+worker, when it hosts one, for runs the API waits on). An HTTP process opens
 one context and one transport in uvicorn's lifespan and starts its roles on them, so embedded
 mode's in-process queues connect the API to the worker and the scheduler of the same process.
 """
@@ -25,13 +26,15 @@ from bifrost.roles.shared import Transport, package_service, protect_process
 from bifrost.secrets import load_box
 from bifrost.settings import Settings
 from bifrost.store.tokens import TokenChecker
-from bifrost.worker.dispatch import QueueDispatcher
+from bifrost.worker.dispatch import QueueDispatcher, StartsHere
 
 log = logging.getLogger(__name__)
 
 
 class ApiRole:
-    def __init__(self, ctx: Context, transport: Transport) -> None:
+    """``here`` is the worker of the same process, if it hosts one (``bifrost up``)."""
+
+    def __init__(self, ctx: Context, transport: Transport, here: StartsHere | None = None) -> None:
         self.ctx = ctx
         self.transport = transport
         configured = ctx.settings.admin_token
@@ -43,7 +46,7 @@ class ApiRole:
             cache=ctx.cache,
             files=ctx.files,
             events=ctx.events,
-            dispatcher=QueueDispatcher(transport.executions),
+            dispatcher=QueueDispatcher(transport.executions, here),
             jobs=Jobs(ctx.db, ctx.events, transport.jobs),
             packages=package_service(ctx, transport),
             secrets=box,

@@ -42,12 +42,16 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
-def build_role(name: RoleName, ctx: Context, transport: Transport) -> Role:
-    """The role ``name``, its module imported here (see the module docstring for why)."""
+def build_role(
+    name: RoleName, ctx: Context, transport: Transport, started: Sequence[Role] = ()
+) -> Role:
+    """The role ``name``, its module imported here (see the module docstring for why). The API
+    is given the runner of a worker ``started`` in the same process."""
     if name == "api":
         from bifrost.roles.api import ApiRole
 
-        return ApiRole(ctx, transport)
+        here = next((r.runner for r in started if getattr(r, "runner", None) is not None), None)
+        return ApiRole(ctx, transport, here)
     if name == "worker":
         from bifrost.roles.worker import WorkerRole
 
@@ -68,7 +72,7 @@ async def running(settings: Settings, names: Sequence[RoleName]) -> AsyncIterato
         stack.push_async_callback(transport.close)
         roles = []
         for name in (n for n in ALL_ROLES if n in names):
-            role = build_role(name, ctx, transport)
+            role = build_role(name, ctx, transport, roles)
             await role.start()
             stack.push_async_callback(role.stop)
             roles.append(role)

@@ -37,6 +37,8 @@ class RunsExecutions(Protocol):
 
     async def run(self, request: ExecutionRequest) -> ExecutionOutcome: ...
 
+    def has_free_slot(self) -> bool: ...
+
     async def recycle(self) -> None: ...
 
     async def stop(self) -> None: ...
@@ -88,6 +90,7 @@ class WorkerRole:
         self._consumer: Consumer | None = None
         self._watcher: asyncio.Task | None = None
         self._reaper: Reaper | None = None
+        self.runner: Runner | None = None  # what the API of this process hands runs to
 
     async def start(self) -> None:
         protect_process()
@@ -111,11 +114,11 @@ class WorkerRole:
         if ctx.redis is None:
             # This process is the only worker: whatever a previous one left unfinished is lost.
             await executions.fail_abandoned(ctx.db, None)
-        runner = Runner(
+        self.runner = Runner(
             ctx.db, self.executor, ctx.events, self.id, check_pending=ctx.redis is not None
         )
         self._consumer = self.transport.executions.consumer(
-            execution_handler(runner), settings.worker_concurrency
+            execution_handler(self.runner), settings.worker_concurrency
         )
         await self._consumer.start()
         self._reaper = Reaper(
@@ -138,13 +141,16 @@ class WorkerRole:
             min_age_s=min_age_s,
             message=LOST_EXECUTION,
         )
+        running = self.runner.running if self.runner is not None else set()
         return lost + await close_unrecorded(
-            self.ctx.db, self.transport.executions, min_age_s=min_age_s, message=LOST_EXECUTION
+            self.ctx.db, self.id, running, min_age_s=min_age_s, message=LOST_EXECUTION
         )
 
     async def stop(self) -> None:
         if self._consumer is not None:
             await self._consumer.drain(self.ctx.settings.worker_shutdown_grace_s)
+        if self.runner is not None:
+            await self.runner.drain()
         if self._reaper is not None:
             await self._reaper.stop()
         if self._watcher is not None:

@@ -260,9 +260,11 @@ async def pending_since(db: Database, before: datetime) -> list[str]:
     return await _ids(db, ExecutionStatus.PENDING, Execution.created_at < before)
 
 
-async def claimed_since(db: Database, before: datetime) -> list[str]:
-    """Ids of runs a worker claimed (``running``) before ``before`` and has not finished."""
-    return await _ids(db, ExecutionStatus.RUNNING, Execution.started_at < before)
+async def claimed_since(db: Database, before: datetime, worker: str) -> list[str]:
+    """Ids of runs ``worker`` marked ``running`` before ``before`` and has not finished."""
+    return await _ids(
+        db, ExecutionStatus.RUNNING, Execution.started_at < before, Execution.worker == worker
+    )
 
 
 async def _ids(

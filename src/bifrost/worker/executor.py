@@ -451,6 +451,10 @@ class Executor:
         return data, None
 
     # -- running ----------------------------------------------------------------------------------
+    def has_free_slot(self) -> bool:
+        """Whether a run started now would not wait for another to finish."""
+        return not self._sem.locked()
+
     async def run(self, request: ExecutionRequest) -> ExecutionOutcome:
         """Run one request to completion; never raises for failures of the user's code."""
         started = time.perf_counter()

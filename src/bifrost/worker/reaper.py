@@ -8,9 +8,11 @@ has been active for longer than that period (a live worker would have marked it 
 runs are closed as failed, never re-dispatched: they may have run already. Jobs follow the same
 rules (a scheduler claims a job as soon as it takes it).
 
-A distributed worker claims each run (``running``) before it starts it; a claimed run whose
-outcome could not be recorded stays ``running`` while its worker lives, so it is closed once its
-queued task is gone (the task ends only after the outcome was written, or failed to be).
+A worker marks a run ``running`` (a distributed worker claims each queued run before it starts
+it); a run whose outcome could not be recorded would stay ``running`` while its worker lives, so
+each worker closes those of its own it no longer has in hand. A run the API of the same process
+handed straight to its worker (``Runner.start_here``) was never queued: only its worker knows it
+is still going, which is why no other process judges it.
 """
 
 from __future__ import annotations
@@ -107,14 +109,11 @@ async def close_lost(
 
 
 async def close_unrecorded(
-    db: Database, queue: WorkQueue, *, min_age_s: float, message: str
+    db: Database, worker_id: str, running: Collection[str], *, min_age_s: float, message: str
 ) -> int:
-    """Close executions claimed over ``min_age_s`` ago whose queued task has ended: their worker
-    is alive, but could not record the outcome."""
+    """Close executions ``worker_id`` marked running over ``min_age_s`` ago and no longer has in
+    hand (``running``): it could not record their outcome."""
     cutoff = utcnow() - timedelta(seconds=min_age_s)
-    lost = [
-        execution_id
-        for execution_id in await executions.claimed_since(db, cutoff)
-        if (await queue.state(execution_id)).presence is Presence.GONE
-    ]
+    claimed = await executions.claimed_since(db, cutoff, worker_id)
+    lost = [execution_id for execution_id in claimed if execution_id not in running]
     return await executions.fail_lost(db, lost, message, ExecutionStatus.RUNNING)

@@ -1,4 +1,5 @@
-"""Handles one execution job: mark it running, run it, store the outcome, announce it."""
+"""Runs one execution: claim it or mark it running, run it, store the outcome, and announce it
+when it came through the queue."""
 
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ MARK_RUNNING_AFTER_S = 0.05
 
 
 class Runner:
+    """Runs what the queue brings (:meth:`handle`) and what the API of the same process hands
+    over directly (:meth:`start_here`); :attr:`running` is what it has in hand, for the reaper."""
+
     def __init__(
         self,
         db: Database,
@@ -39,36 +43,70 @@ class Runner:
         # task still reaches a worker later: such a run must not start. The worker then claims
         # each run (pending -> running, one conditional UPDATE) before it starts it.
         self.check_pending = check_pending
+        self.running: set[str] = set()
+        self._here: set[asyncio.Task[ExecutionOutcome]] = set()
 
     async def handle(self, request: ExecutionRequest) -> ExecutionOutcome:
-        if self.check_pending:
-            if not await executions.claim(self.db, request.execution_id, self.worker_id):
-                log.warning(
-                    "execution %s was closed or taken before it started; not running it",
-                    request.execution_id,
-                )
-                return ExecutionOutcome(
-                    execution_id=request.execution_id,
-                    status=ExecutionStatus.FAILED.value,
-                    error={
-                        "type": "DispatchError",
-                        "message": "closed before it started",
-                        "traceback": "",
-                    },
-                    generation=request.generation,
-                )
-            outcome = await self._run(request)  # claimed: the row says "running" already
-        else:
+        """A run from the queue: its outcome is recorded, then announced to whoever waits."""
+        self.running.add(request.execution_id)
+        try:
+            if not self.check_pending:
+                outcome = await self._run_marking(request)
+            elif await executions.claim(self.db, request.execution_id, self.worker_id):
+                outcome = await self._run(request)  # claimed: the row says "running" already
+            else:
+                return self._not_started(request)
+            await self._record(outcome)
+            await self.events.publish(
+                execution_channel(request.execution_id), dataclasses.asdict(outcome)
+            )
+            return outcome
+        finally:
+            self.running.discard(request.execution_id)
+
+    def start_here(self, request: ExecutionRequest) -> asyncio.Task[ExecutionOutcome] | None:
+        """Start a run the API of this process has just recorded, if a slot is free now (None:
+        queue it). No queue, no claim (nothing else can take it) and no announcement (the API
+        awaits the task): one statement to record it, as in embedded mode."""
+        if not self.executor.has_free_slot():
+            return None
+        task = asyncio.create_task(self._run_here(request))
+        self._here.add(task)
+        task.add_done_callback(self._here.discard)
+        return task
+
+    async def _run_here(self, request: ExecutionRequest) -> ExecutionOutcome:
+        self.running.add(request.execution_id)
+        try:
             outcome = await self._run_marking(request)
+            await self._record(outcome)
+            return outcome
+        finally:
+            self.running.discard(request.execution_id)
+
+    async def drain(self) -> None:
+        """Let the runs started here finish (the API stopped before the worker drains)."""
+        if self._here:
+            await asyncio.gather(*self._here, return_exceptions=True)
+
+    async def _record(self, outcome: ExecutionOutcome) -> None:
         try:
             await executions.finish(self.db, outcome, self.worker_id)
-        except Exception:  # boundary: the waiting request still gets the outcome; a row left
-            # pending (a run under 50 ms) is closed by worker/reaper.py once the queue let it go
-            log.exception("could not record the outcome of execution %s", request.execution_id)
-        await self.events.publish(
-            execution_channel(request.execution_id), dataclasses.asdict(outcome)
+        except Exception:  # boundary: the waiting request still gets the outcome; the row is
+            # closed by worker/reaper.py (pending: once no queue holds it; running: by its worker)
+            log.exception("could not record the outcome of execution %s", outcome.execution_id)
+
+    def _not_started(self, request: ExecutionRequest) -> ExecutionOutcome:
+        log.warning(
+            "execution %s was closed or taken before it started; not running it",
+            request.execution_id,
         )
-        return outcome
+        return ExecutionOutcome(
+            execution_id=request.execution_id,
+            status=ExecutionStatus.FAILED.value,
+            error={"type": "DispatchError", "message": "closed before it started", "traceback": ""},
+            generation=request.generation,
+        )
 
     async def _run_marking(self, request: ExecutionRequest) -> ExecutionOutcome:
         run = asyncio.ensure_future(self._run(request))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 from fastapi import APIRouter, Depends
@@ -187,19 +188,23 @@ async def run(
         recent=svc.recent_workflows,
     )
     info = ExecutionInfo.model_validate(execution)
+    limit = request.timeout_s + WAIT_GRACE_S
+    here = svc.dispatcher.start_here(request) if wait else None
     try:
-        if not wait:
+        if here is not None:  # this process's worker took it: its task gives the outcome
+            outcome = dataclasses.asdict(await asyncio.wait_for(asyncio.shield(here), limit))
+        elif not wait:
             await _submit(svc, request)
             return JSONResponse(info.model_dump(mode="json"), status_code=202)
-        async with svc.events.subscribe(execution_channel(execution.id)) as inbox:
-            await _submit(svc, request)
-            try:
-                outcome = await asyncio.wait_for(inbox.get(), request.timeout_s + WAIT_GRACE_S)
-            except TimeoutError:
-                current = await executions.get(svc.db, execution.id)
-                return JSONResponse(
-                    ExecutionInfo.model_validate(current).model_dump(mode="json"), status_code=202
-                )
+        else:
+            async with svc.events.subscribe(execution_channel(execution.id)) as inbox:
+                await _submit(svc, request)
+                outcome = await asyncio.wait_for(inbox.get(), limit)
+    except TimeoutError:  # still running: answer with what the row says now
+        current = await executions.get(svc.db, execution.id)
+        return JSONResponse(
+            ExecutionInfo.model_validate(current).model_dump(mode="json"), status_code=202
+        )
     except Unavailable as exc:  # the run never reached a worker: close it, then refuse
         await executions.fail(svc.db, execution.id, exc.message)
         raise
