@@ -22,6 +22,7 @@ import redis
 
 from bifrost.settings import Settings
 from bifrost.store import migrate
+from tests.in_process import client  # noqa: F401 - fixture
 from tests.s3 import s3_bucket, s3_endpoint  # noqa: F401 - fixtures
 from tests.servers import (
     PG_ADMIN,

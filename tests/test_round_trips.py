@@ -15,10 +15,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from bifrost.roles.api import http_app
 from bifrost.worker import runner
-from tests.conftest import ADMIN_TOKEN, Backend
+from tests.conftest import Backend
 from tests.counting import counting
+from tests.in_process import up_app
 from tests.test_http import GREETING_V1, GREETING_V2, HELLO
 
 RUNS = 5
@@ -30,20 +30,8 @@ QUEUE_COMMANDS = {"PUBLISH", "EVALSHA", "EVAL", "BLMOVE", "LMOVE", "LREM", "ZADD
 async def app(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator:
     # Only a run slower than this writes "running" on embedded; a loaded machine must not add it.
     monkeypatch.setattr(runner, "MARK_RUNNING_AFTER_S", 3600.0)
-    application = http_app(backend.settings, ("api", "worker", "scheduler"))
-    async with application.router.lifespan_context(application):
+    async with up_app(backend.settings) as application:
         yield application
-
-
-@pytest.fixture
-async def client(app) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://bifrost",
-        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-        timeout=30,
-    ) as http:
-        yield http
 
 
 async def _put(client: httpx.AsyncClient, path: str, content: bytes) -> dict:

@@ -14,10 +14,10 @@ import httpx
 import pytest
 
 from bifrost.api.routes import workflows as workflow_routes
-from bifrost.roles.api import http_app
 from bifrost.store import executions
 from bifrost.worker.reaper import LOST_EXECUTION, close_unrecorded
-from tests.conftest import ADMIN_TOKEN, Backend
+from tests.conftest import Backend
+from tests.in_process import up_app
 
 SLOW = b"""import time
 
@@ -33,20 +33,8 @@ def slow(seconds: float = 1.0) -> str:
 
 @pytest.fixture
 async def app(backend: Backend) -> AsyncIterator:
-    application = http_app(backend.settings, ("api", "worker", "scheduler"))
-    async with application.router.lifespan_context(application):
+    async with up_app(backend.settings) as application:
         yield application
-
-
-@pytest.fixture
-async def client(app) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://bifrost",
-        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
-        timeout=30,
-    ) as http:
-        yield http
 
 
 async def _slow_workflow(client: httpx.AsyncClient) -> str:
