@@ -98,3 +98,22 @@ async def test_no_reaper_closes_a_run_its_worker_still_has_in_hand(
     answer = await waited
     assert answer.status_code == 200 and answer.json()["result"] == "finished", answer.text
     assert (await executions.get(db, execution_id)).status == "success"
+
+
+async def test_a_stopping_worker_gives_runs_started_here_its_grace_then_stops_them(
+    app, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run whose wait has ended is the worker's alone; at stop it gets the shutdown grace a
+    queued run gets, not forever."""
+    wid = await _slow_workflow(client)
+    monkeypatch.setattr(workflow_routes, "WAIT_GRACE_S", -4.7)
+    short = await client.post(f"/api/workflows/{wid}/execute", json={"parameters": {}})
+    long = await client.post(f"/api/workflows/{wid}/execute", json={"parameters": {"seconds": 4}})
+    assert short.status_code == long.status_code == 202
+    runner = app.state.services.dispatcher.here
+    await runner.drain(grace_s=1.5)
+    assert not runner.running
+    db = app.state.services.db
+    assert (await executions.get(db, short.json()["id"])).status == "success"
+    # Stopped, not waited for (it would have succeeded); its row is closed once this worker is gone.
+    assert (await executions.get(db, long.json()["id"])).status == "running"

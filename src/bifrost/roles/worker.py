@@ -150,7 +150,7 @@ class WorkerRole:
         if self._consumer is not None:
             await self._consumer.drain(self.ctx.settings.worker_shutdown_grace_s)
         if self.runner is not None:
-            await self.runner.drain()
+            await self.runner.drain(self.ctx.settings.worker_shutdown_grace_s)
         if self._reaper is not None:
             await self._reaper.stop()
         if self._watcher is not None:

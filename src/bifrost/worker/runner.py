@@ -84,10 +84,17 @@ class Runner:
         finally:
             self.running.discard(request.execution_id)
 
-    async def drain(self) -> None:
-        """Let the runs started here finish (the API stopped before the worker drains)."""
-        if self._here:
-            await asyncio.gather(*self._here, return_exceptions=True)
+    async def drain(self, grace_s: float) -> None:
+        """Let the runs started here finish, for up to ``grace_s`` as a queued run would; those
+        still going then are stopped (their rows are closed once this worker is gone)."""
+        if not self._here:
+            return
+        _done, going = await asyncio.wait(set(self._here), timeout=grace_s)
+        if going:
+            log.warning("%d runs still going after %s s; stopping them", len(going), grace_s)
+            for task in going:
+                task.cancel()
+            await asyncio.gather(*going, return_exceptions=True)
 
     async def _record(self, outcome: ExecutionOutcome) -> None:
         try:
