@@ -149,8 +149,11 @@ class WorkerRole:
     async def stop(self) -> None:
         if self._consumer is not None:
             await self._consumer.drain(self.ctx.settings.worker_shutdown_grace_s)
-        if self.runner is not None:
-            await self.runner.drain(self.ctx.settings.worker_shutdown_grace_s)
+        if self.runner is not None:  # embedded: no other process could take them, so no limit
+            distributed = self.ctx.redis is not None
+            await self.runner.drain(
+                self.ctx.settings.worker_shutdown_grace_s if distributed else None
+            )
         if self._reaper is not None:
             await self._reaper.stop()
         if self._watcher is not None:

@@ -84,9 +84,10 @@ class Runner:
         finally:
             self.running.discard(request.execution_id)
 
-    async def drain(self, grace_s: float) -> None:
-        """Let the runs started here finish, for up to ``grace_s`` as a queued run would; those
-        still going then are stopped (their rows are closed once this worker is gone)."""
+    async def drain(self, grace_s: float | None) -> None:
+        """Let the runs started here finish, for up to ``grace_s`` (None: however long) as a
+        queued run would; those still going then are stopped (their rows are closed once this
+        worker is gone)."""
         if not self._here:
             return
         _done, going = await asyncio.wait(set(self._here), timeout=grace_s)
