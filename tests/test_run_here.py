@@ -24,7 +24,7 @@ SLOW = b"""import time
 from bifrost import workflow
 
 
-@workflow(timeout=5)
+@workflow(timeout=60)
 def slow(seconds: float = 1.0) -> str:
     time.sleep(seconds)
     return "finished"
@@ -54,7 +54,7 @@ async def test_a_wait_that_ends_first_leaves_the_run_going_to_its_end(
     app, client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     wid = await _slow_workflow(client)
-    monkeypatch.setattr(workflow_routes, "WAIT_GRACE_S", -4.7)  # wait 0.3 s of the 5 s timeout
+    monkeypatch.setattr(workflow_routes, "WAIT_GRACE_S", -59.7)  # wait 0.3 s of the 60 s timeout
     answer = await client.post(f"/api/workflows/{wid}/execute", json={"parameters": {}})
     assert answer.status_code == 202, answer.text
     execution_id = answer.json()["id"]
@@ -106,12 +106,14 @@ async def test_a_stopping_worker_gives_runs_started_here_its_grace_then_stops_th
     """A run whose wait has ended is the worker's alone; at stop it gets the shutdown grace a
     queued run gets, not forever."""
     wid = await _slow_workflow(client)
-    monkeypatch.setattr(workflow_routes, "WAIT_GRACE_S", -4.7)
-    short = await client.post(f"/api/workflows/{wid}/execute", json={"parameters": {}})
-    long = await client.post(f"/api/workflows/{wid}/execute", json={"parameters": {"seconds": 4}})
+    monkeypatch.setattr(workflow_routes, "WAIT_GRACE_S", -59.7)
+    short = await client.post(
+        f"/api/workflows/{wid}/execute", json={"parameters": {"seconds": 0.4}}
+    )
+    long = await client.post(f"/api/workflows/{wid}/execute", json={"parameters": {"seconds": 30}})
     assert short.status_code == long.status_code == 202
     runner = app.state.services.dispatcher.here
-    await runner.drain(grace_s=1.5)
+    await runner.drain(grace_s=4)
     assert not runner.running
     db = app.state.services.db
     assert (await executions.get(db, short.json()["id"])).status == "success"

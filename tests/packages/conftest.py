@@ -94,6 +94,12 @@ class FakeExecutor:
     async def run(self, request: ExecutionRequest) -> ExecutionOutcome:
         raise AssertionError("package tests run no execution on the counting executor")
 
+    def has_free_slot(self) -> bool:
+        return True
+
+    async def free_slot(self) -> None:
+        return None
+
     async def recycle(self) -> None:
         self.recycles += 1
 

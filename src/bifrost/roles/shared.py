@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import secrets
 import socket
 from dataclasses import dataclass
 
@@ -52,7 +53,9 @@ def package_service(ctx: Context, transport: Transport) -> PackageService:
 
 
 def process_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """Unique even for two containers on one host network, each its own pid 1: a worker closes
+    the unrecorded runs of its own id, so two processes must never share one."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 def protect_process() -> None:

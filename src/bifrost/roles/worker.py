@@ -39,6 +39,8 @@ class RunsExecutions(Protocol):
 
     def has_free_slot(self) -> bool: ...
 
+    async def free_slot(self) -> None: ...
+
     async def recycle(self) -> None: ...
 
     async def stop(self) -> None: ...
@@ -118,7 +120,9 @@ class WorkerRole:
             ctx.db, self.executor, ctx.events, self.id, check_pending=ctx.redis is not None
         )
         self._consumer = self.transport.executions.consumer(
-            execution_handler(self.runner), settings.worker_concurrency
+            execution_handler(self.runner),
+            settings.worker_concurrency,
+            ready=self.executor.free_slot,  # the API of this process may hold slots too
         )
         await self._consumer.start()
         self._reaper = Reaper(
@@ -147,13 +151,15 @@ class WorkerRole:
         )
 
     async def stop(self) -> None:
+        # Queued runs and those this process's API handed over drain side by side, so a stop
+        # takes at most the grace (embedded: no other process could take them, so no limit).
+        grace_s = self.ctx.settings.worker_shutdown_grace_s
+        draining = []
         if self._consumer is not None:
-            await self._consumer.drain(self.ctx.settings.worker_shutdown_grace_s)
-        if self.runner is not None:  # embedded: no other process could take them, so no limit
-            distributed = self.ctx.redis is not None
-            await self.runner.drain(
-                self.ctx.settings.worker_shutdown_grace_s if distributed else None
-            )
+            draining.append(self._consumer.drain(grace_s))
+        if self.runner is not None:
+            draining.append(self.runner.drain(grace_s if self.ctx.redis is not None else None))
+        await asyncio.gather(*draining)
         if self._reaper is not None:
             await self._reaper.stop()
         if self._watcher is not None:

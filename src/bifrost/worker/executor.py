@@ -455,6 +455,11 @@ class Executor:
         """Whether a run started now would not wait for another to finish."""
         return not self._sem.locked()
 
+    async def free_slot(self) -> None:
+        """Return once a slot is free (taking none: the run that follows takes it)."""
+        async with self._sem:
+            pass
+
     async def run(self, request: ExecutionRequest) -> ExecutionOutcome:
         """Run one request to completion; never raises for failures of the user's code."""
         started = time.perf_counter()

@@ -39,6 +39,9 @@ class _DrainedStop(logging.Filter):
 logging.getLogger("saq").addFilter(_DrainedStop())
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
+# Awaited before each take: a consumer takes a task only once its worker could start it now (the
+# worker of `bifrost up` also runs its own API's runs, which no queue sees).
+Ready = Callable[[], Awaitable[None]]
 
 
 class Presence(enum.Enum):
@@ -66,7 +69,9 @@ class WorkQueue(Protocol):
 
     async def state(self, key: str) -> TaskState: ...
 
-    def consumer(self, handler: Handler, concurrency: int) -> Consumer: ...
+    def consumer(
+        self, handler: Handler, concurrency: int, ready: Ready | None = None
+    ) -> Consumer: ...
 
     async def close(self) -> None: ...
 
@@ -107,27 +112,44 @@ class SaqQueue:
             return TaskState(Presence.ACTIVE, job.started / 1000 if job.started else None)
         return TaskState(Presence.WAITING)
 
-    def consumer(self, handler: Handler, concurrency: int) -> SaqConsumer:
-        return SaqConsumer(self, handler, concurrency)
+    def consumer(
+        self, handler: Handler, concurrency: int, ready: Ready | None = None
+    ) -> SaqConsumer:
+        return SaqConsumer(self, handler, concurrency, ready)
 
     async def close(self) -> None:
         await self.queue.disconnect()
 
 
+class _ReadyWorker(Worker):
+    """SAQ's worker, waiting for ``ready`` before each dequeue: a task it takes then starts at
+    once, instead of waiting for a slot (its timeout running) while another worker is idle."""
+
+    ready: Ready | None = None
+
+    async def process(self) -> bool:
+        if self.ready is not None:
+            await self.ready()
+        return await super().process()
+
+
 class SaqConsumer:
-    def __init__(self, queue: SaqQueue, handler: Handler, concurrency: int) -> None:
+    def __init__(
+        self, queue: SaqQueue, handler: Handler, concurrency: int, ready: Ready | None = None
+    ) -> None:
         argument = queue.argument
 
         async def job_function(ctx: dict, **kwargs: Any) -> Any:
             return await handler(kwargs[argument])
 
-        self.worker = Worker(
+        self.worker = _ReadyWorker(
             queue.queue,
             functions=[(queue.function, job_function)],
             concurrency=concurrency,
             dequeue_timeout=1.0,  # idle waits end within a second, so a drain is not held up
         )
         self.worker.SIGNALS = []  # the hosting process (uvicorn or the CLI) owns signals
+        self.worker.ready = ready
         self._task: asyncio.Task | None = None
 
     async def start(self) -> None:
@@ -170,8 +192,10 @@ class LocalQueue:
             return TaskState(Presence.ACTIVE, self._active[key])
         return TaskState(Presence.WAITING if key in self._keys else Presence.GONE)
 
-    def consumer(self, handler: Handler, concurrency: int) -> LocalConsumer:
-        return LocalConsumer(self, handler, concurrency)
+    def consumer(
+        self, handler: Handler, concurrency: int, ready: Ready | None = None
+    ) -> LocalConsumer:
+        return LocalConsumer(self, handler, concurrency, ready)
 
     async def next(self) -> tuple[str, dict[str, Any]]:
         return await self._waiting.get()
@@ -191,9 +215,12 @@ class LocalQueue:
 
 
 class LocalConsumer:
-    def __init__(self, queue: LocalQueue, handler: Handler, concurrency: int) -> None:
+    def __init__(
+        self, queue: LocalQueue, handler: Handler, concurrency: int, ready: Ready | None = None
+    ) -> None:
         self.queue = queue
         self.handler = handler
+        self.ready = ready
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task] = set()
         self._reader: asyncio.Task | None = None
@@ -205,6 +232,8 @@ class LocalConsumer:
         while True:
             await self._slots.acquire()
             try:
+                if self.ready is not None:
+                    await self.ready()
                 key, payload = await self.queue.next()
             except asyncio.CancelledError:
                 self._slots.release()

@@ -4,6 +4,7 @@ when it came through the queue."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 from typing import TYPE_CHECKING
@@ -109,10 +110,14 @@ class Runner:
             "execution %s was closed or taken before it started; not running it",
             request.execution_id,
         )
+        return self._failed(request, "DispatchError", "closed before it started")
+
+    @staticmethod
+    def _failed(request: ExecutionRequest, kind: str, message: str) -> ExecutionOutcome:
         return ExecutionOutcome(
             execution_id=request.execution_id,
             status=ExecutionStatus.FAILED.value,
-            error={"type": "DispatchError", "message": "closed before it started", "traceback": ""},
+            error={"type": kind, "message": message, "traceback": ""},
             generation=request.generation,
         )
 
@@ -121,7 +126,14 @@ class Runner:
         # Most runs finish in milliseconds; only a longer one is worth a "running" write.
         done, _ = await asyncio.wait({run}, timeout=MARK_RUNNING_AFTER_S)
         if not done:
-            await executions.mark_running(self.db, request.execution_id, self.worker_id)
+            try:
+                await executions.mark_running(self.db, request.execution_id, self.worker_id)
+            except Exception as exc:  # boundary: a run nothing records must not go on unseen
+                log.exception("could not mark execution %s running", request.execution_id)
+                run.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await run
+                return self._failed(request, "DatabaseError", f"could not record the run: {exc}")
         return await run
 
     async def _run(self, request: ExecutionRequest) -> ExecutionOutcome:
@@ -129,13 +141,4 @@ class Runner:
             return await self.executor.run(request)
         except Exception as exc:  # boundary: the executor failed, not the user's code
             log.exception("execution %s could not run", request.execution_id)
-            return ExecutionOutcome(
-                execution_id=request.execution_id,
-                status=ExecutionStatus.FAILED.value,
-                error={
-                    "type": type(exc).__name__,
-                    "message": f"worker error: {exc}",
-                    "traceback": "",
-                },
-                generation=request.generation,
-            )
+            return self._failed(request, type(exc).__name__, f"worker error: {exc}")
