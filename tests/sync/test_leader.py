@@ -41,6 +41,11 @@ def schedulers(backend, fake_github: FakeGitHub, tmp_path) -> Iterator[Cluster]:
         running.stop()
 
 
+def pid_of(process_id: str) -> str:
+    """The pid in a process id (``host:pid:suffix``, bifrost.roles.shared.process_id)."""
+    return process_id.split(":")[1]
+
+
 def scheduler_pids(cluster: Cluster) -> dict[int, object]:
     return {p.pid: p for p in cluster.processes if p.args[1] == "scheduler"}
 
@@ -53,7 +58,7 @@ async def test_one_leader_and_a_killed_leader_replaced(
 
     async def leader() -> int | None:
         held = await leases.holder(store.db, SYNC_LEADER_LEASE)
-        return None if held is None else int(held.owner.rsplit(":", 1)[1])
+        return None if held is None else int(pid_of(held.owner))
 
     async def led() -> bool:
         return await leader() in pids
@@ -69,7 +74,7 @@ async def test_one_leader_and_a_killed_leader_replaced(
         async def runners() -> set[str]:
             async with store.db.read() as session:
                 query = select(Job.runner).where(Job.created_by == "sync-daemon")
-                return {r.rsplit(":", 1)[1] for r in (await session.scalars(query)).all()}
+                return {pid_of(r) for r in (await session.scalars(query)).all()}
 
         assert await runners() == {str(first)}  # the other scheduler never synced
 
