@@ -134,3 +134,23 @@ def test_a_short_admin_token_is_refused_at_start(tmp_path: Path) -> None:
         assert started.returncode == 2, started.stderr
         assert "BIFROST_ADMIN_TOKEN" in started.stderr and "at least 24" in started.stderr
         assert short not in started.stdout + started.stderr
+
+
+def test_a_shown_token_is_not_coloured_inside(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rich would highlight the "0x" of a token like this one as a number, splitting the token
+    with colour codes where the terminal shows it (about one token in a hundred)."""
+    import io
+    import sys
+
+    from rich.console import Console
+
+    from bifrost.cli import server
+
+    terminal = io.StringIO()
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    monkeypatch.setattr(
+        server, "err", Console(file=terminal, force_terminal=True, color_system="standard")
+    )
+    token = "bf_j60xPY44OoCCAak5n4l8tumX-12-AWXnI0"
+    server._announce_token(token, Path("/data/admin-token"))
+    assert token in terminal.getvalue()

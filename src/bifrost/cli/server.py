@@ -73,8 +73,9 @@ def _announce_token(token: str, path: Path | None) -> None:
     import logging
     import sys
 
-    if sys.stderr.isatty():
-        err.print(f"[bold]admin token[/] (shown once; saved to {path}):\n  {token}")
+    if sys.stderr.isatty():  # no highlighting: it would colour the "0x" inside a token
+        err.print(f"[bold]admin token[/] (shown once; saved to {path}):", highlight=False)
+        err.print(f"  {token}", highlight=False, markup=False)
     logging.getLogger("bifrost.cli").info(
         "a new admin token was saved to %s (readable by this account only)", path
     )
